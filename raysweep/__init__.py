@@ -1,0 +1,44 @@
+"""raysweep: run Weights & Biases sweep files on your own machines and clusters, on Ray.
+
+The public API is re-exported here. Heavy parts (Ray, pandas) load only when used, so
+``import raysweep`` and the ``raysweep validate`` / ``preview`` commands start fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .config import SweepConfig, load, loads
+from .errors import Issue, RaysweepError, SweepConfigError, UnsupportedSweepError
+from .reporting import log
+
+if TYPE_CHECKING:
+    from .api import SweepResult, results, run
+
+__all__ = [
+    "Issue",
+    "RaysweepError",
+    "SweepConfig",
+    "SweepConfigError",
+    "SweepResult",
+    "UnsupportedSweepError",
+    "load",
+    "loads",
+    "log",
+    "results",
+    "run",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {"run": "api", "results": "api", "SweepResult": "api"}
+
+
+def __getattr__(name: str) -> Any:
+    # Import the Ray-dependent API on first use only.
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'raysweep' has no attribute {name!r}")

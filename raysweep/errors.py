@@ -1,0 +1,66 @@
+"""Exceptions raised by raysweep.
+
+Every error that a user can cause carries data (a key path, the bad value, a hint) apart from
+its rendering, so the CLI can print it with rich and the Python API can show it as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Issue", "RaysweepError", "SweepConfigError", "UnsupportedSweepError"]
+
+
+class RaysweepError(Exception):
+    """Base class of every error raised on purpose by raysweep."""
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem found in a sweep configuration.
+
+    Args:
+        path: Dotted key path of the offending entry (``parameters.lr.max``); ``""`` for the
+            document itself.
+        message: What is wrong, naming the value that broke the rule.
+        hint: How to fix it, or ``None``.
+        line: 1-based line in the YAML file, where known.
+    """
+
+    path: str
+    message: str
+    hint: str | None = None
+    line: int | None = None
+
+    def render(self) -> str:
+        """Return the issue as one line of text, ``path: message (hint)``."""
+        where = self.path or "<top level>"
+        if self.line is not None:
+            where = f"{where} (line {self.line})"
+        text = f"{where}: {self.message}"
+        if self.hint:
+            text = f"{text}. {self.hint}"
+        return text
+
+
+class SweepConfigError(RaysweepError, ValueError):
+    """Raised when a sweep configuration is invalid; holds every problem found at once.
+
+    Raised by :func:`raysweep.load` and by everything that accepts a configuration.
+    """
+
+    def __init__(self, issues: tuple[Issue, ...] | list[Issue], source: str | None = None):
+        self.issues = tuple(issues)
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """Return a multi-line message: a header, then one line per issue."""
+        n = len(self.issues)
+        head = f"{self.source or 'sweep config'}: {n} problem{'s' if n != 1 else ''}"
+        return "\n".join([head, *("  " + issue.render() for issue in self.issues)])
+
+
+class UnsupportedSweepError(SweepConfigError):
+    """Raised for configurations only W&B's hosted service can run (Launch jobs, ``scheduler:``
+    engines, ``method: custom``, multi-objective ``metrics``)."""
