@@ -19,8 +19,9 @@ from .errors import Issue
 
 __all__ = ["LoadedYaml", "load_yaml"]
 
-# YAML 1.2 core-schema floats that YAML 1.1 misses: an exponent without a dot (1e-5, 3E6).
-_FLOAT_NO_DOT = re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$")
+# YAML 1.2 core-schema floats that YAML 1.1 misses: an exponent without a dot (1e-5, 3E6) or
+# without a sign (1.5e5), and a leading dot (.5e3).
+_FLOAT_NO_DOT = re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$")
 
 
 class _SweepLoader(yaml.SafeLoader):
@@ -32,7 +33,7 @@ _SweepLoader.yaml_implicit_resolvers = {
     k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _SweepLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", _FLOAT_NO_DOT, list("-+0123456789")
+    "tag:yaml.org,2002:float", _FLOAT_NO_DOT, list("-+.0123456789")
 )
 
 
@@ -104,7 +105,19 @@ def load_yaml(text: str) -> LoadedYaml:
     ["key 'a' appears twice in the same mapping (lines 1 and 2)"]
     """
     out = LoadedYaml()
-    loader = _SweepLoader(text)
+    try:
+        loader = _SweepLoader(text)
+    except yaml.reader.ReaderError as exc:  # control characters are refused before parsing
+        line = text.count("\n", 0, exc.position) + 1
+        out.issues.append(
+            Issue(
+                "",
+                f"YAML syntax error: unacceptable character #x{exc.character:04x}: {exc.reason}",
+                "Remove the control character; check that this is a text file.",
+                line,
+            )
+        )
+        return out
     try:
         node = loader.get_single_node()  # type: ignore[no-untyped-call]
         if node is not None:

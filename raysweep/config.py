@@ -31,7 +31,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from . import space as sp
@@ -154,7 +153,8 @@ class SweepConfig:
         options: The ``raysweep:`` section.
         warnings: Problems that do not stop the sweep (deprecated forms, ignored keys).
         path: The file the config came from, or None. Programs run from its directory.
-        raw: The document as loaded (read-only), for display.
+        raw: The document as loaded, for display and for the copy kept with the results.
+            Treat it as read-only.
     """
 
     method: Method
@@ -171,7 +171,7 @@ class SweepConfig:
     options: RaysweepOptions = field(default_factory=RaysweepOptions)
     warnings: tuple[Issue, ...] = ()
     path: Path | None = None
-    raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def directory(self) -> Path:
@@ -379,9 +379,9 @@ def _describe(v: Any) -> str:
     if v is None:
         return "nothing (null)"
     if isinstance(v, Mapping):
-        return "a mapping"
+        return "a mapping" if v else "an empty mapping"
     if isinstance(v, list):
-        return "a list"
+        return "a list" if v else "an empty list"
     return repr(v)
 
 
@@ -495,7 +495,7 @@ class _Checker:
             options=options,
             warnings=tuple(self.warnings),
             path=path.resolve() if path is not None else None,
-            raw=MappingProxyType(dict(data)),
+            raw=dict(data),
             **strings,
         )
 
@@ -547,7 +547,7 @@ class _Checker:
         except ValueError:
             options = [m.value for m in Method]
             hint = _did_you_mean(str(value).lower(), options) or "Use grid, random or bayes."
-            self.error("method", f"unknown method {_describe(value)}", hint)
+            self.error("method", f"unknown method {value!r}", hint)
             return None
 
     def check_metric(self, data: Mapping[str, Any]) -> Metric | None:
@@ -716,7 +716,7 @@ class _Checker:
                 return sp.Distribution(raw)
             except ValueError:
                 names = [d.value for d in sp.Distribution]
-                self.error(f"{path}.distribution", f"unknown distribution {_describe(raw)}",
+                self.error(f"{path}.distribution", f"unknown distribution {raw!r}",
                            _did_you_mean(str(raw), names)
                            or f"Known distributions: {', '.join(names)}.")
                 return None
@@ -804,7 +804,8 @@ class _Checker:
         if "min" in args and "max" in args:
             lo, hi = args["min"], args["max"]
             if not lo < hi:
-                self.error(path, f"`min < max` must hold, but got min={lo!r}, max={hi!r}",
+                self.error(f"{path}.max",
+                           f"`min < max` must hold, but got min={lo!r}, max={hi!r}",
                            "Swap them." if lo > hi else None)
             elif dist in _POSITIVE_BOUNDS and lo <= 0:
                 self.error(
@@ -820,8 +821,8 @@ class _Checker:
                 path,
                 f"{dist} is W&B's deprecated form whose min/max are natural-log exponents: "
                 f"values run from {_v1_range(dist, lo, hi)}",
-                f"If you meant those bounds as values, use {_V1_LOG[dist]} "
-                f"(log_uniform takes exponents; use log_uniform_values).",
+                f"{dist} takes exponents; if min and max are the values themselves, use "
+                f"{_V1_LOG[dist]}.",
             )
         cls = sp.SPEC_CLASSES[dist]
         return cls(**args)  # type: ignore[call-arg]
@@ -841,8 +842,8 @@ class _Checker:
         kind = et.get("type")
         if kind not in ET_TYPES:
             self.error("early_terminate.type",
-                       "missing" if kind is None else f"unknown type {_describe(kind)}",
-                       _did_you_mean(str(kind), ET_TYPES) if kind is not None else None
+                       "missing" if kind is None else f"unknown type {kind!r}",
+                       (_did_you_mean(str(kind), ET_TYPES) if kind is not None else None)
                        or "Use `type: hyperband` (W&B), or raysweep's `asha` or `median`.")
         values: dict[str, Any] = {}
         for key in ("min_iter", "max_iter", "s"):
@@ -903,12 +904,14 @@ class _Checker:
                 self.error(f"command[{i}]", f"must be a single argument, got {_describe(item)}")
         return tuple(cmd)
 
-    def optional_str(self, data: Mapping[str, Any], key: str) -> str | None:
+    def optional_str(
+        self, data: Mapping[str, Any], key: str, path: str | None = None
+    ) -> str | None:
         v = data.get(key)
         if v is None:
             return None
         if not isinstance(v, str):
-            self.error(key, f"must be text, got {_describe(v)}")
+            self.error(path or key, f"must be text, got {_describe(v)}")
             return None
         return v
 
@@ -962,7 +965,7 @@ class _Checker:
                 self.error("raysweep.seed", f"must not be negative, got {v}")
             out["seed"] = v
         if opts.get("storage") is not None:
-            out["storage"] = self.optional_str(opts, "storage")
+            out["storage"] = self.optional_str(opts, "storage", "raysweep.storage")
         if "unique" in opts:
             if not isinstance(opts["unique"], bool):
                 self.error("raysweep.unique", f"must be true or false, got "

@@ -31,9 +31,9 @@ They may fall outside [min, max] (``q_uniform{min: 1, max: 10, q: 4}`` gives 0, 
 Grid search enumerates ``constant`` (outside the product), ``categorical``, ``int_uniform``
 (``range(min, max + 1)``) and ``q_uniform`` (``np.arange(min, max, q)``, max excluded).
 
-Nested ``parameters`` are flattened to paths (tuples of names). The flat order is W&B's: sorted
-by the flattened name. :meth:`SearchSpace.unflatten` turns a flat assignment back into the nested
-dict a trial receives.
+Nested ``parameters`` are flattened to paths (tuples of names). The flat order is W&B's: keys
+sorted at each level, depth first (the order of the path tuples). :meth:`SearchSpace.unflatten`
+turns a flat assignment back into the nested dict a trial receives.
 """
 
 from __future__ import annotations
@@ -76,8 +76,9 @@ __all__ = [
 ]
 
 ParamPath = tuple[str, ...]
-# W&B joins nested names with this marker before sorting them; we sort by the same string so
-# grid order matches W&B's even for nested parameters.
+# W&B's flattened name of a nested parameter. Its order is NOT the sort of these strings:
+# ``HyperParameterSet.from_config`` walks each level in sorted key order, depth first, which is
+# the order of the path tuples (``("opt", "lr")`` < ``("opt-a",)``).
 _WANDB_NEST = ".wbnest[599c28ca25da]."
 
 
@@ -661,7 +662,7 @@ class SearchSpace:
     @classmethod
     def from_flat(cls, items: Mapping[ParamPath, ParamSpec]) -> SearchSpace:
         """Build a space from ``{path: spec}``, sorting paths in W&B's order."""
-        ordered = sorted(items.items(), key=lambda kv: _WANDB_NEST.join(kv[0]))
+        ordered = sorted(items.items(), key=lambda kv: kv[0])
         return cls(tuple(ordered))
 
     def __len__(self) -> int:

@@ -1,0 +1,162 @@
+"""The terminal view of a running sweep (used by the CLI only).
+
+On a terminal: a rich live panel with progress, the best trial so far and the recent trials.
+Elsewhere (CI logs, pipes): one plain line per finished trial.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .space import dotted
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ._recorder import SweepRecorder
+    from .config import SweepConfig
+
+_DONE = ("finished", "stopped", "failed")
+_REFRESH_S = 0.25
+_RECENT = 10
+_MAX_PARAM_COLUMNS = 6
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.5g}"
+    return str(value)
+
+
+def _config_text(config: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.extend(_config_text(value, f"{prefix}{key}."))
+        else:
+            out.append(f"{prefix}{key}={_fmt(value)}")
+    return out
+
+
+class LiveView:
+    """Shows a sweep's progress. Call :meth:`update` on every recorder change."""
+
+    def __init__(self, console: Console, cfg: SweepConfig, cap: int | None) -> None:
+        self.console = console
+        self.cfg = cfg
+        self.cap = cap
+        self.metric = cfg.metric.name if cfg.metric else None
+        self.params = [p for p, _ in cfg.parameters.searchable][:_MAX_PARAM_COLUMNS]
+        self.live: Any = None
+        self._last = 0.0
+        self._reported: set[str] = set()
+        self._recorder: SweepRecorder | None = None
+        self._started = time.monotonic()
+
+    def __enter__(self) -> LiveView:
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(console=self.console, refresh_per_second=4, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.live is not None:
+            if self._recorder is not None:
+                self.live.update(self.render(self._recorder))
+            self.live.__exit__(*exc)
+            self.live = None
+
+    def update(self, recorder: SweepRecorder) -> None:
+        self._recorder = recorder
+        if self.live is None:
+            self._plain(recorder)
+            return
+        now = time.monotonic()
+        if now - self._last < _REFRESH_S:
+            return
+        self._last = now
+        self.live.update(self.render(recorder))
+
+    def _plain(self, recorder: SweepRecorder) -> None:
+        for tid in recorder.order:
+            rec = recorder.trials[tid]
+            if rec["status"] not in _DONE or tid in self._reported:
+                continue
+            self._reported.add(tid)
+            done = sum(1 for r in recorder.trials.values() if r["status"] in _DONE)
+            cap = f"/{self.cap}" if self.cap else ""
+            bits = [f"[{done}{cap}] trial {tid} {rec['status']}"]
+            if self.metric is not None:
+                bits.append(f"{self.metric}={_fmt(rec['last'])} (best {_fmt(rec['best'])})")
+            bits.append(f"steps={rec['steps']}")
+            bits.append(" ".join(_config_text(rec.get("config") or {})))
+            if rec.get("stop_reason"):
+                bits.append(f"[{rec['stop_reason']}]")
+            if rec["status"] == "failed" and rec.get("error"):
+                first = str(rec["error"]).strip().splitlines()
+                bits.append(f"error: {first[0] if first else ''}")
+            self.console.print(" ".join(bits), markup=False, highlight=False)
+
+    def render(self, recorder: SweepRecorder) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        counts = recorder.counts()
+        done = sum(counts.get(s, 0) for s in _DONE)
+        cap = str(self.cap) if self.cap else "∞"
+        elapsed = time.monotonic() - self._started
+        head = Text.assemble(
+            ("raysweep ", "bold"),
+            f"{self.cfg.method} · ",
+            (f"{done}/{cap} done", "bold"),
+            f" · {counts.get('running', 0)} running",
+            (f" · {counts.get('failed', 0)} failed", "red" if counts.get("failed") else ""),
+            f" · {counts.get('stopped', 0)} stopped early · {elapsed:.0f}s",
+        )
+        parts: list[Any] = [head]
+        best = recorder.best()
+        if best is not None and self.metric is not None:
+            cfg_text = ", ".join(_config_text(best.get("config") or {}))
+            parts.append(
+                Text.assemble(
+                    ("best ", "bold green"),
+                    f"{self.metric}={_fmt(best['best'])} (trial {best['trial_id']}): {cfg_text}",
+                )
+            )
+        table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
+        table.add_column("trial")
+        table.add_column("status")
+        for path in self.params:
+            table.add_column(dotted(path), overflow="ellipsis", max_width=16)
+        if self.metric is not None:
+            table.add_column(self.metric, justify="right")
+            table.add_column("best", justify="right")
+        table.add_column("steps", justify="right")
+        table.add_column("note", overflow="ellipsis", max_width=48)
+        for tid in recorder.order[-_RECENT:]:
+            rec = recorder.trials[tid]
+            config = rec.get("config") or {}
+            values = []
+            for path in self.params:
+                node: Any = config
+                for name in path:
+                    node = node.get(name) if isinstance(node, dict) else None
+                values.append(_fmt(node))
+            style = {"failed": "red", "stopped": "yellow", "running": "cyan"}.get(rec["status"])
+            note = rec.get("stop_reason") or ""
+            if rec["status"] == "failed" and rec.get("error"):
+                lines = str(rec["error"]).strip().splitlines()
+                note = lines[-1] if lines else ""
+            row = [tid, Text(rec["status"], style=style or ""), *values]
+            if self.metric is not None:
+                row += [_fmt(rec["last"]), _fmt(rec["best"])]
+            row += [str(rec["steps"]), note]
+            table.add_row(*row)
+        parts.append(table)
+        return Group(*parts)

@@ -1,0 +1,318 @@
+"""Driver-side record of a sweep: what :mod:`raysweep.results` reads, and what the live view shows.
+
+Files in the sweep directory (next to Ray's own):
+
+- ``raysweep.json``: the sweep's metadata (method, metric, goal, parameter names), written once.
+- ``sweep.yaml``: the sweep file as loaded.
+- ``history.jsonl``: one JSON line per report (``trial_id``, ``step``, the metrics), appended
+  and flushed as results arrive. Non-finite numbers are written as ``null``. A crash can only
+  cut the last line, which the reader skips.
+- ``trials.json``: one entry per trial (status, config, metric summary, node, GPUs, error, stop
+  reason), rewritten atomically (temporary file, then rename) at most every second and at
+  every trial's end, so a crash at any moment leaves a readable sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from .runner import GPUS_KEY, NODE_KEY
+
+__all__ = ["SweepRecorder", "TrialRecord", "write_json_atomic"]
+
+HISTORY_FILE = "history.jsonl"
+TRIALS_FILE = "trials.json"
+META_FILE = "raysweep.json"
+STOP_REASON_KEY = "raysweep_stop_reason"
+# Keys Ray adds to every result; they are not the user's metrics.
+RAY_AUTO_KEYS = frozenset(
+    {
+        "trial_id",
+        "experiment_id",
+        "date",
+        "timestamp",
+        "time_this_iter_s",
+        "time_total_s",
+        "pid",
+        "hostname",
+        "node_ip",
+        "config",
+        "time_since_restore",
+        "iterations_since_restore",
+        "checkpoint_dir_name",
+        "done",
+        "training_iteration",
+        "should_checkpoint",
+        "episodes_total",
+        "timesteps_total",
+        "timesteps_since_restore",
+        GPUS_KEY,
+        NODE_KEY,
+        STOP_REASON_KEY,
+    }
+)
+_SNAPSHOT_EVERY_S = 1.0
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` so that readers see the old or the new file, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, default=str)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+class TrialRecord(dict):  # type: ignore[type-arg]
+    """One trial's entry of ``trials.json`` (a plain dict, so it serialises as is)."""
+
+
+class SweepRecorder(Callback):
+    """Records every trial and report of a sweep; optionally notifies a live view.
+
+    Args:
+        sweep_dir: The sweep's directory.
+        metric: Name of the sweep's metric, or None.
+        mode: ``"min"`` or ``"max"``.
+        stop_reasons: Called with a trial id, returns why a scheduler stopped it (or None).
+        on_change: Called (in the driver thread) after each event, for a live view.
+    """
+
+    def __init__(
+        self,
+        sweep_dir: Path,
+        metric: str | None,
+        mode: str,
+        stop_reasons: Callable[[str], str | None] | None = None,
+        on_change: Callable[[SweepRecorder], None] | None = None,
+    ) -> None:
+        self.sweep_dir = Path(sweep_dir)
+        self.metric = metric
+        self.mode = mode
+        self.stop_reasons = stop_reasons or (lambda _tid: None)
+        self.on_change = on_change
+        self.trials: dict[str, TrialRecord] = {}
+        self.order: list[str] = []
+        self._lock = threading.Lock()
+        self._last_snapshot = 0.0
+        self._history = None
+        self._load_existing()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles callbacks into tuner.pkl; locks, open files and the live view stay here.
+        state = self.__dict__.copy()
+        state.update(_lock=None, _history=None, on_change=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    # -- persistence ---------------------------------------------------------------------------
+    def _load_existing(self) -> None:
+        """On resume, keep the trials recorded by the earlier driver."""
+        path = self.sweep_dir / TRIALS_FILE
+        if not path.exists():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        for entry in data.get("trials", []):
+            tid = entry.get("trial_id")
+            if tid:
+                self.trials[tid] = TrialRecord(entry)
+                self.order.append(tid)
+
+    def _history_file(self) -> Any:
+        if self._history is None:
+            self.sweep_dir.mkdir(parents=True, exist_ok=True)
+            self._history = open(self.sweep_dir / HISTORY_FILE, "a", encoding="utf-8")
+        return self._history
+
+    def snapshot(self, force: bool = False) -> None:
+        """Rewrite ``trials.json`` (throttled unless ``force``)."""
+        now = time.monotonic()
+        if not force and now - self._last_snapshot < _SNAPSHOT_EVERY_S:
+            return
+        self._last_snapshot = now
+        with self._lock:
+            data = {"trials": [self.trials[t] for t in self.order], "updated": time.time()}
+            write_json_atomic(self.sweep_dir / TRIALS_FILE, data)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _record(self, trial: Any) -> TrialRecord:
+        tid = trial.trial_id
+        rec = self.trials.get(tid)
+        if rec is None:
+            rec = TrialRecord(
+                trial_id=tid,
+                status="pending",
+                config=trial.config,
+                steps=0,
+                last=None,
+                best=None,
+                started=None,
+                ended=None,
+                node=None,
+                gpus=None,
+                error=None,
+                stop_reason=None,
+                failures=0,
+                dir=str(trial.local_path) if getattr(trial, "local_path", None) else None,
+            )
+            self.trials[tid] = rec
+            self.order.append(tid)
+        return rec
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def better(self, a: float, b: float | None) -> bool:
+        """True if metric value ``a`` beats ``b``."""
+        if b is None:
+            return True
+        return a < b if self.mode == "min" else a > b
+
+    # -- Ray hooks -----------------------------------------------------------------------------
+    def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        rec = self._record(trial)
+        rec["status"] = "running"
+        rec["started"] = rec["started"] or time.time()
+        if getattr(trial, "local_path", None):
+            rec["dir"] = str(trial.local_path)
+        self.snapshot(force=True)
+        self._changed()
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
+    ) -> None:
+        rec = self._record(trial)
+        rec["status"] = "running"
+        step = int(result.get("training_iteration") or rec["steps"] + 1)
+        rec["steps"] = step
+        metrics = {k: v for k, v in result.items() if k not in RAY_AUTO_KEYS}
+        rec["node"] = result.get("node_ip") or result.get(NODE_KEY) or rec["node"]
+        if result.get(GPUS_KEY) is not None:
+            rec["gpus"] = result[GPUS_KEY] or None
+        if self.metric is not None and self.metric in metrics:
+            value = _number(metrics[self.metric])
+            rec["last"] = value
+            if value is not None and self.better(value, rec["best"]):
+                rec["best"] = value
+        line = {"trial_id": trial.trial_id, "step": step,
+                "time_s": _finite_or_none(result.get("time_total_s"))}
+        line.update({k: _finite_or_none(v) for k, v in metrics.items()})
+        f = self._history_file()
+        f.write(json.dumps(line, default=str, allow_nan=False) + "\n")
+        f.flush()
+        self.snapshot()
+        self._changed()
+
+    def _finish(self, trial: Any, status: str) -> TrialRecord:
+        rec = self._record(trial)
+        rec["status"] = status
+        rec["ended"] = time.time()
+        reason = self.stop_reasons(trial.trial_id)
+        if reason:
+            rec["status"] = "stopped"
+            rec["stop_reason"] = reason
+        return rec
+
+    def on_trial_complete(
+        self, iteration: int, trials: list[Any], trial: Any, **info: Any
+    ) -> None:
+        self._finish(trial, "finished")
+        self.snapshot(force=True)
+        self._changed()
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        rec = self._finish(trial, "failed")
+        rec["error"] = _read_error(trial)
+        rec["failures"] = int(getattr(trial, "num_failures", 0) or 0)
+        self.snapshot(force=True)
+        self._changed()
+
+    def on_trial_recover(
+        self, iteration: int, trials: list[Any], trial: Any, **info: Any
+    ) -> None:
+        rec = self._record(trial)
+        rec["status"] = "retrying"
+        rec["failures"] = int(getattr(trial, "num_failures", 0) or 0)
+        rec["error"] = _read_error(trial)
+        self.snapshot(force=True)
+        self._changed()
+
+    def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+        for trial in trials:
+            rec = self._record(trial)
+            if rec["status"] in ("pending", "running", "retrying"):
+                rec["status"] = "interrupted"
+        self.snapshot(force=True)
+        self.close()
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+            self._history = None
+
+    # -- views ---------------------------------------------------------------------------------
+    def counts(self) -> Mapping[str, int]:
+        out: dict[str, int] = {}
+        for rec in self.trials.values():
+            out[rec["status"]] = out.get(rec["status"], 0) + 1
+        return out
+
+    def best(self) -> TrialRecord | None:
+        best: TrialRecord | None = None
+        for tid in self.order:
+            rec = self.trials[tid]
+            if rec["best"] is not None and (best is None or self.better(rec["best"], best["best"])):
+                best = rec
+        return best
+
+
+def _read_error(trial: Any) -> str | None:
+    path = getattr(trial, "error_file", None)
+    if not path:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return _summarise_error(text)
+
+
+def _summarise_error(text: str, limit: int = 4000) -> str:
+    """Keep the useful end of a Ray error file: the exception line and the program's tail."""
+    marker = "ProgramFailedError: "
+    if marker in text:
+        text = text[text.rindex(marker) + len(marker):]
+    else:
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        text = "\n".join(lines[-15:])
+    return text[-limit:].strip()

@@ -1,0 +1,318 @@
+"""``raysweep.run``: run a sweep on Ray Tune and return its tables.
+
+Data flow: ``load(config)`` -> ``make_searcher`` (method) + ``make_scheduler``
+(early_terminate) + ``make_trainable`` (program or function) -> ``tune.Tuner(...).fit()`` ->
+the sweep directory -> :func:`raysweep.results.load_results`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import SweepConfig, load
+from .errors import RaysweepError
+from .results import SweepResult, default_storage, load_results
+
+if TYPE_CHECKING:
+    from ._recorder import SweepRecorder
+
+__all__ = ["RunOptions", "SweepResult", "results", "run", "sweep_name"]
+
+# Ray reads these when its modules are imported: set them first (ray-tune-notes §0.8, §3).
+_RAY_QUIET_ENV = {
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "0",
+    "RAY_DEDUP_LOGS": "0",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "100000",
+    "TUNE_WARN_SLOW_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "100000",
+}
+# Trials must run where the user expects (their cwd for functions); programs get an explicit cwd.
+_WORKER_ENV = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
+
+
+@dataclass
+class RunOptions:
+    """Settings of one run that are not part of the sweep file (CLI flags / keyword args)."""
+
+    count: int | None = None
+    address: str | None = None
+    storage: str | os.PathLike[str] | None = None
+    name: str | None = None
+    seed: int | None = None
+    resources: Mapping[str, float] | None = None
+    max_concurrent_trials: int | None = None
+    max_failures: int | None = None
+    num_cpus: int | None = None
+    num_gpus: float | None = None
+    on_start: Callable[[Path, SweepConfig], None] | None = None
+    on_change: Callable[[SweepRecorder], None] | None = None
+    extra_callbacks: list[Any] = field(default_factory=list)
+
+
+def sweep_name(cfg: SweepConfig) -> str:
+    """Default name of a sweep directory: the sweep's name or file stem, then a timestamp."""
+    base = cfg.name or (cfg.path.stem if cfg.path else "sweep")
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.") or "sweep"
+    return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def results(path: str | os.PathLike[str] | None = None) -> SweepResult:
+    """Load a sweep's tables (finished or running); default: the latest sweep."""
+    from .results import find_latest_sweep
+
+    return load_results(path if path is not None else find_latest_sweep())
+
+
+def run(
+    config: str | os.PathLike[str] | Mapping[str, Any] | SweepConfig,
+    function: Callable[..., Any] | None = None,
+    count: int | None = None,
+    address: str | None = None,
+    storage: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    seed: int | None = None,
+    **kwargs: Any,
+) -> SweepResult:
+    """Run a sweep and return its results.
+
+    Args:
+        config: A sweep file path, a dict (as for ``wandb.sweep``) or a loaded config.
+        function: A Python function ``train(config)`` that calls :func:`raysweep.log`; if None,
+            the sweep's ``program`` / ``command`` runs as a subprocess per trial.
+        count: Maximum number of trials (with ``run_cap``, the smaller one wins).
+        address: A Ray cluster to join (``"auto"``, ``"ray://..."``, ``"host:port"``). None
+            starts a private local Ray for this sweep (or uses the one already initialised in
+            this process).
+        storage: Folder (or ``s3://``/``gs://`` URI) for sweep directories. Default: the
+            ``raysweep.storage`` key, else ``$RAYSWEEP_STORAGE``, else ``./raysweep_results``.
+        name: Name of the sweep directory; default ``<sweep name>-<timestamp>``.
+        seed: Seed for random and bayes; overrides ``raysweep.seed``.
+        **kwargs: Further :class:`RunOptions` (``resources``, ``max_concurrent_trials``,
+            ``max_failures``, ``num_cpus``, ``num_gpus``, callbacks).
+
+    Returns:
+        The sweep's tables: ``.trials``, ``.history``, ``.best``, ``.path``.
+
+    Raises:
+        SweepConfigError: the sweep file is invalid.
+        RaysweepError: the sweep cannot start (no program, Ray cluster not reachable, ...).
+    """
+    options = RunOptions(count=count, address=address, storage=storage, name=name, seed=seed,
+                         **kwargs)
+    cfg = load(config)
+    return run_sweep(cfg, function, options)
+
+
+def _storage_root(cfg: SweepConfig, options: RunOptions) -> str:
+    if options.storage is not None:
+        raw = str(options.storage)
+    elif cfg.options.storage is not None:
+        raw = cfg.options.storage
+        if "://" not in raw and not os.path.isabs(os.path.expanduser(raw)):
+            raw = str(cfg.directory / raw)  # relative to the sweep file, like `program`
+    else:
+        raw = str(default_storage())
+    if "://" in raw:
+        return raw
+    return str(Path(raw).expanduser().resolve())
+
+
+def _trial_count(cfg: SweepConfig, options: RunOptions) -> int:
+    caps = [c for c in (options.count, cfg.run_cap) if c is not None]
+    return min(caps) if caps else -1
+
+
+def _resources(cfg: SweepConfig, options: RunOptions) -> dict[str, float]:
+    res = cfg.options.resources.as_ray()
+    for key, value in (options.resources or {}).items():
+        upper = key.upper() if key.lower() in ("cpu", "gpu") else key
+        res[upper] = float(value)
+    return {k: v for k, v in res.items() if v}
+
+
+def _init_ray(options: RunOptions) -> bool:
+    """Start or join Ray; return True if this call started it (and must shut it down)."""
+    for key, value in _RAY_QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for key, value in _WORKER_ENV.items():
+        os.environ.setdefault(key, value)
+    import ray
+
+    if ray.is_initialized():
+        return False
+    runtime_env = {"env_vars": dict(_WORKER_ENV)}
+    common: dict[str, Any] = {
+        "logging_level": "ERROR",
+        "log_to_driver": False,
+        "runtime_env": runtime_env,
+        "configure_logging": True,
+    }
+    try:
+        if options.address:
+            ray.init(address=options.address, **common)
+        else:
+            # "local" always starts a new instance: never attach to a stale cluster by accident
+            # (ray-tune-notes §0.7).
+            ray.init(
+                address="local",
+                num_cpus=options.num_cpus,
+                num_gpus=options.num_gpus,
+                include_dashboard=False,
+                **common,
+            )
+    except ConnectionError as exc:
+        raise RaysweepError(
+            f"cannot reach the Ray cluster at {options.address!r}: {exc}. Start one with "
+            "`ray start --head`, or run without --address to use a private local Ray"
+        ) from None
+    return True
+
+
+def _check_feasible(resources: dict[str, float]) -> None:
+    """Fail fast if no node of the cluster can ever give one trial what it asks for."""
+    import ray
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if not nodes:
+        return
+    for node in nodes:
+        total = node.get("Resources", {})
+        if all(total.get(k, 0.0) >= v for k, v in resources.items()):
+            return
+    # An autoscaling cluster may add nodes that can: then Ray waits for them.
+    try:
+        from ray.autoscaler.sdk import request_resources  # noqa: F401
+        autoscaling = bool(os.environ.get("RAY_AUTOSCALER_ENABLED")) or any(
+            "autoscaler" in str(n.get("NodeManagerHostname", "")) for n in nodes
+        )
+    except ImportError:
+        autoscaling = False
+    if autoscaling:
+        return
+    biggest = max(nodes, key=lambda n: n.get("Resources", {}).get("CPU", 0.0))
+    have = {k: v for k, v in biggest.get("Resources", {}).items() if k in ("CPU", "GPU")}
+    raise RaysweepError(
+        f"no node can run a trial: each asks for {resources}, the largest node has {have}. "
+        "Lower `raysweep.resources` (or --cpus/--gpus), or add nodes with those resources"
+    )
+
+
+def run_sweep(
+    cfg: SweepConfig, function: Callable[..., Any] | None, options: RunOptions
+) -> SweepResult:
+    """Run ``cfg`` (see :func:`run`)."""
+    from .runner import check_runnable
+
+    if function is None:
+        check_runnable(cfg)
+    storage = _storage_root(cfg, options)
+    name = options.name or sweep_name(cfg)
+    sweep_dir = Path(storage) / name if "://" not in storage else None
+    started_ray = _init_ray(options)
+    try:
+        return _fit(cfg, function, options, storage, name, sweep_dir)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _write_meta(sweep_dir: Path, cfg: SweepConfig, name: str) -> None:
+    import json
+
+    import yaml
+
+    from ._recorder import write_json_atomic
+    from .space import dotted
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "name": name,
+        "method": str(cfg.method),
+        "metric": cfg.metric.name if cfg.metric else None,
+        "goal": str(cfg.metric.goal) if cfg.metric else None,
+        "mode": cfg.metric.mode if cfg.metric else "min",
+        "parameters": [dotted(p) for p, _ in cfg.parameters],
+        "early_terminate": cfg.early_terminate.type if cfg.early_terminate else None,
+        "source": str(cfg.path) if cfg.path else None,
+        "run_cap": cfg.run_cap,
+        "created": time.time(),
+    }
+    write_json_atomic(sweep_dir / "raysweep.json", meta)
+    (sweep_dir / "sweep.yaml").write_text(
+        yaml.safe_dump(json.loads(json.dumps(cfg.raw, default=str)), sort_keys=False),
+        encoding="utf-8",
+    )
+
+
+def _fit(
+    cfg: SweepConfig,
+    function: Callable[..., Any] | None,
+    options: RunOptions,
+    storage: str,
+    name: str,
+    sweep_dir: Path | None,
+) -> SweepResult:
+    from ray import tune
+
+    from raysweep.schedulers import make_callbacks, make_scheduler
+    from raysweep.search import make_searcher
+
+    from ._recorder import SweepRecorder
+    from .runner import make_trainable
+
+    if sweep_dir is None:
+        raise RaysweepError("remote storage URIs are not supported yet; use a shared folder")
+    searcher = make_searcher(cfg, seed=options.seed)
+    scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
+    resources = _resources(cfg, options)
+    _check_feasible(resources)
+    trainable = tune.with_resources(make_trainable(cfg, name, function), resources)
+    _write_meta(sweep_dir, cfg, name)
+    stop_reasons = getattr(scheduler, "stop_reasons", None)
+    recorder = SweepRecorder(
+        sweep_dir,
+        cfg.metric.name if cfg.metric else None,
+        cfg.metric.mode if cfg.metric else "min",
+        stop_reasons=(stop_reasons.get if stop_reasons is not None else None),
+        on_change=options.on_change,
+    )
+    max_concurrent = options.max_concurrent_trials or cfg.options.max_concurrent_trials
+    max_failures = (
+        options.max_failures if options.max_failures is not None else cfg.options.max_failures
+    )
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=_trial_count(cfg, options),
+            max_concurrent_trials=max_concurrent,
+            reuse_actors=True,
+            trial_name_creator=lambda t: f"trial_{t.trial_id}",
+            trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+            callbacks=[*make_callbacks(scheduler), recorder, *options.extra_callbacks],
+        ),
+    )
+    if options.on_start is not None:
+        options.on_start(sweep_dir, cfg)
+    try:
+        tuner.fit()
+    finally:
+        recorder.snapshot(force=True)
+        recorder.close()
+    return load_results(sweep_dir)

@@ -1,0 +1,204 @@
+"""Read a sweep directory into pandas tables. Works while the sweep runs and after the driver
+is gone; never imports Ray.
+
+Two tables:
+
+- ``trials``: one row per trial: ``trial_id``, ``status`` (finished, stopped, failed, running,
+  pending, retrying, interrupted), one column per parameter named by its dotted path, the
+  metric's last value (column named after the metric) and best value (``<metric>_best``),
+  ``steps``, ``runtime_s``, ``node``, ``gpus``, ``stop_reason``, ``error``. Sorted best first.
+- ``history``: one row per report: ``trial_id``, ``step``, ``time_s`` and every reported metric.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import RaysweepError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["SweepResult", "default_storage", "find_latest_sweep", "load_results"]
+
+HISTORY_FILE = "history.jsonl"
+TRIALS_FILE = "trials.json"
+META_FILE = "raysweep.json"
+STORAGE_ENV = "RAYSWEEP_STORAGE"
+
+
+def default_storage() -> Path:
+    """Where sweeps go unless told otherwise: ``$RAYSWEEP_STORAGE`` or ``./raysweep_results``."""
+    return Path(os.environ.get(STORAGE_ENV) or "raysweep_results").expanduser()
+
+
+def is_sweep_dir(path: Path) -> bool:
+    return (path / META_FILE).is_file()
+
+
+def find_latest_sweep(storage: Path | None = None) -> Path:
+    """Return the most recently started sweep directory under ``storage``.
+
+    Raises:
+        RaysweepError: if there is none.
+    """
+    root = storage or default_storage()
+    candidates = [p for p in root.glob("*") if p.is_dir() and is_sweep_dir(p)]
+    if not candidates:
+        raise RaysweepError(
+            f"no sweep found in {root.resolve()}; run `raysweep run SWEEP.yaml` first, or give "
+            "the sweep directory"
+        )
+    return max(candidates, key=lambda p: (p / META_FILE).stat().st_mtime)
+
+
+def _flatten_config(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from _flatten_config(value, name + ".")
+        else:
+            yield name, value
+
+
+def _read_history(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    if not path.exists():
+        return pd.DataFrame(columns=["trial_id", "step", "time_s"])
+    data = path.read_bytes()
+    end = data.rfind(b"\n")
+    data = data[: end + 1] if end >= 0 else b""  # a crash may cut the last line: drop it
+    if not data:
+        return pd.DataFrame(columns=["trial_id", "step", "time_s"])
+    try:
+        import pyarrow.json as pj
+
+        table = pj.read_json(io.BytesIO(data))
+        return table.to_pandas()
+    except Exception:  # noqa: BLE001 - mixed column types or odd lines: the slow, tolerant way
+        rows = []
+        for line in data.splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+        return pd.DataFrame.from_records(rows)
+
+
+@dataclass
+class SweepResult:
+    """The results of a sweep.
+
+    Attributes:
+        path: The sweep directory.
+        meta: The sweep's metadata (``raysweep.json``).
+        trials: One row per trial (see the module docstring), best first.
+        history: One row per report.
+    """
+
+    path: Path
+    meta: dict[str, Any]
+    trials: pd.DataFrame
+    history: pd.DataFrame
+
+    @property
+    def metric(self) -> str | None:
+        return self.meta.get("metric")
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """The best trial: ``{"trial_id", "config", "value", "status"}``, or None."""
+        if self.metric is None or self.trials.empty:
+            return None
+        col = f"{self.metric}_best"
+        ranked = self.trials.dropna(subset=[col]) if col in self.trials else self.trials[:0]
+        if ranked.empty:
+            return None
+        row = ranked.iloc[0]
+        return {
+            "trial_id": row["trial_id"],
+            "config": self._configs.get(row["trial_id"], {}),
+            "value": float(row[col]),
+            "status": row["status"],
+        }
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        best = self.best
+        return None if best is None else best["config"]
+
+    def __post_init__(self) -> None:
+        self._configs: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        counts = self.trials["status"].value_counts().to_dict() if len(self.trials) else {}
+        text = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials"
+        return f"SweepResult({str(self.path)!r}: {text})"
+
+
+def load_results(path: str | os.PathLike[str]) -> SweepResult:
+    """Load the tables of a sweep directory (finished or still running).
+
+    Raises:
+        RaysweepError: if ``path`` is not a raysweep sweep directory.
+    """
+    import pandas as pd
+
+    root = Path(path)
+    meta_path = root / META_FILE
+    if not meta_path.is_file():
+        raise RaysweepError(
+            f"{root} is not a raysweep sweep directory (no {META_FILE}); give the directory "
+            "that `raysweep run` printed"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    metric: str | None = meta.get("metric")
+    mode = meta.get("mode", "min")
+    param_names: list[str] = list(meta.get("parameters", []))
+    try:
+        entries = json.loads((root / TRIALS_FILE).read_text(encoding="utf-8"))["trials"]
+    except (OSError, ValueError, KeyError):
+        entries = []
+    history = _read_history(root / HISTORY_FILE)
+
+    rows = []
+    configs = {}
+    for e in entries:
+        config = e.get("config") or {}
+        configs[e["trial_id"]] = config
+        row: dict[str, Any] = {"trial_id": e["trial_id"], "status": e.get("status")}
+        flat = dict(_flatten_config(config))
+        for name in param_names or list(flat):
+            row[name] = flat.get(name)
+        if metric is not None:
+            row[metric] = e.get("last")
+            row[f"{metric}_best"] = e.get("best")
+        started, ended = e.get("started"), e.get("ended")
+        row["steps"] = e.get("steps", 0)
+        row["runtime_s"] = (ended - started) if started and ended else None
+        row["node"] = e.get("node")
+        row["gpus"] = e.get("gpus")
+        row["stop_reason"] = e.get("stop_reason")
+        row["error"] = e.get("error")
+        rows.append(row)
+    trials = pd.DataFrame.from_records(rows)
+    if trials.empty:
+        base = ["trial_id", "status", *param_names]
+        if metric:
+            base += [metric, f"{metric}_best"]
+        trials = pd.DataFrame(columns=base + ["steps", "runtime_s", "node", "gpus",
+                                              "stop_reason", "error"])
+    elif metric is not None:
+        trials = trials.sort_values(
+            f"{metric}_best", ascending=(mode == "min"), na_position="last", kind="stable"
+        ).reset_index(drop=True)
+    result = SweepResult(path=root, meta=meta, trials=trials, history=history)
+    result._configs = configs
+    return result

@@ -1,0 +1,243 @@
+"""Trial bodies that Ray Tune runs: a W&B-style program, or a Python function.
+
+A **program trial** expands the sweep's ``command`` (W&B macros, :mod:`raysweep.command`) into
+an argv list, runs it from the sweep file's directory in its own process group, writes its
+output to ``program.log`` in the trial directory and turns each report line
+(:mod:`raysweep.reporting`) into one ``ray.tune.report`` call, i.e. one step for the
+schedulers. When the trial ends or is stopped, the program's whole process group is killed.
+
+A **function trial** calls ``function(config)`` in the Ray worker; ``raysweep.log`` inside it
+reports to Tune.
+
+Only what a trial needs travels to the workers (:class:`ProgramSpec`), not the whole config.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .command import DEFAULT_COMMAND, build_argv
+from .config import SweepConfig
+from .errors import RaysweepError
+
+__all__ = ["ProgramFailedError", "ProgramSpec", "make_trainable"]
+
+# Keys raysweep adds to every report; the results tables read them and hide them from metrics.
+GPUS_KEY = "raysweep_gpus"
+NODE_KEY = "raysweep_node"
+TRIAL_DIR_ENV = "RAYSWEEP_TRIAL_DIR"
+
+
+class ProgramFailedError(RaysweepError):
+    """A trial's program exited with a non-zero status. The message carries its last lines."""
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """What a worker needs to run one program trial.
+
+    Attributes:
+        command: The sweep's ``command`` (macros unexpanded), or None for W&B's default.
+        program: The sweep's ``program``.
+        directory: Where the program runs: the sweep file's directory.
+        sweep_id: Identifies the sweep in ``WANDB_SWEEP_ID``.
+        kill_grace_s: Seconds between SIGTERM and SIGKILL when a trial is stopped.
+    """
+
+    command: tuple[Any, ...] | None
+    program: str | None
+    directory: str
+    sweep_id: str
+    kill_grace_s: float = 5.0
+
+    @classmethod
+    def from_config(cls, cfg: SweepConfig, sweep_id: str) -> ProgramSpec:
+        return cls(
+            command=cfg.command,
+            program=cfg.program,
+            directory=str(cfg.directory),
+            sweep_id=sweep_id,
+        )
+
+
+def check_runnable(cfg: SweepConfig) -> None:
+    """Raise a clear error, before Ray starts, if the sweep cannot run as a program sweep."""
+    from .errors import Issue, SweepConfigError
+
+    command = cfg.command or DEFAULT_COMMAND
+    uses_program = any(str(tok) == "${program}" for tok in command)
+    if uses_program and not cfg.program:
+        raise SweepConfigError(
+            [
+                Issue(
+                    "program",
+                    "missing: the command runs ${program}, but the sweep names no program",
+                    "Add `program: train.py`, or pass a Python function to raysweep.run().",
+                )
+            ],
+            str(cfg.path) if cfg.path else None,
+        )
+    if cfg.program and uses_program:
+        target = Path(cfg.program)
+        if not target.is_absolute():
+            target = cfg.directory / target
+        if not target.exists() and shutil.which(cfg.program) is None:
+            raise SweepConfigError(
+                [
+                    Issue(
+                        "program",
+                        f"{cfg.program!r} not found in {cfg.directory}",
+                        "Programs run from the sweep file's directory; give the path relative "
+                        "to it.",
+                    )
+                ],
+                str(cfg.path) if cfg.path else None,
+            )
+
+
+def make_trainable(
+    cfg: SweepConfig, sweep_id: str, function: Callable[..., Any] | None = None
+) -> Callable[[dict[str, Any]], None]:
+    """Return the function Ray Tune runs for each trial."""
+    if function is not None:
+        return _function_trainable(function)
+    return _program_trainable(ProgramSpec.from_config(cfg, sweep_id))
+
+
+def _node_info() -> dict[str, str]:
+    import ray
+
+    try:
+        gpus = ",".join(str(g) for g in ray.get_gpu_ids())
+    except Exception:  # noqa: BLE001 - outside a Ray worker (unit tests): no GPUs known
+        gpus = ""
+    return {GPUS_KEY: gpus, NODE_KEY: socket.gethostname()}
+
+
+def _reporter(extra: Mapping[str, str]) -> Callable[[Mapping[str, Any]], None]:
+    from ray import tune
+
+    def report(metrics: Mapping[str, Any]) -> None:
+        payload = dict(metrics)
+        payload.update(extra)
+        tune.report(payload)
+
+    return report
+
+
+def _program_trainable(spec: ProgramSpec) -> Callable[[dict[str, Any]], None]:
+    def raysweep_program(config: dict[str, Any]) -> None:
+        run_program_trial(spec, config)
+
+    return raysweep_program
+
+
+def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
+    """Run one program trial inside a Ray worker. Raises ProgramFailedError on a bad exit."""
+    from ray import tune
+
+    from ._process import run_program
+
+    ctx = tune.get_context()
+    trial_id = ctx.get_trial_id()
+    trial_dir = Path(ctx.get_trial_dir())
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    env = trial_environment(os.environ, spec, trial_id, trial_dir, config)
+    argv = build_argv(
+        spec.command,
+        program=spec.program,
+        params=config,
+        interpreter=sys.executable,
+        env_cmd="/usr/bin/env" if os.path.exists("/usr/bin/env") else None,
+        args_json_file=str(trial_dir / "config.json"),
+        environ=env,
+    )
+    outcome = run_program(
+        argv,
+        cwd=spec.directory,
+        env=env,
+        log_path=str(trial_dir / "program.log"),
+        on_report=_reporter(_node_info()),
+        term_grace_s=spec.kill_grace_s,
+    )
+    if outcome.returncode != 0 and not outcome.killed:
+        tail = outcome.log_tail.rstrip() or "(no output)"
+        raise ProgramFailedError(
+            f"program exited with status {outcome.returncode}; last lines of "
+            f"{trial_dir / 'program.log'}:\n{tail}"
+        )
+
+
+def trial_environment(
+    base: Mapping[str, str],
+    spec: ProgramSpec,
+    trial_id: str,
+    trial_dir: Path,
+    config: Mapping[str, Any],
+) -> dict[str, str]:
+    """The environment of a program trial, including what a W&B agent gives its runs.
+
+    Writes the parameter files W&B scripts may read: ``config.json`` (for ``${args_json_file}``)
+    and ``config-<run>.yaml`` (``WANDB_SWEEP_PARAM_PATH``: ``wandb_version: 1`` followed by
+    ``{name: {value: v}}`` entries, as the W&B agent writes it).
+    """
+    import yaml
+
+    from .reporting import TRIAL_ID_ENV
+
+    (trial_dir / "config.json").write_text(json.dumps(config, default=str), encoding="utf-8")
+    param_path = trial_dir / f"config-{trial_id}.yaml"
+    doc = {"wandb_version": 1, **{k: {"value": v} for k, v in config.items()}}
+    param_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    env = dict(base)
+    env.update(
+        {
+            TRIAL_ID_ENV: trial_id,
+            TRIAL_DIR_ENV: str(trial_dir),
+            "PYTHONUNBUFFERED": "1",
+            "WANDB_SWEEP_ID": spec.sweep_id,
+            "WANDB_RUN_ID": trial_id,
+            "WANDB_SWEEP_PARAM_PATH": str(param_path),
+        }
+    )
+    return env
+
+
+def _function_trainable(function: Callable[..., Any]) -> Callable[[dict[str, Any]], None]:
+    takes_config = _takes_argument(function)
+
+    def raysweep_function(config: dict[str, Any]) -> None:
+        from .reporting import set_function_reporter
+
+        previous = set_function_reporter(_reporter(_node_info()))
+        try:
+            if takes_config:
+                function(config)
+            else:
+                function()
+        finally:
+            set_function_reporter(previous)
+
+    return raysweep_function
+
+
+def _takes_argument(function: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = [
+        p
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return bool(positional)
