@@ -98,8 +98,8 @@ class LiveView:
             if rec.get("stop_reason"):
                 bits.append(f"[{rec['stop_reason']}]")
             if rec["status"] == "failed" and rec.get("error"):
-                first = str(rec["error"]).strip().splitlines()
-                bits.append(f"error: {first[0] if first else ''}")
+                lines = str(rec["error"]).strip().splitlines()
+                bits.append(f"error: {lines[-1] if lines else ''}")
             self.console.print(" ".join(bits), markup=False, highlight=False)
 
     def render(self, recorder: SweepRecorder) -> Any:

@@ -61,6 +61,22 @@ RAY_AUTO_KEYS = frozenset(
     }
 )
 _SNAPSHOT_EVERY_S = 1.0
+# Live views by sweep directory. Tune pickles callbacks (tuner.pkl) and a restored recorder has
+# no view; it finds the one the resuming driver registered here.
+LISTENERS: dict[str, Callable[[SweepRecorder], None]] = {}
+
+
+class StopReasons:
+    """Looks up why the sweep's scheduler stopped a trial (picklable, follows the scheduler
+    even after its state is restored)."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+
+    def __call__(self, trial_id: str) -> str | None:
+        reasons = getattr(self.scheduler, "stop_reasons", None) or {}
+        reason = reasons.get(trial_id)
+        return str(reason) if reason else None
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -130,6 +146,9 @@ class SweepRecorder(Callback):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        # Restored by Tuner.restore from tuner.pkl (written before any trial ran): the trials
+        # recorded since are on disk.
+        self._load_existing()
 
     # -- persistence ---------------------------------------------------------------------------
     def _load_existing(self) -> None:
@@ -143,7 +162,7 @@ class SweepRecorder(Callback):
             return
         for entry in data.get("trials", []):
             tid = entry.get("trial_id")
-            if tid:
+            if tid and tid not in self.trials:
                 self.trials[tid] = TrialRecord(entry)
                 self.order.append(tid)
 
@@ -182,15 +201,16 @@ class SweepRecorder(Callback):
                 error=None,
                 stop_reason=None,
                 failures=0,
-                dir=str(trial.local_path) if getattr(trial, "local_path", None) else None,
+                dir=f"trial_{tid}",
             )
             self.trials[tid] = rec
             self.order.append(tid)
         return rec
 
     def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change(self)
+        listener = self.on_change or LISTENERS.get(str(self.sweep_dir))
+        if listener is not None:
+            listener(self)
 
     def better(self, a: float, b: float | None) -> bool:
         """True if metric value ``a`` beats ``b``."""
@@ -203,8 +223,6 @@ class SweepRecorder(Callback):
         rec = self._record(trial)
         rec["status"] = "running"
         rec["started"] = rec["started"] or time.time()
-        if getattr(trial, "local_path", None):
-            rec["dir"] = str(trial.local_path)
         self.snapshot(force=True)
         self._changed()
 

@@ -22,7 +22,7 @@ from .results import SweepResult, default_storage, load_results
 if TYPE_CHECKING:
     from ._recorder import SweepRecorder
 
-__all__ = ["RunOptions", "SweepResult", "results", "run", "sweep_name"]
+__all__ = ["RunOptions", "SweepResult", "results", "resume", "run", "sweep_name"]
 
 # Ray reads these when its modules are imported: set them first (ray-tune-notes §0.8, §3).
 _RAY_QUIET_ENV = {
@@ -266,7 +266,8 @@ def _fit(
     from raysweep.schedulers import make_callbacks, make_scheduler
     from raysweep.search import make_searcher
 
-    from ._recorder import SweepRecorder
+    from ._control import SweepControl
+    from ._recorder import StopReasons, SweepRecorder
     from .runner import make_trainable
 
     if sweep_dir is None:
@@ -275,16 +276,19 @@ def _fit(
     scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
     resources = _resources(cfg, options)
     _check_feasible(resources)
-    trainable = tune.with_resources(make_trainable(cfg, name, function), resources)
+    trainable = tune.with_resources(
+        make_trainable(cfg, name, function, str(sweep_dir)), resources
+    )
     _write_meta(sweep_dir, cfg, name)
-    stop_reasons = getattr(scheduler, "stop_reasons", None)
     recorder = SweepRecorder(
         sweep_dir,
         cfg.metric.name if cfg.metric else None,
         cfg.metric.mode if cfg.metric else "min",
-        stop_reasons=(stop_reasons.get if stop_reasons is not None else None),
+        stop_reasons=StopReasons(scheduler),
         on_change=options.on_change,
     )
+    control = SweepControl(sweep_dir, searcher)
+    control.clear_markers()
     max_concurrent = options.max_concurrent_trials or cfg.options.max_concurrent_trials
     max_failures = (
         options.max_failures if options.max_failures is not None else cfg.options.max_failures
@@ -305,14 +309,116 @@ def _fit(
             storage_path=storage,
             verbose=0,
             failure_config=tune.FailureConfig(max_failures=max_failures),
-            callbacks=[*make_callbacks(scheduler), recorder, *options.extra_callbacks],
+            # Trial files written where the worker cannot see the storage reach it this way.
+            sync_config=tune.SyncConfig(sync_artifacts=True),
+            callbacks=[*make_callbacks(scheduler), recorder, control, *options.extra_callbacks],
+            stop=control,
         ),
     )
+    return _drive(tuner, sweep_dir, cfg, options, recorder, control)
+
+
+def _drive(
+    tuner: Any,
+    sweep_dir: Path,
+    cfg: SweepConfig,
+    options: RunOptions,
+    recorder: SweepRecorder | None,
+    control: Any,
+) -> SweepResult:
+    """Run ``tuner`` to its end, keeping the live view attached, and load the tables."""
+    from ._recorder import LISTENERS
+
+    if options.on_change is not None:
+        LISTENERS[str(sweep_dir)] = options.on_change
     if options.on_start is not None:
         options.on_start(sweep_dir, cfg)
+    import logging
+
+    # Tune logs each trial error with a traceback and a summary at the end; raysweep shows
+    # both itself (results table, live view), so keep the terminal clean.
+    quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.CRITICAL)
     try:
-        tuner.fit()
+        grid = tuner.fit()
     finally:
-        recorder.snapshot(force=True)
-        recorder.close()
-    return load_results(sweep_dir)
+        for lg, level in zip(quiet, levels, strict=True):
+            lg.setLevel(level)
+        LISTENERS.pop(str(sweep_dir), None)
+        if recorder is not None:
+            recorder.snapshot(force=True)
+            recorder.close()
+    del grid  # the tables come from the sweep directory, which has every trial
+    result = load_results(sweep_dir)
+    result.meta["end_reason"] = getattr(control, "reason", None)
+    return result
+
+
+def _restored_control(tuner: Any) -> Any:
+    """The SweepControl that Tune unpickled with a restored experiment (its stopper)."""
+    # Tuner.restore rebuilds the run config from tuner.pkl and offers no public accessor.
+    local = getattr(tuner, "_local_tuner", None)
+    run_config = local.get_run_config() if local is not None else None
+    return getattr(run_config, "stop", None)
+
+
+def resume(
+    path: str | os.PathLike[str],
+    function: Callable[..., Any] | None = None,
+    **kwargs: Any,
+) -> SweepResult:
+    """Continue a sweep that was interrupted (Ctrl-C, a killed driver, a lost head node).
+
+    Finished trials are kept; unfinished ones run again; grid continues without repeating a
+    combination, random and bayes continue from their saved state; ``run_cap`` counts every
+    trial ever run; the hyperband bands are restored. Failed trials are not retried.
+
+    Resuming reads pickles that Ray wrote in the sweep directory: only resume directories you
+    trust.
+
+    Args:
+        path: The sweep directory.
+        function: The Python function of a function sweep (programs need nothing).
+        **kwargs: ``address`` and the other :class:`RunOptions` that concern Ray itself.
+    """
+    import json
+
+    from .config import loads
+
+    sweep_dir = Path(path).resolve()
+    meta_path = sweep_dir / "raysweep.json"
+    if not meta_path.is_file():
+        raise RaysweepError(f"{sweep_dir} is not a raysweep sweep directory (no raysweep.json)")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    source = meta.get("source") or str(sweep_dir / "sweep.yaml")
+    cfg = loads((sweep_dir / "sweep.yaml").read_text(encoding="utf-8"), path=source)
+    options = RunOptions(**kwargs)
+    started_ray = _init_ray(options)
+    try:
+        from ray import tune
+
+        from ._control import CANCEL_FILE, STOP_FILE
+        from .runner import make_trainable
+
+        if not tune.Tuner.can_restore(str(sweep_dir)):
+            raise RaysweepError(
+                f"{sweep_dir} cannot be resumed: Ray's experiment state is missing (the sweep "
+                "was stopped before its first trial started); run it again instead"
+            )
+        for marker in (STOP_FILE, CANCEL_FILE):
+            (sweep_dir / marker).unlink(missing_ok=True)
+        trainable = tune.with_resources(
+            make_trainable(cfg, meta.get("name") or sweep_dir.name, function, str(sweep_dir)),
+            _resources(cfg, options),
+        )
+        tuner = tune.Tuner.restore(
+            str(sweep_dir), trainable=trainable, resume_unfinished=True, resume_errored=False
+        )
+        return _drive(tuner, sweep_dir, cfg, options, None, _restored_control(tuner))
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()

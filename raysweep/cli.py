@@ -367,6 +367,8 @@ def _print_outcome(console: Console, result: Any) -> None:
     counts = trials["status"].value_counts().to_dict() if len(trials) else {}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials ran"
     console.print(f"[bold]done[/]: {summary}")
+    if result.meta.get("end_reason"):
+        console.print(f"[yellow]{_escape(str(result.meta['end_reason']))}[/]")
     best = result.best
     if best is not None:
         console.print(
@@ -467,3 +469,93 @@ def _fmt_cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--address", default=None, metavar="ADDR",
+              help="Join a Ray cluster instead of starting a private local Ray.")
+@click.option("--num-cpus", type=click.IntRange(min=1), default=None,
+              help="Size of the private local Ray [default: all cores].")
+@click.option("--num-gpus", type=click.FloatRange(min=0), default=None,
+              help="GPUs of the private local Ray [default: detected].")
+def resume(directory: str, address: str | None, num_cpus: int | None,
+           num_gpus: float | None) -> None:
+    """Continue an interrupted sweep (Ctrl-C, killed driver, lost head node).
+
+    Finished trials are kept and never run again; unfinished ones start over; grid continues
+    without repeating a combination; random and bayes continue from their saved state;
+    run_cap counts every trial ever run. Failed trials are not retried.
+
+    Resuming reads pickles that Ray wrote into DIRECTORY: only resume directories you trust.
+    """
+    from ._live import LiveView
+    from .api import resume as resume_sweep
+    from .errors import RaysweepError
+    from .results import load_results
+
+    path = _existing_dir(directory)
+    try:
+        before = load_results(path)
+    except RaysweepError as exc:
+        fail(str(exc))
+    console = _console()
+    cfg_source = before.meta.get("source")
+    try:
+        from .config import loads
+
+        cfg = loads((path / "sweep.yaml").read_text(encoding="utf-8"), path=cfg_source)
+    except (OSError, SweepConfigError) as exc:
+        fail(f"cannot read the sweep's configuration in {path}: {exc}")
+    view = LiveView(console, cfg, cfg.run_cap)
+
+    def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
+        done = int(before.trials["status"].isin(["finished", "stopped", "failed"]).sum())
+        console.print(f"[bold]raysweep[/]: resuming {_escape(str(sweep_dir))} "
+                      f"({done} trials already ended)")
+        view.__enter__()
+
+    try:
+        try:
+            result = resume_sweep(path, address=address, num_cpus=num_cpus, num_gpus=num_gpus,
+                                  on_start=on_start, on_change=view.update)
+        finally:
+            view.__exit__(None, None, None)
+    except SweepConfigError as exc:
+        _print_error(_console(stderr=True), exc)
+        sys.exit(EXIT_INVALID)
+    except RaysweepError as exc:
+        fail(str(exc))
+    _print_outcome(console, result)
+
+
+def _control_command(directory: str, what: str) -> None:
+    from ._control import request
+    from .results import is_sweep_dir
+
+    path = _existing_dir(directory)
+    if not is_sweep_dir(path):
+        fail(f"{path} is not a raysweep sweep directory (no raysweep.json)")
+    marker = request(path, what)
+    _console().print(f"{what} requested ({marker}); the sweep's driver acts on it within a "
+                     "second")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def stop(directory: str) -> None:
+    """Start no more trials of a running sweep; running trials finish.
+
+    Works from any terminal or node that sees the sweep directory.
+    """
+    _control_command(directory, "stop")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def cancel(directory: str) -> None:
+    """Stop a running sweep now: running trials are killed (their whole process groups).
+
+    Works from any terminal or node that sees the sweep directory.
+    """
+    _control_command(directory, "cancel")

@@ -1022,6 +1022,8 @@ class _Checker:
                             "Use `values: [...]`, an int_uniform or q_uniform range, or "
                             "`method: random` / `bayes`.",
                         )
+        if method is Method.GRID and not self.issues:
+            self.check_grid_size(space)
         if method is Method.BAYES:
             if metric is None:
                 self.error("metric", "bayes search needs a metric to model",
@@ -1030,6 +1032,27 @@ class _Checker:
                 self.error("parameters", "bayes search needs at least one parameter that is "
                            "not a constant")
 
+
+    def check_grid_size(self, space: sp.SearchSpace) -> None:
+        """Refuse grids too large to enumerate (a tiny q or a huge int range)."""
+        total = 1
+        for path, spec in space.searchable:
+            n = spec.grid_count()
+            name = "parameters." + ".parameters.".join(path)
+            if n is None or n > MAX_GRID:
+                self.error(name, f"grid search would enumerate {n:.3g} values of this "
+                           f"parameter (limit {MAX_GRID:,})", "Use a larger q, a smaller range, "
+                           "or `method: random`.")
+                return
+            total *= n
+        if total > MAX_GRID:
+            self.error("parameters", f"grid search would run {total:,} combinations "
+                       f"(limit {MAX_GRID:,})", "Use fewer values, or `method: random` with "
+                       "`run_cap`.")
+
+
+# A grid this large is a mistake, not a plan: enumerating it would exhaust memory.
+MAX_GRID = 10_000_000
 
 _V1_NAME = {
     D.LOG_UNIFORM_VALUES: "log_uniform",

@@ -57,15 +57,19 @@ class ProgramSpec:
     program: str | None
     directory: str
     sweep_id: str
+    sweep_dir: str | None = None
     kill_grace_s: float = 5.0
 
     @classmethod
-    def from_config(cls, cfg: SweepConfig, sweep_id: str) -> ProgramSpec:
+    def from_config(
+        cls, cfg: SweepConfig, sweep_id: str, sweep_dir: str | None = None
+    ) -> ProgramSpec:
         return cls(
             command=cfg.command,
             program=cfg.program,
             directory=str(cfg.directory),
             sweep_id=sweep_id,
+            sweep_dir=sweep_dir,
         )
 
 
@@ -105,12 +109,31 @@ def check_runnable(cfg: SweepConfig) -> None:
 
 
 def make_trainable(
-    cfg: SweepConfig, sweep_id: str, function: Callable[..., Any] | None = None
+    cfg: SweepConfig,
+    sweep_id: str,
+    function: Callable[..., Any] | None = None,
+    sweep_dir: str | None = None,
 ) -> Callable[[dict[str, Any]], None]:
-    """Return the function Ray Tune runs for each trial."""
+    """Return the function Ray Tune runs for each trial.
+
+    ``sweep_dir`` is where trial logs go when the worker can see it (local or shared storage);
+    otherwise they stay in Ray's trial directory, which Ray syncs to the storage.
+    """
     if function is not None:
         return _function_trainable(function)
-    return _program_trainable(ProgramSpec.from_config(cfg, sweep_id))
+    return _program_trainable(ProgramSpec.from_config(cfg, sweep_id, sweep_dir))
+
+
+def trial_directory(spec_sweep_dir: str | None, trial_id: str) -> Path:
+    """The directory of a trial's files (log, parameter files), created if needed."""
+    from ray import tune
+
+    if spec_sweep_dir and os.path.isdir(spec_sweep_dir):
+        path = Path(spec_sweep_dir) / f"trial_{trial_id}"
+    else:
+        path = Path(tune.get_context().get_trial_dir())
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _node_info() -> dict[str, str]:
@@ -147,10 +170,8 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
 
     from ._process import run_program
 
-    ctx = tune.get_context()
-    trial_id = ctx.get_trial_id()
-    trial_dir = Path(ctx.get_trial_dir())
-    trial_dir.mkdir(parents=True, exist_ok=True)
+    trial_id = tune.get_context().get_trial_id()
+    trial_dir = trial_directory(spec.sweep_dir, trial_id)
     env = trial_environment(os.environ, spec, trial_id, trial_dir, config)
     argv = build_argv(
         spec.command,
@@ -173,7 +194,7 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
         tail = outcome.log_tail.rstrip() or "(no output)"
         raise ProgramFailedError(
             f"program exited with status {outcome.returncode}; last lines of "
-            f"{trial_dir / 'program.log'}:\n{tail}"
+            f"trial_{trial_id}/program.log:\n{tail}"
         )
 
 

@@ -183,6 +183,11 @@ class ParamSpec:
         """Return the values grid search enumerates, or None if the spec is continuous."""
         return None
 
+    def grid_count(self) -> float | None:
+        """Number of values grid search enumerates (without building them), or None."""
+        values = self.grid_values()
+        return None if values is None else len(values)
+
     def contains(self, value: Any) -> bool:
         """Return True if ``value`` is a value this spec can produce."""
         raise NotImplementedError
@@ -273,6 +278,9 @@ class IntUniform(ParamSpec):
 
     def grid_values(self) -> list[Any] | None:
         return list(range(self.min, self.max + 1))
+
+    def grid_count(self) -> float | None:
+        return self.max - self.min + 1
 
     def contains(self, value: Any) -> bool:
         return (
@@ -389,6 +397,9 @@ class QUniform(Uniform):
         import numpy as np
 
         return list(np.arange(self.min, self.max, self.q).tolist())
+
+    def grid_count(self) -> float | None:
+        return float(math.ceil((self.max - self.min) / self.q))
 
     def describe(self) -> str:
         return f"[{self.min:g}, {self.max:g}] step {self.q:g}"

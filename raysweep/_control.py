@@ -1,0 +1,109 @@
+"""Control of a running sweep: ``raysweep stop`` / ``cancel`` from anywhere that sees the sweep
+directory, and the guard that ends a sweep whose first trials all fail.
+
+``raysweep stop DIR`` writes ``DIR/STOP``: no new trials start, running ones finish.
+``raysweep cancel DIR`` writes ``DIR/CANCEL``: running trials are stopped (their programs killed)
+and the sweep ends. The driver checks for these files once per Tune step, so it works for a
+sweep driven from another terminal or another node, as long as the directory is shared.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback, Stopper
+
+__all__ = ["CANCEL_FILE", "STOP_FILE", "SweepControl", "request"]
+
+STOP_FILE = "STOP"
+CANCEL_FILE = "CANCEL"
+# W&B's agent gives up after repeated early failures (spec §d); raysweep ends the sweep when
+# this many trials have ended, every one of them failed.
+FIRST_FAILURES = 3
+_POLL_S = 0.5
+
+
+def request(sweep_dir: Path, what: str) -> Path:
+    """Ask the driver of ``sweep_dir`` to ``stop`` or ``cancel``; returns the marker path."""
+    name = STOP_FILE if what == "stop" else CANCEL_FILE
+    path = Path(sweep_dir) / name
+    path.write_text(f"{what} requested at {time.ctime()}\n", encoding="utf-8")
+    return path
+
+
+class SweepControl(Callback, Stopper):  # type: ignore[misc]
+    """Watches the marker files and the first trials' outcomes.
+
+    Used both as a Tune callback (to see trial ends and to stop the searcher) and as the
+    experiment's stopper (to end the sweep).
+
+    Args:
+        sweep_dir: The sweep directory.
+        searcher: The raysweep searcher; its ``finish()`` makes it propose no more trials.
+        guard: Whether to end the sweep when its first trials all fail.
+    """
+
+    def __init__(self, sweep_dir: Path, searcher: Any, guard: bool = True) -> None:
+        self.sweep_dir = Path(sweep_dir)
+        self.searcher = searcher
+        self.guard = guard
+        self.ended: list[str] = []  # outcome of each ended trial, in order
+        self.reason: str | None = None
+        self._cancel = False
+        self._last_poll = 0.0
+
+    # -- markers -------------------------------------------------------------------------------
+    def _poll(self) -> None:
+        now = time.monotonic()
+        if now - self._last_poll < _POLL_S:
+            return
+        self._last_poll = now
+        if (self.sweep_dir / CANCEL_FILE).exists() and not self._cancel:
+            self._cancel = True
+            self.reason = "cancelled: `raysweep cancel` was requested"
+            self._finish_searcher()
+        elif (self.sweep_dir / STOP_FILE).exists() and self.reason is None:
+            self.reason = "stopped: `raysweep stop` was requested; running trials finish"
+            self._finish_searcher()
+
+    def _finish_searcher(self) -> None:
+        finish = getattr(self.searcher, "finish", None)
+        if callable(finish):
+            finish()
+
+    def clear_markers(self) -> None:
+        """Remove stop/cancel markers (a resumed sweep starts without them)."""
+        for name in (STOP_FILE, CANCEL_FILE):
+            (self.sweep_dir / name).unlink(missing_ok=True)
+
+    # -- Callback ------------------------------------------------------------------------------
+    def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        self._poll()
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self.ended.append("ok")
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self.ended.append("failed")
+        if (
+            self.guard
+            and self.reason is None
+            and len(self.ended) == FIRST_FAILURES
+            and all(o == "failed" for o in self.ended)
+        ):
+            self.reason = (
+                f"stopped: the first {FIRST_FAILURES} trials all failed, so the program is "
+                "probably broken; fix it and run again (the first error is shown below)"
+            )
+            self._cancel = True
+            self._finish_searcher()
+
+    # -- Stopper -------------------------------------------------------------------------------
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        self._poll()
+        return self._cancel
