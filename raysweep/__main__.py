@@ -1,0 +1,5 @@
+"""`python -m raysweep` runs the command line."""
+
+from raysweep.cli import main
+
+main()
