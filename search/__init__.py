@@ -1,0 +1,57 @@
+"""Search algorithms for raysweep sweeps, and their adapter to Ray Tune.
+
+Each algorithm is a *proposer* (:class:`Proposer`): pure Python that proposes flat configs and
+learns from finished trials, with no Ray import. :class:`TuneSearcher` (``_adapter.py``, the
+only Ray-aware module here) binds one proposer to ``ray.tune.search.Searcher``: it owns trial
+ids, the goal's sign, NaN filtering, nesting, ``metric.target`` and ``Searcher.FINISHED``.
+
+=========  ==============================  ===========================================
+method     proposer                        module
+=========  ==============================  ===========================================
+grid       :class:`GridProposer`           ``grid.py`` (W&B order, seen set)
+random     :class:`RandomProposer`         ``random.py`` (optional ``unique``)
+bayes      ``BayesProposer``               ``bayes.py`` (imported only when used)
+=========  ==============================  ===========================================
+
+Adding an algorithm: write one module holding a class that follows :class:`Proposer`
+(``propose`` / ``observe`` / ``get_state`` / ``set_state``, losses lower-is-better), then add
+one line to :data:`SEARCHERS` in ``_registry.py`` (plus the name in
+:class:`raysweep.config.Method`, which the config loader validates against). The contract suite
+``tests/test_search_contract.py`` runs over every entry of :data:`SEARCHERS` without changes.
+
+Importing this package does not import Ray, scikit-learn or bayes_opt: :func:`make_searcher`
+and the ``TuneSearcher`` attribute import the adapter on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._base import FlatConfig, Proposer
+from ._registry import SEARCHERS, ProposerFactory, make_proposer, make_searcher
+from .grid import GridProposer
+from .random import RandomProposer
+
+if TYPE_CHECKING:
+    from ._adapter import TuneSearcher
+
+__all__ = [
+    "SEARCHERS",
+    "FlatConfig",
+    "GridProposer",
+    "Proposer",
+    "ProposerFactory",
+    "RandomProposer",
+    "TuneSearcher",
+    "make_proposer",
+    "make_searcher",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `import raysweep.search` stays free of Ray until the adapter is needed.
+    if name == "TuneSearcher":
+        from ._adapter import TuneSearcher
+
+        return TuneSearcher
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

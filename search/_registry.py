@@ -1,0 +1,113 @@
+"""The one table from search method to proposer, and the functions that build from a config."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from raysweep.config import Method, Metric, RaysweepOptions, SweepConfig
+from raysweep.space import SearchSpace
+
+from ._base import Proposer
+from .grid import GridProposer
+from .random import RandomProposer
+
+if TYPE_CHECKING:
+    from ._adapter import TuneSearcher
+
+__all__ = ["SEARCHERS", "ProposerFactory", "make_proposer", "make_searcher"]
+
+
+class ProposerFactory(Protocol):
+    """Builds a proposer for a space; every entry of :data:`SEARCHERS` has this signature."""
+
+    def __call__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        metric: Metric | None = None,
+        options: RaysweepOptions | None = None,
+    ) -> Proposer: ...
+
+
+def _grid(
+    space: SearchSpace,
+    *,
+    seed: int | None = None,
+    metric: Metric | None = None,
+    options: RaysweepOptions | None = None,
+) -> Proposer:
+    return GridProposer(space, seed=seed, metric=metric)
+
+
+def _random(
+    space: SearchSpace,
+    *,
+    seed: int | None = None,
+    metric: Metric | None = None,
+    options: RaysweepOptions | None = None,
+) -> Proposer:
+    unique = options.unique if options is not None else False
+    return RandomProposer(space, seed=seed, metric=metric, unique=unique)
+
+
+def _bayes(
+    space: SearchSpace,
+    *,
+    seed: int | None = None,
+    metric: Metric | None = None,
+    options: RaysweepOptions | None = None,
+) -> Proposer:
+    # Imported here so that `import raysweep.search` (and grid/random sweeps) never pay for
+    # scikit-learn / bayes_opt.
+    from .bayes import BayesProposer
+
+    proposer: Proposer = BayesProposer(space, seed=seed, metric=metric)
+    return proposer
+
+
+SEARCHERS: dict[Method, ProposerFactory] = {
+    Method.GRID: _grid,
+    Method.RANDOM: _random,
+    Method.BAYES: _bayes,
+}
+"""Search method -> proposer factory: the only place method names meet implementations."""
+
+
+def make_proposer(cfg: SweepConfig, *, seed: int | None = None) -> Proposer:
+    """Build the proposer for a sweep.
+
+    Args:
+        cfg: The sweep.
+        seed: Overrides ``raysweep.seed`` from the file; None keeps it.
+
+    Raises:
+        ValueError: if no proposer is registered for ``cfg.method``.
+
+    >>> from raysweep.config import from_dict
+    >>> cfg = from_dict({"method": "grid", "parameters": {"x": {"values": [1, 2]}}})
+    >>> type(make_proposer(cfg)).__name__
+    'GridProposer'
+    """
+    factory = SEARCHERS.get(cfg.method)
+    if factory is None:
+        known = ", ".join(str(m) for m in SEARCHERS)
+        raise ValueError(f"no proposer is registered for method {cfg.method!s}; known: {known}")
+    return factory(
+        cfg.parameters,
+        seed=cfg.options.seed if seed is None else seed,
+        metric=cfg.metric,
+        options=cfg.options,
+    )
+
+
+def make_searcher(cfg: SweepConfig, *, seed: int | None = None) -> TuneSearcher:
+    """Build the Ray Tune searcher for a sweep (imports Ray).
+
+    Args:
+        cfg: The sweep.
+        seed: Overrides ``raysweep.seed`` from the file; None keeps it.
+    """
+    from ._adapter import TuneSearcher
+
+    return TuneSearcher.from_config(cfg, make_proposer(cfg, seed=seed))
