@@ -32,6 +32,8 @@ __all__ = ["SweepRecorder", "TrialRecord", "write_json_atomic"]
 HISTORY_FILE = "history.jsonl"
 TRIALS_FILE = "trials.json"
 META_FILE = "raysweep.json"
+SCHEDULER_FILE = "scheduler.json"
+SEARCHER_FILE = "searcher.json"
 STOP_REASON_KEY = "raysweep_stop_reason"
 # Keys Ray adds to every result; they are not the user's metrics.
 RAY_AUTO_KEYS = frozenset(
@@ -77,6 +79,12 @@ class StopReasons:
         reasons = getattr(self.scheduler, "stop_reasons", None) or {}
         reason = reasons.get(trial_id)
         return str(reason) if reason else None
+
+    def save_state(self, path: Path) -> None:
+        """Write the scheduler's state (if it has one) for ``raysweep resume``."""
+        state_dict = getattr(self.scheduler, "state_dict", None)
+        if callable(state_dict):
+            write_json_atomic(path, state_dict())
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -259,6 +267,11 @@ class SweepRecorder(Callback):
         if reason:
             rec["status"] = "stopped"
             rec["stop_reason"] = reason
+        # The scheduler was told first (Tune notifies it before callbacks): its state now
+        # includes this trial's history, which a resumed sweep needs for the same decisions.
+        save = getattr(self.stop_reasons, "save_state", None)
+        if callable(save):
+            save(self.sweep_dir / SCHEDULER_FILE)
         return rec
 
     def on_trial_complete(

@@ -54,6 +54,8 @@ class RunOptions:
     on_start: Callable[[Path, SweepConfig], None] | None = None
     on_change: Callable[[SweepRecorder], None] | None = None
     extra_callbacks: list[Any] = field(default_factory=list)
+    # What `import wandb` gives trials: "shim" (the stand-in) or "real" (see wandb_compat).
+    wandb: str = "shim"
 
 
 def sweep_name(cfg: SweepConfig) -> str:
@@ -95,7 +97,8 @@ def run(
         name: Name of the sweep directory; default ``<sweep name>-<timestamp>``.
         seed: Seed for random and bayes; overrides ``raysweep.seed``.
         **kwargs: Further :class:`RunOptions` (``resources``, ``max_concurrent_trials``,
-            ``max_failures``, ``num_cpus``, ``num_gpus``, callbacks).
+            ``max_failures``, ``num_cpus``, ``num_gpus``, callbacks, ``wandb="shim"|"real"``:
+            the ``wandb`` package trials import, raysweep's stand-in or the installed one).
 
     Returns:
         The sweep's tables: ``.trials``, ``.history``, ``.best``, ``.path``.
@@ -176,32 +179,13 @@ def _init_ray(options: RunOptions) -> bool:
 
 
 def _check_feasible(resources: dict[str, float]) -> None:
-    """Fail fast if no node of the cluster can ever give one trial what it asks for."""
-    import ray
+    """Fail fast if no node of the cluster, nor any node type its autoscaler may add, can ever
+    give one trial what it asks for (Ray would wait forever). See :mod:`raysweep._cluster`."""
+    from ._cluster import cluster_shape, unfit_message
 
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    if not nodes:
-        return
-    for node in nodes:
-        total = node.get("Resources", {})
-        if all(total.get(k, 0.0) >= v for k, v in resources.items()):
-            return
-    # An autoscaling cluster may add nodes that can: then Ray waits for them.
-    try:
-        from ray.autoscaler.sdk import request_resources  # noqa: F401
-        autoscaling = bool(os.environ.get("RAY_AUTOSCALER_ENABLED")) or any(
-            "autoscaler" in str(n.get("NodeManagerHostname", "")) for n in nodes
-        )
-    except ImportError:
-        autoscaling = False
-    if autoscaling:
-        return
-    biggest = max(nodes, key=lambda n: n.get("Resources", {}).get("CPU", 0.0))
-    have = {k: v for k, v in biggest.get("Resources", {}).items() if k in ("CPU", "GPU")}
-    raise RaysweepError(
-        f"no node can run a trial: each asks for {resources}, the largest node has {have}. "
-        "Lower `raysweep.resources` (or --cpus/--gpus), or add nodes with those resources"
-    )
+    message = unfit_message(resources, cluster_shape())
+    if message is not None:
+        raise RaysweepError(message)
 
 
 def run_sweep(
@@ -212,6 +196,8 @@ def run_sweep(
 
     if function is None:
         check_runnable(cfg)
+    if options.wandb not in ("shim", "real"):
+        raise RaysweepError(f"wandb must be 'shim' or 'real', got {options.wandb!r}")
     storage = _storage_root(cfg, options)
     name = options.name or sweep_name(cfg)
     sweep_dir = Path(storage) / name if "://" not in storage else None
@@ -260,6 +246,7 @@ def _fit(
     storage: str,
     name: str,
     sweep_dir: Path | None,
+    resume: _ResumePlan | None = None,
 ) -> SweepResult:
     from ray import tune
 
@@ -272,14 +259,26 @@ def _fit(
 
     if sweep_dir is None:
         raise RaysweepError("remote storage URIs are not supported yet; use a shared folder")
+    from ._recorder import SEARCHER_FILE
+
     searcher = make_searcher(cfg, seed=options.seed)
     scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
+    num_samples = _trial_count(cfg, options)
+    if resume is not None:
+        _restore_searcher(searcher, sweep_dir, cfg, resume)
+        _restore_scheduler(scheduler, sweep_dir, resume)
+        if num_samples > 0:
+            num_samples -= resume.ended
+            if num_samples <= 0:
+                return load_results(sweep_dir)
+    searcher.autosave_to(str(sweep_dir / SEARCHER_FILE))
     resources = _resources(cfg, options)
     _check_feasible(resources)
     trainable = tune.with_resources(
-        make_trainable(cfg, name, function, str(sweep_dir)), resources
+        make_trainable(cfg, name, function, str(sweep_dir), options.wandb), resources
     )
-    _write_meta(sweep_dir, cfg, name)
+    if resume is None:
+        _write_meta(sweep_dir, cfg, name)
     recorder = SweepRecorder(
         sweep_dir,
         cfg.metric.name if cfg.metric else None,
@@ -298,7 +297,7 @@ def _fit(
         tune_config=tune.TuneConfig(
             search_alg=searcher,
             scheduler=scheduler,
-            num_samples=_trial_count(cfg, options),
+            num_samples=num_samples,
             max_concurrent_trials=max_concurrent,
             reuse_actors=True,
             trial_name_creator=lambda t: f"trial_{t.trial_id}",
@@ -356,14 +355,6 @@ def _drive(
     return result
 
 
-def _restored_control(tuner: Any) -> Any:
-    """The SweepControl that Tune unpickled with a restored experiment (its stopper)."""
-    # Tuner.restore rebuilds the run config from tuner.pkl and offers no public accessor.
-    local = getattr(tuner, "_local_tuner", None)
-    run_config = local.get_run_config() if local is not None else None
-    return getattr(run_config, "stop", None)
-
-
 def resume(
     path: str | os.PathLike[str],
     function: Callable[..., Any] | None = None,
@@ -371,17 +362,19 @@ def resume(
 ) -> SweepResult:
     """Continue a sweep that was interrupted (Ctrl-C, a killed driver, a lost head node).
 
-    Finished trials are kept; unfinished ones run again; grid continues without repeating a
-    combination, random and bayes continue from their saved state; ``run_cap`` counts every
-    trial ever run; the hyperband bands are restored. Failed trials are not retried.
+    Ended trials (finished, stopped early, failed) are kept and never run again; trials that
+    were running are dropped and their configurations run again first; grid continues without
+    repeating a combination; random and bayes continue from their saved state; ``run_cap``
+    counts every trial that ended; the hyperband histories are restored, so band decisions
+    are the same as without the interruption.
 
-    Resuming reads pickles that Ray wrote in the sweep directory: only resume directories you
-    trust.
+    raysweep resumes from its own JSON files in the sweep directory (``searcher.json``,
+    ``scheduler.json``, ``trials.json``), not from Ray's pickles.
 
     Args:
         path: The sweep directory.
         function: The Python function of a function sweep (programs need nothing).
-        **kwargs: ``address`` and the other :class:`RunOptions` that concern Ray itself.
+        **kwargs: ``address`` and the other :class:`RunOptions`.
     """
     import json
 
@@ -395,30 +388,105 @@ def resume(
     source = meta.get("source") or str(sweep_dir / "sweep.yaml")
     cfg = loads((sweep_dir / "sweep.yaml").read_text(encoding="utf-8"), path=source)
     options = RunOptions(**kwargs)
+    options.storage = str(sweep_dir.parent)
+    options.name = sweep_dir.name
+    plan = _reconcile(sweep_dir, cfg)
+    if function is None:
+        from .runner import check_runnable
+
+        check_runnable(cfg)
     started_ray = _init_ray(options)
     try:
-        from ray import tune
-
-        from ._control import CANCEL_FILE, STOP_FILE
-        from .runner import make_trainable
-
-        if not tune.Tuner.can_restore(str(sweep_dir)):
-            raise RaysweepError(
-                f"{sweep_dir} cannot be resumed: Ray's experiment state is missing (the sweep "
-                "was stopped before its first trial started); run it again instead"
-            )
-        for marker in (STOP_FILE, CANCEL_FILE):
-            (sweep_dir / marker).unlink(missing_ok=True)
-        trainable = tune.with_resources(
-            make_trainable(cfg, meta.get("name") or sweep_dir.name, function, str(sweep_dir)),
-            _resources(cfg, options),
-        )
-        tuner = tune.Tuner.restore(
-            str(sweep_dir), trainable=trainable, resume_unfinished=True, resume_errored=False
-        )
-        return _drive(tuner, sweep_dir, cfg, options, None, _restored_control(tuner))
+        return _fit(cfg, function, options, str(sweep_dir.parent), sweep_dir.name, sweep_dir,
+                    resume=plan)
     finally:
         if started_ray:
             import ray
 
             ray.shutdown()
+
+
+@dataclass
+class _ResumePlan:
+    """What a resumed sweep must know about its past (see :func:`_reconcile`)."""
+
+    ended: int
+    dropped_ids: set[str]
+    dropped_configs: list[dict[str, Any]]
+
+
+_ENDED = ("finished", "stopped", "failed")
+
+
+def _reconcile(sweep_dir: Path, cfg: SweepConfig) -> _ResumePlan:
+    """Keep the ended trials of an interrupted sweep and drop the rest from its files.
+
+    Trials that had not ended when the driver died are removed from ``trials.json`` and
+    ``history.jsonl`` (atomically): they run again, as new trials with the same config.
+    """
+    import json
+
+    from ._recorder import HISTORY_FILE, TRIALS_FILE, write_json_atomic
+
+    trials_path = sweep_dir / TRIALS_FILE
+    try:
+        entries = json.loads(trials_path.read_text(encoding="utf-8")).get("trials", [])
+    except (OSError, ValueError):
+        entries = []
+    kept = [e for e in entries if e.get("status") in _ENDED]
+    dropped = [e for e in entries if e.get("status") not in _ENDED]
+    dropped_ids = {str(e.get("trial_id")) for e in dropped}
+    write_json_atomic(trials_path, {"trials": kept, "updated": time.time()})
+    history = sweep_dir / HISTORY_FILE
+    if dropped_ids and history.exists():
+        lines = history.read_text(encoding="utf-8").splitlines(keepends=True)
+        keep_lines = []
+        for line in lines:
+            if not line.endswith("\n"):
+                continue  # cut by the crash
+            try:
+                tid = json.loads(line).get("trial_id")
+            except ValueError:
+                continue
+            if tid not in dropped_ids:
+                keep_lines.append(line)
+        tmp = history.with_name(history.name + ".tmp")
+        tmp.write_text("".join(keep_lines), encoding="utf-8")
+        os.replace(tmp, history)
+    configs = [e.get("config") or {} for e in dropped if e.get("config") is not None]
+    return _ResumePlan(ended=len(kept), dropped_ids=dropped_ids, dropped_configs=configs)
+
+
+def _restore_searcher(searcher: Any, sweep_dir: Path, cfg: SweepConfig, plan: _ResumePlan) -> None:
+    """Load the searcher's autosaved state and queue the interrupted trials' configs."""
+    import json
+
+    from ._recorder import SEARCHER_FILE
+
+    path = sweep_dir / SEARCHER_FILE
+    if path.exists():
+        searcher.set_state(json.loads(path.read_text(encoding="utf-8")))
+    searcher.abandon_live()
+    # A trial the recorder saw running but the searcher already closed (the driver died
+    # between the two writes) must run again too.
+    flats = [cfg.parameters.flatten(c) for c in plan.dropped_configs]
+    searcher.requeue([f for f in flats if len(f) == len(cfg.parameters)])
+
+
+def _restore_scheduler(scheduler: Any, sweep_dir: Path, plan: _ResumePlan) -> None:
+    """Load the scheduler's state saved at the last trial end, minus the dropped trials."""
+    import json
+
+    from ._recorder import SCHEDULER_FILE
+
+    path = sweep_dir / SCHEDULER_FILE
+    load = getattr(scheduler, "load_state_dict", None)
+    if not path.exists() or not callable(load):
+        return
+    state = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("histories", "marked", "stop_reasons"):
+        if isinstance(state.get(key), dict):
+            state[key] = {k: v for k, v in state[key].items() if k not in plan.dropped_ids}
+    if isinstance(state.get("live"), list):
+        state["live"] = []
+    load(state)

@@ -111,6 +111,7 @@ def main() -> None:
       raysweep run sweep.yaml             run it on a private local Ray
       raysweep run sweep.yaml --address auto   run it on the Ray cluster of this machine
       raysweep results                    the best trials of the latest sweep
+      raysweep report --open              its plots in one HTML file
     """
 
 
@@ -293,6 +294,10 @@ def _existing_dir(path: str) -> Path:
               help="Size of the private local Ray [default: all cores].")
 @click.option("--num-gpus", type=click.FloatRange(min=0), default=None,
               help="GPUs of the private local Ray [default: detected].")
+@click.option("--wandb", "wandb_mode", type=click.Choice(["shim", "real"]), default="shim",
+              show_default=True,
+              help="What `import wandb` gives programs: raysweep's stand-in (no account, no "
+                   "network), or the installed wandb package (your W&B dashboard too).")
 def run(
     sweep: str,
     address: str | None,
@@ -306,12 +311,14 @@ def run(
     max_failures: int | None,
     num_cpus: int | None,
     num_gpus: float | None,
+    wandb_mode: str,
 ) -> None:
     """Run a W&B sweep file on Ray.
 
     Each trial runs the sweep's `program` through its `command` (W&B macros such as ${args}
-    work), from the sweep file's directory. Programs report metrics with `raysweep.log({...})`
-    or by printing lines `@raysweep {"loss": 0.1}`; each report is one step.
+    work), from the sweep file's directory. Programs report metrics with `raysweep.log({...})`,
+    by printing lines `@raysweep {"loss": 0.1}`, or, unchanged W&B scripts, with
+    `wandb.log({...})`; each report is one step.
 
     \b
     Examples:
@@ -347,7 +354,7 @@ def run(
         count=count, address=address, storage=storage, name=name, seed=seed,
         resources=resources or None, max_concurrent_trials=max_concurrent,
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
-        on_start=on_start, on_change=view.update,
+        on_start=on_start, on_change=view.update, wandb=wandb_mode,
     )
     try:
         try:
@@ -559,3 +566,67 @@ def cancel(directory: str) -> None:
     Works from any terminal or node that sees the sweep directory.
     """
     _control_command(directory, "cancel")
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="The HTML file to write [default: DIRECTORY/report.html].")
+@click.option("--open", "open_browser", is_flag=True, help="Open the report in a web browser.")
+@click.option("--watch", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Rebuild the report every SECONDS while the sweep runs (the open page "
+                   "reloads itself); Ctrl-C stops.")
+def report(
+    directory: str | None, output: str | None, open_browser: bool, watch: float | None
+) -> None:
+    """Write a sweep's HTML report [default: the latest sweep].
+
+    One self-contained file that opens offline: parallel coordinates, parameter importance
+    and correlation, the metric per step of every trial (early-stopped trials marked), the
+    best so far by trial number, and a sortable table of trials. Needs plotly:
+    pip install 'raysweep[report]'.
+    """
+    import time
+
+    from .errors import RaysweepError
+    from .report import write_report
+    from .results import find_latest_sweep, load_results
+
+    console = _console()
+    try:
+        path = Path(directory) if directory else find_latest_sweep()
+    except RaysweepError as exc:
+        fail(str(exc))
+    target = Path(output) if output else path / "report.html"
+
+    def build(refresh_s: float | None) -> Any:
+        try:
+            result = load_results(path)
+            write_report(result, target, refresh_s=refresh_s)
+        except RaysweepError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write {target}: {exc.strerror or exc}")
+        return result
+
+    result = build(watch)
+    counts = result.trials["status"].value_counts().to_dict() if len(result.trials) else {}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials yet"
+    console.print(f"report: {_escape(str(target))} ({summary})")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(target.resolve().as_uri())
+    if watch is None:
+        return
+    console.print(f"rebuilding every {watch:g} s; Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(watch)
+            result = build(watch)
+            n = len(result.trials)
+            running = int((result.trials["status"] == "running").sum()) if n else 0
+            console.print(f"{time.strftime('%H:%M:%S')} updated: {n} trials, {running} running")
+    except KeyboardInterrupt:
+        build(None)  # the last version does not reload itself
+        console.print(f"stopped watching; report: {_escape(str(target))}")

@@ -9,6 +9,10 @@ schedulers. When the trial ends or is stopped, the program's whole process group
 A **function trial** calls ``function(config)`` in the Ray worker; ``raysweep.log`` inside it
 reports to Tune.
 
+Both kinds of trial can ``import wandb``: program trials find raysweep's stand-in first on
+``PYTHONPATH`` (or, with ``wandb="real"``, the installed package, patched to also report to
+raysweep); function trials get the same through :func:`raysweep.wandb_compat.function_trial`.
+
 Only what a trial needs travels to the workers (:class:`ProgramSpec`), not the whole config.
 """
 
@@ -51,6 +55,8 @@ class ProgramSpec:
         directory: Where the program runs: the sweep file's directory.
         sweep_id: Identifies the sweep in ``WANDB_SWEEP_ID``.
         kill_grace_s: Seconds between SIGTERM and SIGKILL when a trial is stopped.
+        wandb: Which ``wandb`` the program imports: ``"shim"`` (raysweep's stand-in) or
+            ``"real"`` (the installed package, patched to also report to raysweep).
     """
 
     command: tuple[Any, ...] | None
@@ -59,10 +65,11 @@ class ProgramSpec:
     sweep_id: str
     sweep_dir: str | None = None
     kill_grace_s: float = 5.0
+    wandb: str = "shim"
 
     @classmethod
     def from_config(
-        cls, cfg: SweepConfig, sweep_id: str, sweep_dir: str | None = None
+        cls, cfg: SweepConfig, sweep_id: str, sweep_dir: str | None = None, wandb: str = "shim"
     ) -> ProgramSpec:
         return cls(
             command=cfg.command,
@@ -70,6 +77,7 @@ class ProgramSpec:
             directory=str(cfg.directory),
             sweep_id=sweep_id,
             sweep_dir=sweep_dir,
+            wandb=wandb,
         )
 
 
@@ -113,15 +121,17 @@ def make_trainable(
     sweep_id: str,
     function: Callable[..., Any] | None = None,
     sweep_dir: str | None = None,
+    wandb: str = "shim",
 ) -> Callable[[dict[str, Any]], None]:
     """Return the function Ray Tune runs for each trial.
 
     ``sweep_dir`` is where trial logs go when the worker can see it (local or shared storage);
-    otherwise they stay in Ray's trial directory, which Ray syncs to the storage.
+    otherwise they stay in Ray's trial directory, which Ray syncs to the storage. ``wandb``
+    picks the package behind ``import wandb`` (see :class:`ProgramSpec`).
     """
     if function is not None:
-        return _function_trainable(function)
-    return _program_trainable(ProgramSpec.from_config(cfg, sweep_id, sweep_dir))
+        return _function_trainable(function, sweep_id, sweep_dir, wandb)
+    return _program_trainable(ProgramSpec.from_config(cfg, sweep_id, sweep_dir, wandb))
 
 
 def trial_directory(spec_sweep_dir: str | None, trial_id: str) -> Path:
@@ -209,16 +219,14 @@ def trial_environment(
 
     Writes the parameter files W&B scripts may read: ``config.json`` (for ``${args_json_file}``)
     and ``config-<run>.yaml`` (``WANDB_SWEEP_PARAM_PATH``: ``wandb_version: 1`` followed by
-    ``{name: {value: v}}`` entries, as the W&B agent writes it).
+    ``{name: {value: v}}`` entries, as the W&B agent writes it). Puts the ``wandb`` stand-in
+    first on ``PYTHONPATH``; ``RAYSWEEP_WANDB`` tells it to stay or to load the real package.
     """
-    import yaml
-
+    from . import wandb_compat
     from .reporting import TRIAL_ID_ENV
 
     (trial_dir / "config.json").write_text(json.dumps(config, default=str), encoding="utf-8")
-    param_path = trial_dir / f"config-{trial_id}.yaml"
-    doc = {"wandb_version": 1, **{k: {"value": v} for k, v in config.items()}}
-    param_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    param_path = wandb_compat.write_param_file(trial_dir, trial_id, config)
     env = dict(base)
     env.update(
         {
@@ -228,23 +236,41 @@ def trial_environment(
             "WANDB_SWEEP_ID": spec.sweep_id,
             "WANDB_RUN_ID": trial_id,
             "WANDB_SWEEP_PARAM_PATH": str(param_path),
+            "PYTHONPATH": wandb_compat.pythonpath_with_shim(base.get("PYTHONPATH")),
+            wandb_compat.MODE_ENV: wandb_compat.check_mode(spec.wandb),
         }
     )
     return env
 
 
-def _function_trainable(function: Callable[..., Any]) -> Callable[[dict[str, Any]], None]:
+def _function_trainable(
+    function: Callable[..., Any], sweep_id: str, sweep_dir: str | None, wandb: str
+) -> Callable[[dict[str, Any]], None]:
+    from ray import cloudpickle
+
     takes_config = _takes_argument(function)
+    # Pickled apart from this closure and loaded inside `function_trial`, so that an
+    # `import wandb` the function brings along (a notebook's global) finds the right package.
+    pickled = cloudpickle.dumps(function)
 
     def raysweep_function(config: dict[str, Any]) -> None:
-        from .reporting import set_function_reporter
+        from ray import tune
 
+        from .reporting import set_function_reporter
+        from .wandb_compat import function_trial
+
+        trial_id = tune.get_context().get_trial_id()
+        trial_dir = trial_directory(sweep_dir, trial_id)
         previous = set_function_reporter(_reporter(_node_info()))
         try:
-            if takes_config:
-                function(config)
-            else:
-                function()
+            with function_trial(
+                config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=wandb
+            ):
+                loaded = cloudpickle.loads(pickled)
+                if takes_config:
+                    loaded(config)
+                else:
+                    loaded()
         finally:
             set_function_reporter(previous)
 

@@ -21,6 +21,7 @@ import copy
 import json
 import math
 import numbers
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,9 @@ class TuneSearcher(Searcher):
         self._live: dict[str, FlatConfig] = {}
         self._best: dict[str, float] = {}
         self._target_reached = False
+        self._finished = False
+        self._requeued: list[FlatConfig] = []
+        self._autosave_path: str | None = None
 
     @classmethod
     def from_config(cls, cfg: SweepConfig, proposer: Proposer) -> TuneSearcher:
@@ -129,14 +133,53 @@ class TuneSearcher(Searcher):
 
         Called by Tune each time it can start a trial.
         """
-        if self._target_reached:
+        if self._target_reached or self._finished:
             return Searcher.FINISHED
-        flat = self._proposer.propose()
-        if flat is None:
-            return Searcher.FINISHED
+        if self._requeued:
+            flat = self._requeued.pop(0)
+        else:
+            proposed = self._proposer.propose()
+            if proposed is None:
+                return Searcher.FINISHED
+            flat = proposed
         self._live[trial_id] = flat
+        self._autosave()
         config: dict[str, Any] = _plain(self._space.unflatten(flat))
         return config
+
+    def finish(self) -> None:
+        """Propose no more trials (``raysweep stop``); running trials finish."""
+        self._finished = True
+
+    def autosave_to(self, path: str | None) -> None:
+        """Write the state to ``path`` (JSON, atomically) after every suggestion and every
+        finished trial, so a killed driver can resume exactly (see :meth:`abandon_live`)."""
+        self._autosave_path = path
+
+    def abandon_live(self) -> list[FlatConfig]:
+        """After a restore: forget the trials that were running when the driver died and run
+        their configs again first. Returns those configs."""
+        configs = list(self._live.values())
+        self._live.clear()
+        self._requeued = configs + self._requeued
+        return configs
+
+    def requeue(self, configs: list[FlatConfig]) -> None:
+        """Run these configs next (before new proposals), skipping ones already queued."""
+        known = {self._space.key(f) for f in self._requeued}
+        for flat in configs:
+            key = self._space.key(flat)
+            if key not in known:
+                known.add(key)
+                self._requeued.append(flat)
+
+    def _autosave(self) -> None:
+        if self._autosave_path is None:
+            return
+        tmp = f"{self._autosave_path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.get_state(), f, default=str)
+        os.replace(tmp, self._autosave_path)
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Fold one report into the trial's best value.
@@ -169,6 +212,7 @@ class TuneSearcher(Searcher):
         if best is not None and not error:
             loss = best if self._mode != "max" else -best
         self._proposer.observe(flat, loss)
+        self._autosave()
 
     def get_state(self) -> dict[str, Any]:
         """Return the adapter's and the proposer's state as JSON-ready data."""
@@ -182,6 +226,9 @@ class TuneSearcher(Searcher):
             "live": [
                 [trial_id, [[list(path), value] for path, value in flat.items()]]
                 for trial_id, flat in self._live.items()
+            ],
+            "requeued": [
+                [[list(path), value] for path, value in flat.items()] for flat in self._requeued
             ],
         }
 
@@ -207,6 +254,9 @@ class TuneSearcher(Searcher):
             str(trial_id): {tuple(path): value for path, value in items}
             for trial_id, items in state["live"]
         }
+        self._requeued = [
+            {tuple(path): value for path, value in items} for items in state.get("requeued", [])
+        ]
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state to ``checkpoint_path`` as JSON.

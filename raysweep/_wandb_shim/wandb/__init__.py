@@ -1,0 +1,74 @@
+"""raysweep's stand-in for the ``wandb`` package, for scripts written for W&B Sweeps.
+
+raysweep puts the directory above this package first on ``PYTHONPATH`` of every program
+trial, so ``import wandb`` in an unchanged W&B script finds this module: no W&B account, no
+network. ``wandb.init`` reads the sweep's values from ``WANDB_SWEEP_PARAM_PATH`` as W&B does,
+and every committed ``wandb.log`` row becomes one ``raysweep.log`` report. The rules live in
+:mod:`raysweep.wandb_compat`; what W&B offers beyond runs, config, logging and summaries
+(media, tables, artifacts, ``watch``, ...) is accepted and does nothing, with one warning.
+
+With ``RAYSWEEP_WANDB=real`` (``raysweep run --wandb real``) this module replaces itself with
+the installed ``wandb`` package, patched so that raysweep still receives the metrics.
+Outside raysweep trials this directory is never on the path, so a real ``wandb`` is untouched.
+"""
+
+import os as _os
+import sys as _sys
+
+if _os.environ.get("RAYSWEEP_WANDB") == "real":
+    from raysweep.wandb_compat import load_real_wandb as _load_real_wandb
+
+    # The import system returns what sys.modules holds once this body has run.
+    _sys.modules[__name__] = _load_real_wandb()
+else:
+    from . import _shim
+    from ._shim import (
+        Error,
+        Run,
+        Settings,
+        agent,
+        config,
+        define_metric,
+        finish,
+        init,
+        log,
+        login,
+        run,
+        setup,
+        summary,
+        sweep,
+        teardown,
+        termerror,
+        termlog,
+        termwarn,
+    )
+    from .errors import CommError, UsageError
+
+    __version__ = _shim.__version__
+    __getattr__ = _shim.__getattr__  # unknown names: soft no-ops (PEP 562)
+    _RAYSWEEP_SHIM = True
+    _end_trial = _shim.end_trial
+    _shim.bind(_sys.modules[__name__])
+
+    __all__ = [
+        "CommError",
+        "Error",
+        "Run",
+        "Settings",
+        "UsageError",
+        "agent",
+        "config",
+        "define_metric",
+        "finish",
+        "init",
+        "log",
+        "login",
+        "run",
+        "setup",
+        "summary",
+        "sweep",
+        "teardown",
+        "termerror",
+        "termlog",
+        "termwarn",
+    ]
