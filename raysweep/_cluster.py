@@ -108,11 +108,12 @@ node, and the nodes have {CPU: 1, GPU: 0}, {CPU: 2, GPU: 2}. Lower `raysweep.res
     ask = _fmt(request)
     have = _node_summary(request, shape.nodes)
     lower = "Lower `raysweep.resources` (or --cpu/--gpu)"
+    fixed_message = (
+        f"no node of the Ray cluster can ever run a trial: a trial asks for {ask} on one "
+        f"node, and the nodes have {have}. {lower}, or add a node that has them"
+    )
     if shape.autoscaling is False:
-        return (
-            f"no node of the Ray cluster can ever run a trial: a trial asks for {ask} on one "
-            f"node, and the nodes have {have}. {lower}, or add a node that has them"
-        )
+        return fixed_message
     if shape.autoscaling is None or shape.node_types is None:
         return None  # cannot tell; Ray waits for nodes that may come
     launchable = [t for t in shape.node_types if t.max_workers is None or t.max_workers > 0]
@@ -127,11 +128,13 @@ node, and the nodes have {CPU: 1, GPU: 0}, {CPU: 2, GPU: 2}. Lower `raysweep.res
         expected = 1 + sum(t.min_workers for t in shape.node_types)
         if not (fixed and len(shape.nodes) >= expected):
             return None
+    if not known:
+        return fixed_message  # every node it can have is up: a fixed cluster in effect
     types = ", ".join(
         f"{t.name} {_fmt(t.resources or {}, request)}"
         + (f" (up to {t.max_workers})" if t.max_workers is not None else "")
         for t in known
-    ) or "none with known resources"
+    )
     return (
         f"no node type of the autoscaling Ray cluster can ever run a trial: a trial asks for "
         f"{ask} on one node; the live nodes have {have} and the node types it may add are "
@@ -141,7 +144,8 @@ node, and the nodes have {CPU: 1, GPU: 0}, {CPU: 2, GPU: 2}. Lower `raysweep.res
 
 
 def node_types_from_config(config: Mapping[str, Any]) -> tuple[NodeType, ...]:
-    """The worker node types of a cluster config (``ray up`` YAML or the autoscaler's copy).
+    """The node types of a cluster config (``ray up`` YAML or the autoscaler's copy) that the
+    autoscaler may launch as workers.
 
     >>> cfg = {"max_workers": 4, "head_node_type": "head", "available_node_types": {
     ...     "head": {"resources": {"CPU": 8}},
@@ -155,8 +159,8 @@ def node_types_from_config(config: Mapping[str, Any]) -> tuple[NodeType, ...]:
     global_max = config.get("max_workers")
     out = []
     for name, spec in types.items():
-        if name == head or not isinstance(spec, Mapping):
-            continue
+        if not isinstance(spec, Mapping) or (name == head and not spec.get("max_workers")):
+            continue  # the head's type, unless workers are of that type too (on-premise)
         raw = spec.get("resources")
         resources = None
         if isinstance(raw, Mapping) and raw:
@@ -252,8 +256,9 @@ def _split_address(address: str) -> tuple[str, str]:
     return host.strip("[]"), port
 
 
-def monitor_config_path(gcs_address: str, cmdlines: Iterable[list[str]],
-                        local: set[str] | None = None) -> tuple[bool, str | None]:
+def monitor_config_path(
+    gcs_address: str, cmdlines: Iterable[list[str]], local: set[str] | None = None
+) -> tuple[bool, str | None]:
     """Find this cluster's autoscaler among process command lines.
 
     Returns ``(found, path)``: ``path`` is its ``--autoscaling-config`` (None: read-only).

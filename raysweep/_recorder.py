@@ -263,6 +263,7 @@ class SweepRecorder(Callback):
         rec = self._record(trial)
         rec["status"] = status
         rec["ended"] = time.time()
+        rec["failures"] = int(getattr(trial, "num_failures", 0) or 0)
         reason = self.stop_reasons(trial.trial_id)
         if reason:
             rec["status"] = "stopped"

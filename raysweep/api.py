@@ -7,10 +7,11 @@ the sweep directory -> :func:`raysweep.results.load_results`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,12 @@ _RAY_QUIET_ENV = {
     "RAY_DEDUP_LOGS": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "100000",
     "TUNE_WARN_SLOW_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "100000",
+    # A report without the sweep's metric is a normal step (W&B skips such rows); Tune would
+    # otherwise end the whole sweep with a ValueError on the first one.
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
 }
+# Set by the user: then raysweep leaves Tune's pending-trial limit alone.
+_USER_MAX_PENDING = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
 # Trials must run where the user expects (their cwd for functions); programs get an explicit cwd.
 _WORKER_ENV = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
 
@@ -178,6 +184,15 @@ def _init_ray(options: RunOptions) -> bool:
     return True
 
 
+def _parallel_slots(resources: Mapping[str, float]) -> int:
+    """How many trials the cluster can run at once (at least 4, so autoscaling sees demand)."""
+    import ray
+
+    total = ray.cluster_resources()
+    slots = [int(total.get(k, 0.0) // v) for k, v in resources.items() if v > 0]
+    return max(4, min(min(slots, default=4), 256))
+
+
 def _check_feasible(resources: dict[str, float]) -> None:
     """Fail fast if no node of the cluster, nor any node type its autoscaler may add, can ever
     give one trial what it asks for (Ray would wait forever). See :mod:`raysweep._cluster`."""
@@ -289,6 +304,11 @@ def _fit(
     control = SweepControl(sweep_dir, searcher)
     control.clear_markers()
     max_concurrent = options.max_concurrent_trials or cfg.options.max_concurrent_trials
+    if max_concurrent is None and _USER_MAX_PENDING is None:
+        # Tune lets a custom searcher have one pending trial at a time, which starts trials
+        # one by one (each waits for its worker) and leaves nodes idle; allow as many pending
+        # trials as the cluster can run at once.
+        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(_parallel_slots(resources))
     max_failures = (
         options.max_failures if options.max_failures is not None else cfg.options.max_failures
     )
@@ -314,7 +334,42 @@ def _fit(
             stop=control,
         ),
     )
-    return _drive(tuner, sweep_dir, cfg, options, recorder, control)
+    with _pending_trials(cfg, resources, max_concurrent, num_samples):
+        return _drive(tuner, sweep_dir, cfg, options, recorder, control)
+
+
+_PENDING_ENV = "TUNE_MAX_PENDING_TRIALS_PG"
+
+
+@contextlib.contextmanager
+def _pending_trials(
+    cfg: SweepConfig, resources: dict[str, float], max_concurrent: int | None, num_samples: int
+) -> Iterator[None]:
+    """Let Tune start as many grid or random trials at once as the cluster can run.
+
+    With a custom searcher and no ``max_concurrent_trials``, Tune keeps one trial pending
+    (``tune_controller._get_max_pending_trials``), so trials start one at a time: trials
+    shorter than an actor start run one after another however many CPUs there are, and a
+    cluster's slots fill one actor start at a time. Grid and random lose nothing by proposing
+    ahead; bayes keeps Tune's default, so each proposal sees the latest results. A value the
+    user set in the environment wins.
+    """
+    from .config import Method
+
+    if os.environ.get(_PENDING_ENV) or max_concurrent or cfg.method is Method.BAYES:
+        yield
+        return
+    import ray
+
+    total = ray.cluster_resources()
+    slots = min((int(total.get(k, 0.0) // v) for k, v in resources.items() if v > 0),
+                default=1)
+    pending = max(1, min(slots, num_samples) if num_samples > 0 else slots)
+    os.environ[_PENDING_ENV] = str(pending)
+    try:
+        yield
+    finally:
+        os.environ.pop(_PENDING_ENV, None)
 
 
 def _drive(

@@ -458,7 +458,9 @@ def _print_table(result: Any, table: Any, history: bool) -> None:
     columns = [
         c
         for c in table.columns
-        if c != "error" and not (c in _OPTIONAL_COLUMNS and table[c].isna().all())
+        if c != "error"
+        and not (c in _OPTIONAL_COLUMNS and table[c].isna().all())
+        and not (c in _HIDE_WHEN_ZERO and not table[c].fillna(0).any())
     ]
     for col in columns:
         view.add_column(_escape(str(col)), overflow="fold", max_width=40)
@@ -468,6 +470,7 @@ def _print_table(result: Any, table: Any, history: bool) -> None:
 
 
 _OPTIONAL_COLUMNS = ("node", "gpus", "stop_reason", "runtime_s")
+_HIDE_WHEN_ZERO = ("retries",)
 
 
 def _fmt_cell(value: Any) -> str:

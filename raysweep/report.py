@@ -173,7 +173,7 @@ def _decade_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
 
 def _axis(name: str, values: list[Any]) -> dict[str, Any] | None:
     """One parcoords dimension for a parameter, or None if it has a single value."""
-    label = name if len(name) <= 28 else name[:27] + "…"
+    label = html.escape(name if len(name) <= 28 else name[:27] + "…")
     if is_numeric_values(values) and not any(isinstance(v, (bool, np.bool_)) for v in values):
         x = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
         finite = x[np.isfinite(x)]
@@ -198,7 +198,7 @@ def _axis(name: str, values: list[Any]) -> dict[str, Any] | None:
         "values": np.array([code[s] for s in labels], dtype=float),
         "range": [0, len(levels) - 1],
         "tickvals": [code[s] for s in shown],
-        "ticktext": [s if len(s) <= 18 else s[:17] + "…" for s in shown],
+        "ticktext": [html.escape(s if len(s) <= 18 else s[:17] + "…") for s in shown],
     }
 
 
@@ -239,7 +239,7 @@ def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
             dims.append(dim)
     mode = _mode(result)
     if col is not None:
-        dims.append({"label": label, "values": y})
+        dims.append({"label": html.escape(label), "values": y})
         line = {"color": y, "colorscale": "Viridis", "reversescale": mode == "min",
                 "showscale": True, "colorbar": {"title": {"text": html.escape(label)},
                                                 "thickness": 14}}
@@ -405,7 +405,8 @@ def curves_figure(
         g[2].extend((np.full(len(xs) + 1, tid, dtype=object),))
         if status in marks:
             why = _why(info, tid, "stop_reason" if status == "stopped" else "error")
-            marks[status].append((steps[e - 1], values[e - 1], f"{tid}: {why}" if why else tid))
+            text = f"{tid}: {html.escape(why)}" if why else str(tid)
+            marks[status].append((steps[e - 1], values[e - 1], text))
     n_lines = n_trials
     opacity = float(np.clip(2.2 / math.sqrt(n_lines), 0.18, 0.85))
     fig = go.Figure()
@@ -616,6 +617,8 @@ def trials_table_html(result: SweepResult, limit: int | None = None) -> str:
             else:
                 text = "" if missing else str(v)
                 tip = f' title="{esc(text[-600:])}"' if len(text) > 40 else ""
+                if c == "error" and text.strip():  # a traceback: its last line says what
+                    text = text.strip().splitlines()[-1]
                 cells.append(f"<td{tip}>{esc(text[:120])}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="trials"><thead><tr>{"".join(head)}</tr></thead>'

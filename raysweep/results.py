@@ -237,6 +237,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         row["gpus"] = e.get("gpus")
         row["stop_reason"] = e.get("stop_reason")
         row["error"] = e.get("error")
+        row["retries"] = e.get("failures", 0)
         rows.append(row)
     trials = pd.DataFrame.from_records(rows)
     if trials.empty:
@@ -244,7 +245,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         if metric:
             base += [metric, f"{metric}_best"]
         trials = pd.DataFrame(columns=base + ["steps", "runtime_s", "node", "gpus",
-                                              "stop_reason", "error"])
+                                              "stop_reason", "error", "retries"])
     elif metric is not None:
         trials = trials.sort_values(
             f"{metric}_best", ascending=(mode == "min"), na_position="last", kind="stable"

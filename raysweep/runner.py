@@ -251,7 +251,7 @@ def _function_trainable(
     takes_config = _takes_argument(function)
     # Pickled apart from this closure and loaded inside `function_trial`, so that an
     # `import wandb` the function brings along (a notebook's global) finds the right package.
-    pickled = cloudpickle.dumps(function)
+    pickled = cloudpickle.dumps(function)  # type: ignore[no-untyped-call]
 
     def raysweep_function(config: dict[str, Any]) -> None:
         from ray import tune

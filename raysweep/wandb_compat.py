@@ -248,6 +248,9 @@ class Config:
     (0.1, {'name': 'adam', 'm': 0.9})
     """
 
+    _items: dict[str, Any]
+    _locked: dict[str, str]
+
     def __init__(self) -> None:
         object.__setattr__(self, "_items", {})
         object.__setattr__(self, "_locked", {})
@@ -505,6 +508,11 @@ class Summary:
     >>> s.as_dict(), s.unlogged()
     ({'loss': {'min': 0.5}, 'acc': 0.8, 'test_acc': 0.9}, {'test_acc': 0.9})
     """
+
+    _definitions: list[MetricDefinition]
+    _data: dict[str, Any]
+    _aggregates: dict[str, _Aggregate]
+    _explicit: set[str]
 
     def __init__(self, definitions: list[MetricDefinition] | None = None) -> None:
         object.__setattr__(self, "_definitions", definitions if definitions is not None else [])

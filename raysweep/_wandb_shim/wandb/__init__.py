@@ -23,7 +23,6 @@ if _os.environ.get("RAYSWEEP_WANDB") == "real":
 else:
     from . import _shim
     from ._shim import (
-        Error,
         Run,
         Settings,
         agent,
@@ -42,7 +41,7 @@ else:
         termlog,
         termwarn,
     )
-    from .errors import CommError, UsageError
+    from .errors import CommError, Error, UsageError
 
     __version__ = _shim.__version__
     __getattr__ = _shim.__getattr__  # unknown names: soft no-ops (PEP 562)

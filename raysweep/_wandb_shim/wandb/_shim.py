@@ -212,15 +212,14 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if exc_type is None:
             self.finish(exit_code=0)
-        else:
-            try:
-                self.finish(exit_code=1)
-            except BaseException:  # noqa: BLE001 - keep the exception that ended the block
-                pass
-        return False
+            return
+        try:
+            self.finish(exit_code=1)
+        except BaseException:  # noqa: BLE001 - keep the exception that ended the block
+            pass
 
     def __repr__(self) -> str:
         return f"<wandb Run {self.id} (raysweep stand-in)>"
@@ -452,8 +451,8 @@ class _Soft(metaclass=_SoftMeta):
     def __enter__(self) -> _Soft:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
-        return False
+    def __exit__(self, *exc: Any) -> None:
+        pass
 
     def __repr__(self) -> str:
         return f"<wandb {self._label}: no-op under raysweep>"
