@@ -30,7 +30,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ClusterShape", "NodeType", "cluster_shape", "node_types_from_config", "unfit_message"]
+__all__ = [
+    "ClusterShape",
+    "NodeType",
+    "autoscaling_from_status",
+    "cluster_shape",
+    "monitor_config_path",
+    "node_types_from_config",
+    "unfit_message",
+]
 
 # The read-only autoscaler of a cluster started by hand gives each node its own type with this
 # prefix (ray.autoscaler._private.util.format_readonly_node_type).

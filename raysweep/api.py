@@ -188,7 +188,7 @@ def _parallel_slots(resources: Mapping[str, float]) -> int:
     """How many trials the cluster can run at once (at least 4, so autoscaling sees demand)."""
     import ray
 
-    total = ray.cluster_resources()
+    total = ray.cluster_resources()  # type: ignore[no-untyped-call]
     slots = [int(total.get(k, 0.0) // v) for k, v in resources.items() if v > 0]
     return max(4, min(min(slots, default=4), 256))
 
@@ -361,7 +361,7 @@ def _pending_trials(
         return
     import ray
 
-    total = ray.cluster_resources()
+    total = ray.cluster_resources()  # type: ignore[no-untyped-call]
     slots = min((int(total.get(k, 0.0) // v) for k, v in resources.items() if v > 0),
                 default=1)
     pending = max(1, min(slots, num_samples) if num_samples > 0 else slots)
