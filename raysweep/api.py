@@ -226,7 +226,7 @@ def run_sweep(
             ray.shutdown()
 
 
-def _write_meta(sweep_dir: Path, cfg: SweepConfig, name: str) -> None:
+def _write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim") -> None:
     import json
 
     import yaml
@@ -245,6 +245,7 @@ def _write_meta(sweep_dir: Path, cfg: SweepConfig, name: str) -> None:
         "early_terminate": cfg.early_terminate.type if cfg.early_terminate else None,
         "source": str(cfg.path) if cfg.path else None,
         "run_cap": cfg.run_cap,
+        "wandb": wandb,
         "created": time.time(),
     }
     write_json_atomic(sweep_dir / "raysweep.json", meta)
@@ -293,7 +294,7 @@ def _fit(
         make_trainable(cfg, name, function, str(sweep_dir), options.wandb), resources
     )
     if resume is None:
-        _write_meta(sweep_dir, cfg, name)
+        _write_meta(sweep_dir, cfg, name, wandb=options.wandb)
     recorder = SweepRecorder(
         sweep_dir,
         cfg.metric.name if cfg.metric else None,
@@ -443,6 +444,8 @@ def resume(
     source = meta.get("source") or str(sweep_dir / "sweep.yaml")
     cfg = loads((sweep_dir / "sweep.yaml").read_text(encoding="utf-8"), path=source)
     options = RunOptions(**kwargs)
+    if "wandb" not in kwargs:
+        options.wandb = meta.get("wandb", "shim")  # resume as the sweep was started
     options.storage = str(sweep_dir.parent)
     options.name = sweep_dir.name
     plan = _reconcile(sweep_dir, cfg)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -327,7 +327,6 @@ def run(
       raysweep run sweep.yaml --address auto --gpu 1
     """
     from .api import RunOptions, run_sweep
-    from .errors import RaysweepError
 
     cfg = _load_or_exit(sweep)
     resources: dict[str, float] = {}
@@ -356,9 +355,18 @@ def run(
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
         on_start=on_start, on_change=view.update, wandb=wandb_mode,
     )
+    result = _run_with_view(view, lambda: run_sweep(cfg, None, options))
+    _print_outcome(console, result)
+
+
+def _run_with_view(view: Any, call: Callable[[], Any]) -> Any:
+    """Run a sweep while ``view`` shows it; turn every failure into a message, not a traceback.
+    """
+    from .errors import RaysweepError
+
     try:
         try:
-            result = run_sweep(cfg, None, options)
+            return call()
         finally:
             view.__exit__(None, None, None)
     except SweepConfigError as exc:
@@ -366,7 +374,18 @@ def run(
         sys.exit(EXIT_INVALID)
     except RaysweepError as exc:
         fail(str(exc))
-    _print_outcome(console, result)
+    except Exception as exc:  # noqa: BLE001 - a bug or an unexpected Ray error: keep the details
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="raysweep-error-", suffix=".log", delete=False
+        ) as f:
+            traceback.print_exc(file=f)
+        fail(
+            f"unexpected error: {type(exc).__name__}: {exc}",
+            f"The full traceback is in {f.name}; please include it when reporting a bug.",
+        )
 
 
 def _print_outcome(console: Console, result: Any) -> None:
@@ -497,7 +516,8 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
     without repeating a combination; random and bayes continue from their saved state;
     run_cap counts every trial ever run. Failed trials are not retried.
 
-    Resuming reads pickles that Ray wrote into DIRECTORY: only resume directories you trust.
+    raysweep resumes from its own JSON files in DIRECTORY and unpickles nothing; the
+    programs it runs are those of the sweep, so only resume sweeps you trust.
     """
     from ._live import LiveView
     from .api import resume as resume_sweep
@@ -525,17 +545,11 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
                       f"({done} trials already ended)")
         view.__enter__()
 
-    try:
-        try:
-            result = resume_sweep(path, address=address, num_cpus=num_cpus, num_gpus=num_gpus,
-                                  on_start=on_start, on_change=view.update)
-        finally:
-            view.__exit__(None, None, None)
-    except SweepConfigError as exc:
-        _print_error(_console(stderr=True), exc)
-        sys.exit(EXIT_INVALID)
-    except RaysweepError as exc:
-        fail(str(exc))
+    result = _run_with_view(
+        view,
+        lambda: resume_sweep(path, address=address, num_cpus=num_cpus, num_gpus=num_gpus,
+                             on_start=on_start, on_change=view.update),
+    )
     _print_outcome(console, result)
 
 
