@@ -82,7 +82,9 @@ class SweepControl(Callback, Stopper):  # type: ignore[misc]
     def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
         self._poll()
 
-    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Any], trial: Any, **info: Any
+    ) -> None:
         self.ended.append("ok")
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:

@@ -225,7 +225,9 @@ def loads(text: str, *, path: str | os.PathLike[str] | None = None) -> SweepConf
     return _build(doc.data, path=path, lines=doc.lines, early_issues=doc.issues)
 
 
-def from_dict(data: Mapping[str, Any], *, path: str | os.PathLike[str] | None = None) -> SweepConfig:
+def from_dict(
+    data: Mapping[str, Any], *, path: str | os.PathLike[str] | None = None
+) -> SweepConfig:
     """Validate a sweep given as a dict (as ``wandb.sweep(dict)`` takes it)."""
     return _build(data, path=path, lines={}, early_issues=[])
 
@@ -443,7 +445,9 @@ class _Checker:
     # -- top level -----------------------------------------------------------------------------
     def check(self, data: Any, path: Path | None) -> SweepConfig | None:
         if data is None:
-            self.error("", "the file is empty", "A sweep needs at least `method` and `parameters`.")
+            self.error(
+                "", "the file is empty", "A sweep needs at least `method` and `parameters`."
+            )
             return None
         if not isinstance(data, Mapping):
             self.error(

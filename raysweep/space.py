@@ -250,7 +250,7 @@ class CategoricalWithProbabilities(Categorical):
     def sample(self, rng: np.random.Generator) -> Any:
         cumulative = 0.0
         u = float(rng.random())
-        for value, p in zip(self.values, self.probabilities):
+        for value, p in zip(self.values, self.probabilities, strict=True):
             cumulative += p
             if u < cumulative:
                 return value
@@ -260,7 +260,7 @@ class CategoricalWithProbabilities(Categorical):
         return None
 
     def describe(self) -> str:
-        pairs = (f"{v!r}: {p:g}" for v, p in zip(self.values, self.probabilities))
+        pairs = (f"{v!r}: {p:g}" for v, p in zip(self.values, self.probabilities, strict=True))
         return "{" + ", ".join(pairs) + "}"
 
 
@@ -728,7 +728,7 @@ class SearchSpace:
         paths = [p for p, _ in axes]
         for combo in product(*(values for _, values in axes)):
             flat = dict(constants)
-            flat.update(zip(paths, combo))
+            flat.update(zip(paths, combo, strict=True))
             yield {p: flat[p] for p in self.paths}
 
     def contains(self, flat: Mapping[ParamPath, Any]) -> bool:
