@@ -89,11 +89,18 @@ class StopReasons:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to ``path`` so that readers see the old or the new file, never half of one."""
+    _write_text_atomic(path, json.dumps(data, default=str), sync=True)
+
+
+def _write_text_atomic(path: Path, text: str, sync: bool) -> None:
+    """Replace ``path`` by ``text`` in one rename; ``sync`` also waits for the disk. Without it
+    a killed process still leaves the old or the new file (only a crash of the OS may not)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, default=str)
-        f.flush()
-        os.fsync(f.fileno())
+        f.write(text)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -142,18 +149,26 @@ class SweepRecorder(Callback):
         self.order: list[str] = []
         self._lock = threading.Lock()
         self._last_snapshot = 0.0
+        self._last_sync = 0.0
+        self._unsynced = False
+        # Each trial's JSON, re-encoded only after it changed (see snapshot()).
+        self._encoded: dict[str, str] = {}
+        self._dirty: set[str] = set()
         self._history = None
         self._load_existing()
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles callbacks into tuner.pkl; locks, open files and the live view stay here.
         state = self.__dict__.copy()
-        state.update(_lock=None, _history=None, on_change=None)
+        state.update(_lock=None, _history=None, on_change=None, _encoded={}, _dirty=set())
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        for key, value in (("_encoded", {}), ("_dirty", set()), ("_last_sync", 0.0),
+                           ("_unsynced", False)):
+            self.__dict__.setdefault(key, value)
         # Restored by Tuner.restore from tuner.pkl (written before any trial ran): the trials
         # recorded since are on disk.
         self._load_existing()
@@ -181,18 +196,40 @@ class SweepRecorder(Callback):
         return self._history
 
     def snapshot(self, force: bool = False) -> None:
-        """Rewrite ``trials.json`` (throttled unless ``force``)."""
+        """Rewrite ``trials.json`` (throttled unless ``force``).
+
+        Only trials that changed since the last snapshot are encoded again, so the forced
+        snapshots at every trial's start and end stay cheap in long sweeps. The file is
+        renamed into place every time (a killed driver leaves it complete) and synced to disk
+        at most once a second and by :meth:`close`.
+        """
         now = time.monotonic()
         if not force and now - self._last_snapshot < _SNAPSHOT_EVERY_S:
             return
         self._last_snapshot = now
         with self._lock:
-            data = {"trials": [self.trials[t] for t in self.order], "updated": time.time()}
-            write_json_atomic(self.sweep_dir / TRIALS_FILE, data)
+            for tid in self._dirty:
+                self._encoded.pop(tid, None)
+            self._dirty.clear()
+            parts = []
+            for tid in self.order:
+                text = self._encoded.get(tid)
+                if text is None:
+                    text = self._encoded[tid] = json.dumps(self.trials[tid], default=str)
+                parts.append(text)
+            # The same text as json.dumps({"trials": [...], "updated": ...}).
+            body = '{"trials": [%s], "updated": %s}' % (", ".join(parts), json.dumps(time.time()))
+            sync = now - self._last_sync >= _SNAPSHOT_EVERY_S
+            _write_text_atomic(self.sweep_dir / TRIALS_FILE, body, sync=sync)
+            if sync:
+                self._last_sync = now
+            self._unsynced = not sync
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _record(self, trial: Any) -> TrialRecord:
+        """The trial's record, created if new; the caller may change it (it is re-encoded)."""
         tid = trial.trial_id
+        self._dirty.add(tid)
         rec = self.trials.get(tid)
         if rec is None:
             rec = TrialRecord(
@@ -311,6 +348,16 @@ class SweepRecorder(Callback):
         if self._history is not None:
             self._history.close()
             self._history = None
+        if self._unsynced:
+            self._unsynced = False
+            try:
+                fd = os.open(self.sweep_dir / TRIALS_FILE, os.O_RDONLY)
+            except OSError:
+                return
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     # -- views ---------------------------------------------------------------------------------
     def counts(self) -> Mapping[str, int]:
@@ -323,7 +370,9 @@ class SweepRecorder(Callback):
         best: TrialRecord | None = None
         for tid in self.order:
             rec = self.trials[tid]
-            if rec["best"] is not None and (best is None or self.better(rec["best"], best["best"])):
+            if rec["best"] is None:
+                continue
+            if best is None or self.better(rec["best"], best["best"]):
                 best = rec
         return best
 
