@@ -289,7 +289,10 @@ class SweepRecorder(Callback):
                 rec["best"] = value
         line = {"trial_id": trial.trial_id, "step": step,
                 "time_s": _finite_or_none(result.get("time_total_s"))}
-        line.update({k: _finite_or_none(v) for k, v in metrics.items()})
+        # A metric named like one of raysweep's columns keeps its value under another name.
+        line.update(
+            {(f"{k}_reported" if k in line else k): _finite_or_none(v) for k, v in metrics.items()}
+        )
         f = self._history_file()
         f.write(json.dumps(line, default=str, allow_nan=False) + "\n")
         f.flush()

@@ -216,6 +216,11 @@ def run_sweep(
     storage = _storage_root(cfg, options)
     name = options.name or sweep_name(cfg)
     sweep_dir = Path(storage) / name if "://" not in storage else None
+    if sweep_dir is not None and (sweep_dir / "raysweep.json").exists():
+        raise RaysweepError(
+            f"a sweep named {name!r} already exists in {storage}; continue it with "
+            f"`raysweep resume {sweep_dir}`, or choose another --name"
+        )
     started_ray = _init_ray(options)
     try:
         return _fit(cfg, function, options, storage, name, sweep_dir)

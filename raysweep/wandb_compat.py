@@ -872,14 +872,16 @@ def function_trial(
     saved_module = saved_modules.get("wandb")
     saved_path = list(sys.path)
     os.environ.update(env)
-    shim = None
     try:
         if mode == "shim":
             sys.path.insert(0, str(SHIM_DIR))
-            if not _is_shim(saved_module):
+            if saved_module is not None and not _is_shim(saved_module):
+                # The installed wandb was imported before the trial: swap in the stand-in.
                 for name in saved_modules:
                     del sys.modules[name]
-            shim = importlib.import_module("wandb")
+                importlib.import_module("wandb")
+            # Otherwise `import wandb` in the trial finds the stand-in first on sys.path, and a
+            # trial that never imports it pays nothing (no import per trial).
         else:
             real = saved_module if saved_module is not None and not _is_shim(saved_module) \
                 else load_real_wandb()
@@ -889,7 +891,8 @@ def function_trial(
             yield
             ok = True
         finally:
-            if shim is not None:
+            shim = sys.modules.get("wandb") if mode == "shim" else None
+            if shim is not None and _is_shim(shim):
                 shim._end_trial(report=ok)
     finally:
         for key, value in saved_env.items():
