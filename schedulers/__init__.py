@@ -8,9 +8,13 @@ first used), so ``import raysweep.schedulers`` stays cheap.
 type       scheduler
 ========== ================================================================================
 hyperband  :class:`WandbHyperbandScheduler`: W&B-exact (the default)
-asha       Ray ``AsyncHyperBandScheduler`` with :func:`asha_params` (not W&B-exact)
-median     Ray ``MedianStoppingRule`` with :func:`median_params`
+asha       :class:`RecordingAsha` (Ray's ASHA) with :func:`asha_params` (not W&B-exact)
+median     :class:`RecordingMedian` (Ray's median stopping rule) with :func:`median_params`
 ========== ================================================================================
+
+Every scheduler built here keeps ``stop_reasons`` (``trial_id -> reason``) for the trials it
+stopped, which is how the results table marks them "stopped", and a state that
+:func:`make_callbacks` carries through Tune's experiment checkpoints.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from ray.tune import Callback
     from ray.tune.schedulers import TrialScheduler
 
+    from ._ray import RecordingAsha, RecordingMedian, SchedulerStateCallback
     from .hyperband import WandbHyperbandCallback, WandbHyperbandScheduler
 
 __all__ = [
@@ -47,6 +52,9 @@ __all__ = [
     "Decision",
     "HyperbandRule",
     "MedianParams",
+    "RecordingAsha",
+    "RecordingMedian",
+    "SchedulerStateCallback",
     "WandbHyperbandCallback",
     "WandbHyperbandScheduler",
     "asha_params",
@@ -58,7 +66,13 @@ __all__ = [
 ]
 
 # Names served by ``__getattr__`` so that importing this package does not import Ray.
-_LAZY = {"WandbHyperbandCallback": ".hyperband", "WandbHyperbandScheduler": ".hyperband"}
+_LAZY = {
+    "RecordingAsha": "._ray",
+    "RecordingMedian": "._ray",
+    "SchedulerStateCallback": "._ray",
+    "WandbHyperbandCallback": ".hyperband",
+    "WandbHyperbandScheduler": ".hyperband",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -86,15 +100,15 @@ def _hyperband(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -
 
 
 def _asha(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> TrialScheduler:
-    from ray.tune.schedulers import AsyncHyperBandScheduler
+    from ._ray import RecordingAsha
 
-    return AsyncHyperBandScheduler(**asdict(asha_params(early_terminate, metric)))
+    return RecordingAsha(**asdict(asha_params(early_terminate, metric)))
 
 
 def _median(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> TrialScheduler:
-    from ray.tune.schedulers import MedianStoppingRule
+    from ._ray import RecordingMedian
 
-    return MedianStoppingRule(**asdict(median_params(early_terminate, metric)))
+    return RecordingMedian(**asdict(median_params(early_terminate, metric)))
 
 
 #: ``early_terminate.type`` -> builder; the single source of scheduler names.
@@ -142,9 +156,11 @@ def make_scheduler(
 def make_callbacks(scheduler: TrialScheduler | None) -> list[Callback]:
     """Return the Tune callbacks a scheduler from :func:`make_scheduler` needs.
 
-    For :class:`WandbHyperbandScheduler`, a :class:`WandbHyperbandCallback` that writes stop
-    reasons into results (key :data:`STOP_REASON_KEY`) and keeps the scheduler's state in
-    Tune's experiment checkpoints, so ``Tuner.restore`` resumes it. Nothing for the others.
+    For :class:`WandbHyperbandScheduler`, a :class:`WandbHyperbandCallback`; for
+    :class:`RecordingAsha` and :class:`RecordingMedian`, a :class:`SchedulerStateCallback`.
+    Both write stop reasons into results (key :data:`STOP_REASON_KEY`) and keep the
+    scheduler's state in Tune's experiment checkpoints, so ``Tuner.restore`` resumes it.
+    Nothing for other schedulers.
 
     Args:
         scheduler: The scheduler passed to ``tune.TuneConfig``, or None.
@@ -154,8 +170,11 @@ def make_callbacks(scheduler: TrialScheduler | None) -> list[Callback]:
     """
     if scheduler is None:
         return []
+    from ._ray import RecordingAsha, RecordingMedian, SchedulerStateCallback
     from .hyperband import WandbHyperbandCallback, WandbHyperbandScheduler
 
     if isinstance(scheduler, WandbHyperbandScheduler):
         return [WandbHyperbandCallback(scheduler)]
+    if isinstance(scheduler, (RecordingAsha, RecordingMedian)):
+        return [SchedulerStateCallback(scheduler)]
     return []

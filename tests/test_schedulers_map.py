@@ -189,13 +189,16 @@ def test_hyperband_accepts_matching_tune_config_metric_and_refuses_conflicts() -
     assert not scheduler.set_search_properties(None, "max")
 
 
-def test_make_callbacks_only_for_wandb_hyperband() -> None:
-    from raysweep.schedulers import WandbHyperbandCallback
+def test_make_callbacks_carry_each_schedulers_state() -> None:
+    from raysweep.schedulers import SchedulerStateCallback, WandbHyperbandCallback
 
     hyperband = make_scheduler(ET("hyperband", min_iter=1), LOSS)
     (callback,) = make_callbacks(hyperband)
     assert isinstance(callback, WandbHyperbandCallback) and callback.scheduler is hyperband
-    assert make_callbacks(make_scheduler(ET("asha", min_iter=1), LOSS)) == []
+    for kind in ("asha", "median"):
+        scheduler = make_scheduler(ET(kind, min_iter=1), LOSS)
+        (callback,) = make_callbacks(scheduler)
+        assert isinstance(callback, SchedulerStateCallback) and callback.scheduler is scheduler
     assert make_callbacks(None) == []
 
 

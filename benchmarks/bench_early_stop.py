@@ -1,0 +1,653 @@
+"""Early termination on the ``lc_digits81`` learning-curve table (issue 5).
+
+The table (``shared/data/lc_digits81.json``, see its README) holds 300 MLP configurations
+trained for 81 epochs each, with the validation log-loss after every epoch. A trial "trains"
+configuration ``i`` by replaying ``losses[i]``, one report per epoch.
+
+**Measure.** Target = the 0.01 quantile of the 300 final (epoch-81) log-losses (numpy's
+default, linear; 3 configurations reach it). Cost = epochs spent, all trials together, until
+a configuration trained to 81 epochs ends with a final log-loss at or below the target. One
+worker, trials one at a time. Orderings: ``numpy.random.default_rng(seed).permutation(300)``,
+seeds 0..N-1 (this reproduces the README's "random, every trial to 81 epochs: 5913" for
+N = 200). A run that uses up the pool without reaching the target costs infinity (counted,
+and shown in the tables).
+
+**Two parts.**
+
+``replay``
+    One worker simulated sequentially in pure Python, with raysweep's scheduler logic:
+
+    * ``hyperband``: the pure W&B rule (:class:`raysweep.schedulers.HyperbandRule`: ``bands``,
+      ``latest_band``, ``judge``), thresholds kept incrementally (sorted values per band, the
+      same order statistic as :func:`~raysweep.schedulers._hyperband_rule.threshold`);
+    * ``asha``: the actual :class:`~raysweep.schedulers.RecordingAsha` (Ray's
+      ``AsyncHyperBandScheduler``) that ``make_scheduler`` builds, driven through
+      ``on_trial_add`` / ``on_trial_result`` / ``on_trial_complete`` with stand-in trials;
+    * ``median``: a vectorised replica of :class:`~raysweep.schedulers.RecordingMedian`
+      (Ray's ``MedianStoppingRule`` is O(trials x epochs) per report in Python).
+
+    ``--check K`` re-runs the first K orderings of every method through the scheduler
+    classes themselves (``WandbHyperbandScheduler``, ``RecordingAsha``, ``RecordingMedian``)
+    and requires identical costs.
+
+    Searchers: ``random`` is the permutation above (random search over a finite pool, no
+    repeats). ``bayes`` is raysweep's :class:`~raysweep.search.bayes.BayesProposer` on the
+    table's space (``lr``, ``alpha`` log-uniform, ``hidden`` q-log-uniform, ``batch``
+    categorical); each suggestion maps to the nearest configuration not yet run, in the
+    warped space (the prior CDFs the proposer models, batch one-hot), and the proposer
+    observes the suggestion with the trial's best loss, as ``TuneSearcher`` reports it.
+
+``live``
+    The same sweeps through ``raysweep.run`` on a local Ray: a function trial replays its
+    configuration's losses with ``time.sleep(epoch_s)`` per epoch, ``max_concurrent_trials``
+    1; the winning trial writes raysweep's STOP marker. Random order is a grid over the
+    configuration index, listed in the permutation's order. Reports the live epochs (which
+    must equal the replay's for the same seed), the wall time from the first trial's start
+    to the winner's end, and its ratio to epochs x ``epoch_s``.
+
+Usage::
+
+    python benchmarks/bench_early_stop.py replay [--orderings 200] [--check 10]
+    python benchmarks/bench_early_stop.py live [--seeds 0 1 2] [--epoch-s 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "lc_digits81.json"
+EPOCHS = 81
+QUANTILE = 0.01
+
+# The table's space as a W&B sweep (data README: lr = 10^U(-4.5,-0.5), hidden =
+# round(2^U(3,8)), alpha = 10^U(-6,-1), batch = 2^randint(5,9)).
+SPACE = {
+    "lr": {"distribution": "log_uniform_values", "min": 10**-4.5, "max": 10**-0.5},
+    "hidden": {"distribution": "q_log_uniform_values", "min": 8, "max": 256, "q": 1},
+    "alpha": {"distribution": "log_uniform_values", "min": 1e-6, "max": 1e-1},
+    "batch": {"values": [32, 64, 128, 256]},
+}
+
+
+# -- the table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """The learning-curve table and its target."""
+
+    configs: list[dict[str, Any]]
+    losses: np.ndarray  # (n, EPOCHS)
+    epoch_s: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.configs)
+
+    @property
+    def target(self) -> float:
+        return float(np.quantile(self.losses[:, -1], QUANTILE))
+
+    def reaches(self, index: int) -> bool:
+        return bool(self.losses[index, -1] <= self.target)
+
+
+def load_table(path: Path = DATA) -> Table:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Table(data["configs"], np.asarray(data["losses"], float), np.asarray(data["epoch_s"]))
+
+
+def _sweep(method: str, early_terminate: dict[str, Any] | None) -> dict[str, Any]:
+    sweep: dict[str, Any] = {
+        "method": method,
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": SPACE,
+    }
+    if early_terminate is not None:
+        sweep["early_terminate"] = early_terminate
+    return sweep
+
+
+class Warp:
+    """Nearest table configuration to a suggestion, in the proposer's warped space."""
+
+    def __init__(self, table: Table) -> None:
+        from raysweep.config import from_dict
+
+        space = from_dict(_sweep("bayes", None)).parameters
+        self.specs = {path[0]: spec for path, spec in space}
+        self.points = np.array([self.encode(c) for c in table.configs])
+
+    def encode(self, config: dict[str, Any]) -> list[float]:
+        row = [self.specs[k].to_unit(float(config[k])) for k in ("lr", "hidden", "alpha")]
+        row += [float(config["batch"] == b) for b in SPACE["batch"]["values"]]
+        return row
+
+    def nearest(self, config: dict[str, Any], used: set[int]) -> int:
+        distance = ((self.points - np.array(self.encode(config))) ** 2).sum(axis=1)
+        distance[list(used)] = np.inf
+        return int(np.argmin(distance))
+
+
+# -- stopping policies (one trial at a time) ------------------------------------------------
+
+
+class Policy(Protocol):
+    """An early-stopping rule fed one trial at a time."""
+
+    def start(self, trial: str) -> None: ...
+    def report(self, trial: str, epoch: int, loss: float) -> bool: ...  # True: stop
+    def end(self, trial: str, epoch: int, loss: float) -> None: ...
+
+
+class FullBudget:
+    """No early stopping."""
+
+    def start(self, trial: str) -> None:
+        pass
+
+    def report(self, trial: str, epoch: int, loss: float) -> bool:
+        return False
+
+    def end(self, trial: str, epoch: int, loss: float) -> None:
+        pass
+
+
+class HyperbandReplay:
+    """W&B's rule for one trial at a time: the pure rule with incremental thresholds.
+
+    With one trial running, only it can be stopped, and a band's threshold only moves when
+    it adds a value there (every other run has ended), so judging it after each report is
+    W&B's controller with a tick after every report (see tests/test_early_stop_e2e.py).
+    """
+
+    def __init__(self, min_iter: int = 1, eta: float = 3, strict: bool = True) -> None:
+        from raysweep.schedulers import HyperbandRule
+
+        self.rule = HyperbandRule.from_config(min_iter=min_iter, eta=eta, strict=strict)
+        self.band_set = frozenset(self.rule.bands)
+        self.values: dict[int, list[float]] = {}  # band -> sorted values of every run there
+        self.history: list[float] = []
+
+    def start(self, trial: str) -> None:
+        self.history = []
+
+    def report(self, trial: str, epoch: int, loss: float) -> bool:
+        self.history.append(loss)
+        if len(self.history) in self.band_set:
+            bisect.insort(self.values.setdefault(len(self.history), []), loss)
+        band = self.rule.latest_band(len(self.history))
+        if band is None:
+            return False
+        pool = self.values[band]
+        # threshold(): sorted(values)[int((1 / eta) * len(values))]
+        limit = pool[int((1.0 / self.rule.eta) * len(pool))]
+        return self.rule.judge(self.history, band, limit).stop
+
+    def end(self, trial: str, epoch: int, loss: float) -> None:
+        pass
+
+
+class _Trial:
+    def __init__(self, trial_id: str) -> None:
+        self.trial_id = trial_id
+
+
+class SchedulerDriver:
+    """Drives a Tune scheduler object as Tune would, one trial at a time."""
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+        self.trials: dict[str, _Trial] = {}
+
+    def start(self, trial: str) -> None:
+        self.trials[trial] = _Trial(trial)
+        self.scheduler.on_trial_add(None, self.trials[trial])
+
+    def report(self, trial: str, epoch: int, loss: float) -> bool:
+        result = {"loss": loss, "training_iteration": epoch}
+        return bool(self.scheduler.on_trial_result(None, self.trials[trial], result) == "STOP")
+
+    def end(self, trial: str, epoch: int, loss: float) -> None:
+        result = {"loss": loss, "training_iteration": epoch}
+        self.scheduler.on_trial_complete(None, self.trials.pop(trial), result)
+
+
+class MedianReplica:
+    """:class:`~raysweep.schedulers.RecordingMedian` for one trial at a time, vectorised.
+
+    At epoch ``t >= grace`` the running trial stops if its best loss so far is above the
+    median, over the ended trials that reached ``t``, of their mean loss over epochs
+    ``grace..t``; with fewer than ``min_samples`` such trials it runs on.
+    """
+
+    def __init__(self, grace: int = 3, min_samples: int = 3, max_trials: int = 2048) -> None:
+        self.grace, self.min_samples = grace, min_samples
+        self.prefix = np.zeros((max_trials, EPOCHS + 1))  # cumulative losses, per trial
+        self.last = np.zeros(max_trials, dtype=int)  # last epoch of each ended trial
+        self.n = 0
+        self.best = math.inf
+        self.current: list[float] = []
+
+    def start(self, trial: str) -> None:
+        self.best, self.current = math.inf, []
+
+    def report(self, trial: str, epoch: int, loss: float) -> bool:
+        self.current.append(loss)
+        self.best = min(self.best, loss)
+        if epoch < self.grace:
+            return False
+        beyond = self.last[: self.n] >= epoch
+        if int(beyond.sum()) < self.min_samples:
+            return False
+        sums = self.prefix[: self.n][beyond]
+        means = (sums[:, epoch] - sums[:, self.grace - 1]) / (epoch - self.grace + 1)
+        return bool(self.best > np.median(means))
+
+    def end(self, trial: str, epoch: int, loss: float) -> None:
+        self.prefix[self.n, 1 : len(self.current) + 1] = np.cumsum(self.current)
+        self.last[self.n] = len(self.current)
+        self.n += 1
+
+
+class MedianAtStep:
+    """Not a raysweep scheduler: the median rule in Optuna's ``MedianPruner`` form, to explain
+    the data README's median figure. At epoch ``t >= grace`` the running trial stops if its
+    loss at ``t`` is above the median of the ended trials' losses at ``t`` (>= 3 of them)."""
+
+    def __init__(self, grace: int = 3, min_samples: int = 3, max_trials: int = 2048) -> None:
+        self.grace, self.min_samples = grace, min_samples
+        self.losses = np.full((max_trials, EPOCHS), np.nan)
+        self.n = 0
+        self.current: list[float] = []
+
+    def start(self, trial: str) -> None:
+        self.current = []
+
+    def report(self, trial: str, epoch: int, loss: float) -> bool:
+        self.current.append(loss)
+        if epoch < self.grace:
+            return False
+        column = self.losses[: self.n, epoch - 1]
+        column = column[~np.isnan(column)]
+        return len(column) >= self.min_samples and bool(loss > np.median(column))
+
+    def end(self, trial: str, epoch: int, loss: float) -> None:
+        self.losses[self.n, : len(self.current)] = self.current
+        self.n += 1
+
+
+def make_policy(spec: str, exact: bool = False) -> Policy:
+    """Build a policy from ``full``, ``hyperband:<min_iter>:<eta>``, ``asha:<rf>[:<grace>]``
+    or ``median:<grace>``; ``exact`` drives the scheduler classes themselves."""
+    from raysweep.schedulers import make_scheduler
+
+    kind, *args = spec.split(":")
+    metric = SimpleNamespace(name="loss", goal="minimize")
+    if kind == "full":
+        return FullBudget()
+    if kind == "hyperband":
+        min_iter, eta = int(args[0]), float(args[1])
+        if not exact:
+            return HyperbandReplay(min_iter=min_iter, eta=eta)
+        et = SimpleNamespace(type="hyperband", min_iter=min_iter, max_iter=None, s=None, eta=eta)
+        return SchedulerDriver(make_scheduler(et, metric))
+    if kind == "asha":
+        # Always the real class: it is fast enough.
+        grace = int(args[1]) if len(args) > 1 else 1
+        rf = float(args[0])
+        et = SimpleNamespace(type="asha", min_iter=grace, max_iter=None, s=None, eta=rf)
+        return SchedulerDriver(make_scheduler(et, metric))
+    if kind == "median-at-step":
+        return MedianAtStep(grace=int(args[0]))
+    if kind == "median":
+        grace = int(args[0])
+        if not exact:
+            return MedianReplica(grace=grace)
+        et = SimpleNamespace(type="median", min_iter=grace, max_iter=None, s=None, eta=3)
+        return SchedulerDriver(make_scheduler(et, metric))
+    raise ValueError(f"unknown policy {spec!r}")
+
+
+# -- searchers -------------------------------------------------------------------------------
+
+
+class Source(Protocol):
+    """Chooses the next table configuration; learns from each trial."""
+
+    def next(self) -> int | None: ...
+    def observe(self, index: int, best_loss: float) -> None: ...
+
+
+class RandomOrder:
+    """Random search over the pool without repeats: ``default_rng(seed).permutation``."""
+
+    def __init__(self, table: Table, seed: int) -> None:
+        order = np.random.default_rng(seed).permutation(table.size)
+        self.order: Iterator[int] = iter(int(i) for i in order)
+
+    def next(self) -> int | None:
+        return next(self.order, None)
+
+    def observe(self, index: int, best_loss: float) -> None:
+        pass
+
+
+class BayesOrder:
+    """raysweep's BayesProposer; each suggestion runs the nearest unused configuration."""
+
+    def __init__(self, table: Table, seed: int, warp: Warp | None = None) -> None:
+        from raysweep.search import make_proposer
+
+        from raysweep.config import from_dict
+
+        self.cfg = from_dict(_sweep("bayes", None))
+        self.proposer = make_proposer(self.cfg, seed=seed)
+        self.warp = warp or Warp(table)
+        self.used: set[int] = set()
+        self.pending: dict[int, Any] = {}
+        self.size = table.size
+
+    def next(self) -> int | None:
+        if len(self.used) == self.size:
+            return None
+        flat = self.proposer.propose()
+        if flat is None:
+            return None
+        index = self.warp.nearest({p[0]: v for p, v in flat.items()}, self.used)
+        self.used.add(index)
+        self.pending[index] = flat
+        return index
+
+    def observe(self, index: int, best_loss: float) -> None:
+        self.proposer.observe(self.pending.pop(index), best_loss)
+
+
+# -- one sweep -------------------------------------------------------------------------------
+
+
+@dataclass
+class Episode:
+    """One simulated sweep: its cost and what ran."""
+
+    cost: float  # epochs until the target (inf if never)
+    trials: list[tuple[int, int]] = field(default_factory=list)  # (config, epochs run)
+
+
+def episode(table: Table, source: Source, policy: Policy) -> Episode:
+    """Run trials one at a time until a full-length trial reaches the target."""
+    out = Episode(cost=math.inf)
+    spent = 0
+    for number in range(table.size):
+        index = source.next()
+        if index is None:
+            break
+        trial = f"t{number}"
+        curve = table.losses[index]
+        policy.start(trial)
+        epochs = EPOCHS
+        for epoch in range(1, EPOCHS + 1):
+            if policy.report(trial, epoch, float(curve[epoch - 1])):
+                epochs = epoch
+                break
+        policy.end(trial, epochs, float(curve[epochs - 1]))
+        spent += epochs
+        out.trials.append((index, epochs))
+        source.observe(index, float(curve[:epochs].min()))
+        if epochs == EPOCHS and table.reaches(index):
+            out.cost = spent
+            return out
+    return out
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    searcher: str  # "random" | "bayes"
+    policy: str
+
+
+METHODS = [
+    Method("random, every trial to 81 epochs", "random", "full"),
+    Method("random + W&B hyperband, min_iter 1, eta 3", "random", "hyperband:1:3"),
+    Method("random + W&B hyperband, min_iter 1, eta 4", "random", "hyperband:1:4"),
+    Method("random + W&B hyperband, min_iter 3, eta 3", "random", "hyperband:3:3"),
+    Method("random + asha, grace 1, rf 3", "random", "asha:3"),
+    Method("random + asha, grace 1, rf 4", "random", "asha:4"),
+    Method("random + median, grace 3", "random", "median:3"),
+    Method("(not raysweep) random + Optuna-style median, grace 3", "random", "median-at-step:3"),
+    Method("bayes, every trial to 81 epochs", "bayes", "full"),
+    Method("bayes + W&B hyperband, min_iter 1, eta 4", "bayes", "hyperband:1:4"),
+    Method("bayes + asha, grace 1, rf 3", "bayes", "asha:3"),
+]
+
+
+def _source(table: Table, searcher: str, seed: int, warp: Warp | None) -> Source:
+    return RandomOrder(table, seed) if searcher == "random" else BayesOrder(table, seed, warp)
+
+
+_HUGE = 1e12
+
+
+def _bayes_digest() -> str:
+    """Which version of the (still evolving) Bayes proposer produced the numbers."""
+    import hashlib
+
+    from raysweep.search import bayes
+
+    return hashlib.sha256(Path(bayes.__file__).read_bytes()).hexdigest()[:12]
+
+
+def _median(costs: Sequence[float]) -> float:
+    return float(np.median(np.asarray(costs, float)))
+
+
+def replay(args: argparse.Namespace) -> None:
+    table = load_table(Path(args.data))
+    warp = Warp(table)
+    chosen = [m for m in METHODS if not args.methods or any(s in m.name for s in args.methods)]
+    print(f"target (q{QUANTILE:g} of final log-loss): {table.target:.5f}; "
+          f"{sum(table.reaches(i) for i in range(table.size))} configurations reach it")
+    if any(m.searcher == "bayes" for m in chosen):
+        print(f"search/bayes.py sha256 {_bayes_digest()}")
+    # The baseline, always measured: random order, every trial to 81 epochs.
+    base = _median([
+        episode(table, RandomOrder(table, seed), FullBudget()).cost
+        for seed in range(args.orderings)
+    ])
+    rows = []
+    for method in chosen:
+        started = time.perf_counter()
+        n = args.bayes_seeds if method.searcher == "bayes" else args.orderings
+        costs = []
+        for seed in range(n):
+            source = _source(table, method.searcher, seed, warp)
+            costs.append(episode(table, source, make_policy(method.policy)).cost)
+        checks = 0 if method.policy.startswith("median-at") else args.check
+        if method.searcher == "bayes":
+            checks = min(checks, args.check_bayes)
+        for seed in range(min(checks, n)):
+            exact = episode(
+                table, _source(table, method.searcher, seed, warp),
+                make_policy(method.policy, exact=True),
+            ).cost
+            if exact != costs[seed]:
+                raise SystemExit(f"{method.name}: seed {seed}: replay {costs[seed]} != "
+                                 f"scheduler class {exact}")
+        med = _median(costs)
+        speedup = base / med
+        finite = [c for c in costs if math.isfinite(c)]
+        # Missed runs (inf) as a huge number, so a quartile among them reads "inf", not nan.
+        q25, q75 = (
+            q if q < _HUGE / 10 else math.inf
+            for q in np.percentile(np.where(np.isinf(costs), _HUGE, costs), [25, 75])
+        )
+        rows.append((method.name, n, med, q25, q75, len(costs) - len(finite), speedup))
+        print(f"  {method.name}: median {med:g} ({time.perf_counter() - started:.1f} s)",
+              file=sys.stderr, flush=True)
+    print("\n| method | runs | median epochs to target | IQR | missed | speed-up vs random "
+          "at full budget |")
+    print("|---|---|---|---|---|---|")
+    for name, n, med, q25, q75, missed, speedup in rows:
+        print(f"| {name} | {n} | {med:g} | {q25:g}-{q75:g} | {missed} | {speedup:.1f}x |")
+
+
+# -- live --------------------------------------------------------------------------------------
+
+
+def live(args: argparse.Namespace) -> None:
+    import raysweep
+
+    table = load_table(Path(args.data))
+    warp = Warp(table)
+    root = Path(args.storage or tempfile.mkdtemp(prefix="bench_early_stop_"))
+    rows = []
+    methods = [m for m in METHODS if any(s in m.name for s in args.methods)] or [
+        m for m in METHODS if m.name in ("random + asha, grace 1, rf 3",
+                                         "bayes + asha, grace 1, rf 3")
+    ]
+    for method in methods:
+        for seed in args.seeds:
+            name = f"{method.searcher}-{method.policy.replace(':', '')}-{seed}"
+            expected = episode(table, _source(table, method.searcher, seed, warp),
+                               make_policy(method.policy))
+            if method.searcher == "random":
+                order = [int(i) for i in np.random.default_rng(seed).permutation(table.size)]
+                sweep = _sweep("grid", None)
+                sweep["parameters"] = {"i": {"values": order}}
+                # Beyond the winner nothing runs: cap the grid there (+1 in case the STOP
+                # marker is seen late).
+                sweep["run_cap"] = len(expected.trials) + 1
+            else:
+                sweep = _sweep("bayes", None)
+                sweep["run_cap"] = len(expected.trials) + 1
+            et = _early_terminate(method.policy)
+            if et is not None:
+                sweep["early_terminate"] = et
+            sweep["raysweep"] = {"max_concurrent_trials": 1}
+            sweep_dir = root / name
+            train = _live_train(table, args.epoch_s, sweep_dir, method.searcher == "bayes")
+            started = time.perf_counter()
+            result = raysweep.run(sweep, function=train, storage=root, name=name, seed=seed)
+            total = time.perf_counter() - started
+            rows.append(_live_row(method, seed, result, table, expected, args.epoch_s, total))
+            print(rows[-1], file=sys.stderr, flush=True)
+    print(f"\nepoch time {args.epoch_s} s; sweeps in {root}; search/bayes.py sha256 "
+          f"{_bayes_digest()}\n")
+    print("| method | seed | trials | epochs (live) | epochs (replay) | wall to target (s) | "
+          "epochs x epoch time (s) | ratio | whole run (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+
+
+def _early_terminate(policy: str) -> dict[str, Any] | None:
+    kind, *args = policy.split(":")
+    if kind == "full":
+        return None
+    if kind == "hyperband":
+        return {"type": "hyperband", "min_iter": int(args[0]), "eta": float(args[1])}
+    if kind == "asha":
+        return {"type": "asha", "min_iter": 1, "eta": float(args[0])}
+    return {"type": "median", "min_iter": int(args[0])}
+
+
+def _live_train(
+    table: Table, epoch_s: float, sweep_dir: Path, bayes: bool
+) -> Callable[[dict[str, Any]], None]:
+    losses, target = table.losses, table.target
+    warp = Warp(table) if bayes else None
+
+    def train(config: dict[str, Any]) -> None:
+        import raysweep
+
+        if warp is None:
+            index = int(config["i"])
+        else:
+            # The nearest configuration not yet run (trials run one at a time).
+            used_file = sweep_dir / "used.json"
+            used = set(json.loads(used_file.read_text())) if used_file.exists() else set()
+            index = warp.nearest(config, used)
+            used_file.write_text(json.dumps(sorted(used | {index})))
+        for epoch in range(EPOCHS):
+            time.sleep(epoch_s)
+            raysweep.log({"loss": float(losses[index, epoch]), "config_index": index})
+        if losses[index, -1] <= target:
+            (sweep_dir / "STOP").write_text("target reached\n")
+
+    return train
+
+
+def _live_row(
+    method: Method,
+    seed: int,
+    result: Any,
+    table: Table,
+    expected: Episode,
+    epoch_s: float,
+    total: float,
+) -> tuple[Any, ...]:
+    trials = json.loads((Path(result.path) / "trials.json").read_text())["trials"]
+    trials.sort(key=lambda t: t["started"])
+    history = result.history
+    spent = 0
+    wall: float | None = None
+    count = 0
+    for entry in trials:
+        spent += int(entry["steps"])
+        count += 1
+        rows = history[history["trial_id"] == entry["trial_id"]]
+        index = int(rows["config_index"].iloc[0]) if len(rows) else -1
+        if entry["steps"] == EPOCHS and index >= 0 and table.reaches(index):
+            wall = entry["ended"] - trials[0]["started"]
+            break
+    if wall is None:
+        return (method.name, seed, count, "not reached", f"{expected.cost:g}", "-", "-", "-",
+                f"{total:.1f}")
+    ideal = spent * epoch_s
+    return (
+        method.name, seed, count, spent, f"{expected.cost:g}", f"{wall:.1f}",
+        f"{ideal:.1f}", f"{wall / ideal:.3f}", f"{total:.1f}",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DATA))
+    sub = parser.add_subparsers(dest="part", required=True)
+    rep = sub.add_parser("replay", help="fast sequential replay of the scheduler logic")
+    rep.add_argument("--orderings", type=int, default=200)
+    rep.add_argument("--bayes-seeds", type=int, default=100)
+    rep.add_argument("--check", type=int, default=10,
+                     help="orderings re-run through the scheduler classes themselves")
+    rep.add_argument("--check-bayes", type=int, default=3, help="the same for bayes seeds")
+    rep.add_argument("--methods", nargs="*", default=[], help="substrings of method names")
+    liv = sub.add_parser("live", help="the same sweeps through raysweep.run")
+    liv.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    liv.add_argument("--epoch-s", type=float, default=0.05)
+    liv.add_argument("--methods", nargs="*", default=[])
+    liv.add_argument("--storage", default=None)
+    args = parser.parse_args()
+    replay(args) if args.part == "replay" else live(args)
+
+
+if __name__ == "__main__":
+    main()
