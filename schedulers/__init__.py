@@ -129,7 +129,8 @@ def make_scheduler(
     ("the scheduler you are using was already instantiated with their own metric..."); so
     either leave those out of ``TuneConfig``, or pass ``metric=None`` here and let
     ``TuneConfig`` supply them. (:class:`WandbHyperbandScheduler` accepts both when they
-    agree.) For ``hyperband``, also pass :func:`make_callbacks` to ``tune.RunConfig``.
+    agree.) Also pass :func:`make_callbacks` to ``tune.RunConfig`` (stop reasons in results,
+    state in experiment checkpoints).
 
     Args:
         early_terminate: The parsed ``early_terminate`` section (``type``, ``min_iter``,
