@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from ray.tune import Callback
 from ray.tune.schedulers import AsyncHyperBandScheduler, MedianStoppingRule, TrialScheduler
 
-from ._mapping import STOP_REASON_KEY
+from .hyperband import WandbHyperbandCallback
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -354,7 +353,7 @@ class RecordingMedian(MedianStoppingRule):
         self.load_state_dict(_load_json(checkpoint_path))
 
 
-class SchedulerStateCallback(Callback):
+class SchedulerStateCallback(WandbHyperbandCallback):
     """Carry a recording scheduler's stop reasons and state through Tune.
 
     * Writes the stop reason into the stopping result under :data:`STOP_REASON_KEY` (Tune
@@ -368,26 +367,5 @@ class SchedulerStateCallback(Callback):
             ``tune.TuneConfig(scheduler=...)``.
     """
 
-    def __init__(self, scheduler: RecordingAsha | RecordingMedian) -> None:
-        self.scheduler = scheduler
-
-    def on_trial_result(
-        self,
-        iteration: int,
-        trials: list[Trial],
-        trial: Trial,
-        result: dict[str, Any],
-        **info: Any,
-    ) -> None:
-        """Add the stop reason to the result that stopped the trial; called after the scheduler."""
-        reason = self.scheduler.stop_reasons.get(trial.trial_id)
-        if reason is not None:
-            result[STOP_REASON_KEY] = reason
-
-    def get_state(self) -> dict[str, Any] | None:
-        """Return the scheduler's state; called by Tune at each experiment checkpoint."""
-        return self.scheduler.state_dict()
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Restore the scheduler's state; called by Tune on ``Tuner.restore``."""
-        self.scheduler.load_state_dict(state)
+    # The behaviour is WandbHyperbandCallback's: both schedulers expose ``stop_reasons``,
+    # ``state_dict`` and ``load_state_dict``.
