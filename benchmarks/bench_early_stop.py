@@ -48,7 +48,7 @@ and shown in the tables).
 Usage::
 
     python benchmarks/bench_early_stop.py replay [--orderings 200] [--check 10]
-    python benchmarks/bench_early_stop.py live [--seeds 0 1 2] [--epoch-s 0.05]
+    python benchmarks/bench_early_stop.py live [--seeds 0 1 2] [--epoch-s 0.1]
 """
 
 from __future__ import annotations
@@ -506,7 +506,8 @@ def replay(args: argparse.Namespace) -> None:
           "at full budget |")
     print("|---|---|---|---|---|---|")
     for name, n, med, q25, q75, missed, speedup in rows:
-        print(f"| {name} | {n} | {med:g} | {q25:g}-{q75:g} | {missed} | {speedup:.1f}x |")
+        shown = f"{speedup:.1f}x" if speedup > 0 else "-"
+        print(f"| {name} | {n} | {med:g} | {q25:g}-{q75:g} | {missed} | {shown} |")
 
 
 # -- live --------------------------------------------------------------------------------------
@@ -642,7 +643,7 @@ def main() -> None:
     rep.add_argument("--methods", nargs="*", default=[], help="substrings of method names")
     liv = sub.add_parser("live", help="the same sweeps through raysweep.run")
     liv.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    liv.add_argument("--epoch-s", type=float, default=0.05)
+    liv.add_argument("--epoch-s", type=float, default=0.1)
     liv.add_argument("--methods", nargs="*", default=[])
     liv.add_argument("--storage", default=None)
     args = parser.parse_args()
