@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from .results import ENDED_STATUSES as _DONE
 from .space import dotted
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from ._recorder import SweepRecorder
     from .config import SweepConfig
 
-_DONE = ("finished", "stopped", "failed")
 _REFRESH_S = 0.25
 _RECENT = 10
 _MAX_PARAM_COLUMNS = 6

@@ -25,13 +25,11 @@ from typing import Any
 
 from ray.tune import Callback
 
+from .results import HISTORY_FILE, TRIALS_FILE
 from .runner import GPUS_KEY, NODE_KEY
 
 __all__ = ["SweepRecorder", "TrialRecord", "write_json_atomic"]
 
-HISTORY_FILE = "history.jsonl"
-TRIALS_FILE = "trials.json"
-META_FILE = "raysweep.json"
 SCHEDULER_FILE = "scheduler.json"
 SEARCHER_FILE = "searcher.json"
 STOP_REASON_KEY = "raysweep_stop_reason"

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from .config import SweepConfig, load
 from .errors import RaysweepError
-from .results import SweepResult, default_storage, load_results
+from .results import (
+    ENDED_STATUSES,
+    META_FILE,
+    SweepResult,
+    default_storage,
+    load_results,
+)
 
 if TYPE_CHECKING:
     from ._recorder import SweepRecorder
@@ -216,7 +222,7 @@ def run_sweep(
     storage = _storage_root(cfg, options)
     name = options.name or sweep_name(cfg)
     sweep_dir = Path(storage) / name if "://" not in storage else None
-    if sweep_dir is not None and (sweep_dir / "raysweep.json").exists():
+    if sweep_dir is not None and (sweep_dir / META_FILE).exists():
         raise RaysweepError(
             f"a sweep named {name!r} already exists in {storage}; continue it with "
             f"`raysweep resume {sweep_dir}`, or choose another --name"
@@ -253,7 +259,7 @@ def _write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim
         "wandb": wandb,
         "created": time.time(),
     }
-    write_json_atomic(sweep_dir / "raysweep.json", meta)
+    write_json_atomic(sweep_dir / META_FILE, meta)
     (sweep_dir / "sweep.yaml").write_text(
         yaml.safe_dump(json.loads(json.dumps(cfg.raw, default=str)), sort_keys=False),
         encoding="utf-8",
@@ -442,7 +448,7 @@ def resume(
     from .config import loads
 
     sweep_dir = Path(path).resolve()
-    meta_path = sweep_dir / "raysweep.json"
+    meta_path = sweep_dir / META_FILE
     if not meta_path.is_file():
         raise RaysweepError(f"{sweep_dir} is not a raysweep sweep directory (no raysweep.json)")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -478,9 +484,6 @@ class _ResumePlan:
     dropped_configs: list[dict[str, Any]]
 
 
-_ENDED = ("finished", "stopped", "failed")
-
-
 def _reconcile(sweep_dir: Path, cfg: SweepConfig) -> _ResumePlan:
     """Keep the ended trials of an interrupted sweep and drop the rest from its files.
 
@@ -496,8 +499,8 @@ def _reconcile(sweep_dir: Path, cfg: SweepConfig) -> _ResumePlan:
         entries = json.loads(trials_path.read_text(encoding="utf-8")).get("trials", [])
     except (OSError, ValueError):
         entries = []
-    kept = [e for e in entries if e.get("status") in _ENDED]
-    dropped = [e for e in entries if e.get("status") not in _ENDED]
+    kept = [e for e in entries if e.get("status") in ENDED_STATUSES]
+    dropped = [e for e in entries if e.get("status") not in ENDED_STATUSES]
     dropped_ids = {str(e.get("trial_id")) for e in dropped}
     write_json_atomic(trials_path, {"trials": kept, "updated": time.time()})
     history = sweep_dir / HISTORY_FILE

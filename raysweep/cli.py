@@ -522,7 +522,7 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
     from ._live import LiveView
     from .api import resume as resume_sweep
     from .errors import RaysweepError
-    from .results import load_results
+    from .results import ENDED_STATUSES, load_results
 
     path = _existing_dir(directory)
     try:
@@ -540,7 +540,7 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
     view = LiveView(console, cfg, cfg.run_cap)
 
     def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
-        done = int(before.trials["status"].isin(["finished", "stopped", "failed"]).sum())
+        done = int(before.trials["status"].isin(ENDED_STATUSES).sum())
         console.print(f"[bold]raysweep[/]: resuming {_escape(str(sweep_dir))} "
                       f"({done} trials already ended)")
         view.__enter__()

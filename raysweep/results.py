@@ -32,6 +32,8 @@ __all__ = ["SweepResult", "default_storage", "find_latest_sweep", "load_results"
 HISTORY_FILE = "history.jsonl"
 TRIALS_FILE = "trials.json"
 META_FILE = "raysweep.json"
+# A trial in one of these states is over and is never run again (also by `raysweep resume`).
+ENDED_STATUSES = ("finished", "stopped", "failed")
 STORAGE_ENV = "RAYSWEEP_STORAGE"
 
 
