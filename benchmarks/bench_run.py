@@ -10,7 +10,10 @@ Function trials: ``--trials`` no-op trials (one report each, 1 CPU) through
 - ``tune``: a bare ``tune.Tuner`` with the default ``BasicVariantGenerator``
   (``num_samples=N``, ``reuse_actors=True``, ``tune.with_resources(f, {"CPU": 1})``);
 - ``tune+searcher``: the same with a trivial custom ``Searcher`` (how raysweep drives Tune:
-  Tune then starts one trial at a time unless told otherwise).
+  Tune then starts one trial at a time unless told otherwise);
+- ``tune-nologs``: ``tune`` without Tune's per-trial JSON/CSV/TensorBoard loggers
+  (``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1``), which raysweep turns off (it records results
+  itself): the like-for-like baseline.
 
 Program trials: ``--program-trials`` trials of a program that sleeps ``--sleep`` seconds and
 reports once, 1 CPU each. Ideal wall time: ``trials * sleep / cpus``. Printed: the overhead per
@@ -64,6 +67,19 @@ def _ray_init(num_cpus: int, tmp: str) -> None:
     ray.init("local", num_cpus=num_cpus, num_gpus=0, include_dashboard=False,
              logging_level="ERROR", log_to_driver=False, _temp_dir=tmp,
              runtime_env={"env_vars": dict(_WORKER_ENV)})
+
+
+_LOGGERS_ENV = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
+
+
+def _tune_loggers(who: str) -> None:
+    """Bare Tune runs with its default loggers (``tune``, ``tune+searcher``) or without
+    (``tune-nologs``); ``raysweep`` gets its own default (``raysweep.run`` sets it)."""
+    os.environ.pop(_LOGGERS_ENV, None)
+    if who == "tune-nologs":
+        os.environ[_LOGGERS_ENV] = "1"
+    elif who != "raysweep":
+        os.environ[_LOGGERS_ENV] = "0"
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -204,14 +220,18 @@ def main() -> None:
 
     try:
         # Warm up: worker processes, imports, the first experiment of each kind.
+        _tune_loggers("raysweep")
         run_raysweep_functions(4, work / "results", "warm_rs")
+        _tune_loggers("tune")
         run_tune_functions(4, work / "results", "warm_tune", custom_searcher=False)
         if not args.skip_functions:
-            times: dict[str, list[float]] = {"raysweep": [], "tune": [], "tune+searcher": []}
+            times: dict[str, list[float]] = {
+                "raysweep": [], "tune": [], "tune+searcher": [], "tune-nologs": []}
             for r in range(args.rounds):
                 order = list(times) if r % 2 == 0 else list(reversed(times))
                 for who in order:
-                    name = f"fn_{who.replace('+', '_')}_{r}"
+                    name = f"fn_{who.replace('+', '_').replace('-', '_')}_{r}"
+                    _tune_loggers(who)
                     if who == "raysweep":
                         fn = lambda name=name: run_raysweep_functions(  # noqa: E731
                             args.trials, work / "results", name)
@@ -225,7 +245,7 @@ def main() -> None:
             for who, ts in times.items():
                 print(f"  {who:14s} best {min(ts):6.2f} s  median {statistics.median(ts):6.2f} s"
                       f"  ({args.trials / min(ts):.1f} trials/s)")
-            for base in ("tune", "tune+searcher"):
+            for base in ("tune", "tune+searcher", "tune-nologs"):
                 ratio = statistics.median(
                     a / b for a, b in zip(times["raysweep"], times[base], strict=True))
                 print(f"  raysweep / {base}: {ratio:.2f} (median of per-round ratios)")
@@ -236,6 +256,7 @@ def main() -> None:
             tb: list[dict[str, Any]] = []
             for r in range(args.rounds):
                 for who in (("raysweep", "tune") if r % 2 == 0 else ("tune", "raysweep")):
+                    _tune_loggers(who)
                     if who == "raysweep":
                         rs.append(run_raysweep_programs(n, sleep, work, f"prog_rs_{r}"))
                         wall = rs[-1]["wall"]

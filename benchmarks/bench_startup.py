@@ -42,7 +42,7 @@ def main() -> None:
         for name, argv in commands.items():
             times[name].append(_time(argv))
     base = statistics.median(times["python -c pass"])
-    print(f"| command | median (s) | over `python -c pass` (s) |")
+    print("| command | median (s) | over `python -c pass` (s) |")
     print("|---|---|---|")
     for name, values in times.items():
         med = statistics.median(values)

@@ -25,10 +25,11 @@ from typing import Any
 
 from ray.tune import Callback
 
+from ._files import write_json_atomic, write_text_atomic
 from .results import HISTORY_FILE, TRIALS_FILE
 from .runner import GPUS_KEY, NODE_KEY
 
-__all__ = ["SweepRecorder", "TrialRecord", "write_json_atomic"]
+__all__ = ["SweepRecorder", "TrialRecord"]
 
 SCHEDULER_FILE = "scheduler.json"
 SEARCHER_FILE = "searcher.json"
@@ -83,23 +84,6 @@ class StopReasons:
         state_dict = getattr(self.scheduler, "state_dict", None)
         if callable(state_dict):
             write_json_atomic(path, state_dict())
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` so that readers see the old or the new file, never half of one."""
-    _write_text_atomic(path, json.dumps(data, default=str), sync=True)
-
-
-def _write_text_atomic(path: Path, text: str, sync: bool) -> None:
-    """Replace ``path`` by ``text`` in one rename; ``sync`` also waits for the disk. Without it
-    a killed process still leaves the old or the new file (only a crash of the OS may not)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        if sync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -218,7 +202,7 @@ class SweepRecorder(Callback):
             # The same text as json.dumps({"trials": [...], "updated": ...}).
             body = '{"trials": [%s], "updated": %s}' % (", ".join(parts), json.dumps(time.time()))
             sync = now - self._last_sync >= _SNAPSHOT_EVERY_S
-            _write_text_atomic(self.sweep_dir / TRIALS_FILE, body, sync=sync)
+            write_text_atomic(self.sweep_dir / TRIALS_FILE, body, sync=sync)
             if sync:
                 self._last_sync = now
             self._unsynced = not sync
@@ -266,7 +250,9 @@ class SweepRecorder(Callback):
         rec = self._record(trial)
         rec["status"] = "running"
         rec["started"] = rec["started"] or time.time()
-        self.snapshot(force=True)
+        # Not forced: a resumed sweep learns of running trials from the searcher's state
+        # (saved at each suggestion), so the file may show a start up to a second late.
+        self.snapshot()
         self._changed()
 
     def on_trial_result(

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._files import write_text_atomic
 from ._importance import is_log_scale, is_numeric_values, parameter_importance
 from .errors import RaysweepError
 
@@ -724,9 +725,7 @@ def write_report(
     """
     target = Path(path)
     text = build_report(result, refresh_s=refresh_s)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    write_text_atomic(target, text)
     return target
 
 

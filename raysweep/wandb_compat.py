@@ -38,7 +38,6 @@ import contextlib
 import fnmatch
 import functools
 import importlib
-import json
 import math
 import os
 import sys
@@ -47,6 +46,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._files import write_json_atomic
 from .reporting import RaysweepWarning, log
 
 __all__ = [
@@ -917,6 +917,4 @@ def _is_shim(module: Any) -> bool:
 
 def dump_json(path: Path, data: Any) -> None:
     """Write ``data`` as JSON atomically (non-JSON values as their ``str``)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, data, indent=2)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +24,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from ray.tune.schedulers import AsyncHyperBandScheduler, MedianStoppingRule, TrialScheduler
+
+from raysweep._files import write_json_atomic
 
 from .hyperband import WandbHyperbandCallback
 
@@ -64,16 +64,7 @@ def _check_state(state: Mapping[str, Any], kind: str) -> None:
 
 
 def _save_json(state: Mapping[str, Any], checkpoint_path: str) -> None:
-    directory = os.path.dirname(os.path.abspath(checkpoint_path))
-    # Write then rename, so a crash never leaves a half-written file behind.
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".scheduler-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle)
-        os.replace(tmp, checkpoint_path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_json_atomic(checkpoint_path, state)
 
 
 def _load_json(checkpoint_path: str) -> Any:

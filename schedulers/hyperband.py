@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from raysweep._files import write_json_atomic
 
 from ._hyperband_rule import Decision, HyperbandRule, threshold, valid_history
 from ._mapping import STOP_REASON_KEY
@@ -244,16 +244,7 @@ class WandbHyperbandScheduler(FIFOScheduler):
         Tune never calls this (ray#30838: schedulers are not checkpointed);
         :class:`WandbHyperbandCallback` persists the state through Tune instead.
         """
-        directory = os.path.dirname(os.path.abspath(checkpoint_path))
-        # Write then rename, so a crash never leaves a half-written file behind.
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".hyperband-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.state_dict(), handle)
-            os.replace(tmp, checkpoint_path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_json_atomic(checkpoint_path, self.state_dict())
 
     def restore(self, checkpoint_path: str) -> None:
         """Read state written by :meth:`save`."""

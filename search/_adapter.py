@@ -21,13 +21,13 @@ import copy
 import json
 import math
 import numbers
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ray.tune.search import Searcher
 
+from raysweep._files import write_json_atomic
 from raysweep.space import SearchSpace
 
 from ._base import FlatConfig, Proposer
@@ -176,10 +176,7 @@ class TuneSearcher(Searcher):
     def _autosave(self) -> None:
         if self._autosave_path is None:
             return
-        tmp = f"{self._autosave_path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.get_state(), f, default=str)
-        os.replace(tmp, self._autosave_path)
+        write_json_atomic(self._autosave_path, self.get_state())
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Fold one report into the trial's best value.
