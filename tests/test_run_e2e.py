@@ -272,6 +272,27 @@ def test_function_trials_return_tables_that_reload_equal(sweep_dir: Path) -> Non
     assert again.best == best
 
 
+@pytest.mark.parametrize("tune_loggers", [None, "0"])
+def test_tune_logger_files_only_on_request(
+    sweep_dir: Path, monkeypatch: pytest.MonkeyPatch, tune_loggers: str | None
+) -> None:
+    # raysweep keeps every report in history.jsonl; Tune's own per-trial files are off unless
+    # the environment asks for them.
+    monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)
+    if tune_loggers is not None:
+        monkeypatch.setenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", tune_loggers)
+
+    def train(config: dict[str, Any]) -> None:
+        raysweep.log({"loss": config["x"]})
+
+    sweep = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"},
+             "parameters": {"x": {"values": [1, 2]}}}
+    result = raysweep.run(sweep, function=train, storage=sweep_dir, name="loggers")
+    assert len(result.history) == 2
+    written = sorted(p.name for p in result.path.rglob("result.json"))
+    assert written == ([] if tune_loggers is None else ["result.json", "result.json"])
+
+
 FAILING_PROGRAM = """
 if ARGS["x"] == "2":
     print("boom", flush=True)
