@@ -552,9 +552,8 @@ def _restore_scheduler(scheduler: Any, sweep_dir: Path, plan: _ResumePlan) -> No
     if not path.exists() or not callable(load):
         return
     state = json.loads(path.read_text(encoding="utf-8"))
-    for key in ("histories", "marked", "stop_reasons"):
-        if isinstance(state.get(key), dict):
-            state[key] = {k: v for k, v in state[key].items() if k not in plan.dropped_ids}
     if isinstance(state.get("live"), list):
-        state["live"] = []
+        state["live"] = []  # hyperband: the old run's live trials all ended or are dropped
     load(state)
+    # The dropped trials run again as new trials: their old reports must not count twice.
+    scheduler.forget(plan.dropped_ids)

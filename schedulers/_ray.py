@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -182,6 +182,16 @@ class RecordingAsha(AsyncHyperBandScheduler):
         self._num_stopped = int(state["num_stopped"])
         self.stop_reasons = dict(state["stop_reasons"])
 
+    def forget(self, trial_ids: Iterable[str]) -> None:
+        """Drop these trials from every rung (a resumed sweep runs them again as new trials,
+        so their old values must not count twice in the cutoffs)."""
+        for trial_id in trial_ids:
+            for bracket in self._brackets:
+                for _, recorded in bracket._rungs:
+                    recorded.pop(trial_id, None)
+            self._trial_info.pop(trial_id, None)
+            self.stop_reasons.pop(trial_id, None)
+
     def save(self, checkpoint_path: str) -> None:
         """Write :meth:`state_dict` as JSON (Ray's own ``save`` pickles ``__dict__``)."""
         _save_json(self.state_dict(), checkpoint_path)
@@ -334,6 +344,14 @@ class RecordingMedian(MedianStoppingRule):
             ]
         self._stopped_trials = {_TrialKey(t) for t in state["stopped"]}
         self.stop_reasons = dict(state["stop_reasons"])
+
+    def forget(self, trial_ids: Iterable[str]) -> None:
+        """Drop these trials' results (a resumed sweep runs them again as new trials, so
+        their old results must not count twice in the medians)."""
+        for trial_id in trial_ids:
+            self._results.pop(_TrialKey(trial_id), None)
+            self._stopped_trials.discard(_TrialKey(trial_id))
+            self.stop_reasons.pop(trial_id, None)
 
     def save(self, checkpoint_path: str) -> None:
         """Write :meth:`state_dict` as JSON."""

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
@@ -316,6 +316,15 @@ class WandbHyperbandScheduler(FIFOScheduler):
     def _retire(self, trial_id: str) -> None:
         self._live.discard(trial_id)
         self._marked.pop(trial_id, None)
+
+    def forget(self, trial_ids: Iterable[str]) -> None:
+        """Drop every trace of these trials (a resumed sweep runs them again as new trials,
+        so their old reports must not count twice in the band thresholds)."""
+        for trial_id in trial_ids:
+            self._retire(trial_id)
+            self._histories.pop(trial_id, None)
+            self.stop_reasons.pop(trial_id, None)
+        self._limits.clear()
 
 
 class WandbHyperbandCallback(Callback):

@@ -153,6 +153,28 @@ def test_asha_state_round_trips_through_json(tmp_path: Any) -> None:
     assert fresh.stop_reasons["b"] == scheduler.stop_reasons["b"]
 
 
+def test_asha_forgets_a_dropped_trial_everywhere() -> None:
+    # Rung 1 holds a=1, b=2, c=3 and the running r=0.5 (dropped by a resume). The cutoff (top
+    # third) is a loss of 1 with r and 1.67 without it: 1.5 is stopped only while r counts.
+    def build() -> RecordingAsha:
+        scheduler = _asha()
+        for trial_id, value in [("a", 1.0), ("b", 2.0), ("c", 3.0)]:
+            _feed(scheduler, trial_id, [value])
+        scheduler.on_trial_add(None, _trial("r"))
+        scheduler.on_trial_result(None, _trial("r"), {"loss": 0.5, "training_iteration": 1})
+        return scheduler
+
+    kept = build()
+    assert _feed(kept, "x", [1.5]) == [STOP]
+    dropped = _asha()
+    dropped.load_state_dict(build().state_dict())
+    dropped.forget({"r"})
+    state = dropped.state_dict()
+    assert all("r" not in values for bracket in state["brackets"] for _, values in bracket)
+    assert "r" not in state["trials"]
+    assert _feed(dropped, "x", [1.5])[0] == CONTINUE
+
+
 def test_asha_refuses_state_from_another_config() -> None:
     state = _asha().state_dict()
     with pytest.raises(ValueError, match="another config"):
@@ -262,6 +284,18 @@ def test_median_state_round_trips_and_pickles(tmp_path: Any) -> None:
     assert pickle.loads(pickle.dumps(fresh)).state_dict() == fresh.state_dict()
 
 
+def test_median_forgets_a_dropped_trial() -> None:
+    scheduler = _median()
+    for trial_id, value in [("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 5.0)]:
+        _feed(scheduler, trial_id, [value, value])
+    scheduler.forget({"d", "c"})
+    state = scheduler.state_dict()
+    assert set(state["results"]) == {"a", "b"} and state["stopped"] == []
+    assert "d" not in scheduler.stop_reasons
+    # Two trials left: fewer than min_samples_required (3), so nothing is judged.
+    assert _feed(scheduler, "e", [9.0, 9.0]) == [CONTINUE, CONTINUE]
+
+
 def test_median_refuses_state_for_another_metric() -> None:
     with pytest.raises(ValueError, match="another metric"):
         _median(mode="max").load_state_dict(_median().state_dict())
@@ -301,3 +335,32 @@ def test_callback_writes_the_reason_and_carries_the_state() -> None:
     fresh = _asha()
     SchedulerStateCallback(fresh).set_state(pickle.loads(pickle.dumps(callback.get_state())))
     assert fresh.stop_reasons == scheduler.stop_reasons
+
+
+# -- resume --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["asha", "median", "hyperband"])
+def test_resume_restores_the_state_without_the_dropped_trials(tmp_path: Any, kind: str) -> None:
+    # What `raysweep resume` does with scheduler.json: the ended trials' values stay, the
+    # trials that were running when the driver died are forgotten (they run again).
+    from raysweep.api import _ResumePlan, _restore_scheduler
+
+    et = SimpleNamespace(type=kind, min_iter=1, max_iter=None, s=None, eta=3, strict=True)
+    metric = SimpleNamespace(name="loss", goal="minimize")
+    before = make_scheduler(et, metric)
+    for trial_id, value in [("a", 1.0), ("b", 2.0), ("c", 3.0)]:
+        _feed(before, trial_id, [value, value, value])
+    before.on_trial_add(None, _trial("running"))
+    before.on_trial_result(None, _trial("running"), {"loss": 0.5, "training_iteration": 1})
+    before.save(os.fspath(tmp_path / "scheduler.json"))
+
+    after = make_scheduler(et, metric)
+    _restore_scheduler(after, tmp_path, _ResumePlan(ended=3, dropped_ids={"running"},
+                                                    dropped_configs=[]))
+    text = json.dumps(after.state_dict())
+    assert '"a"' in text and '"running"' not in text
+    reference = make_scheduler(et, metric)
+    for trial_id, value in [("a", 1.0), ("b", 2.0), ("c", 3.0)]:
+        _feed(reference, trial_id, [value, value, value])
+    assert after.state_dict() == reference.state_dict()
