@@ -344,7 +344,7 @@ def test_callback_writes_the_reason_and_carries_the_state() -> None:
 def test_resume_restores_the_state_without_the_dropped_trials(tmp_path: Any, kind: str) -> None:
     # What `raysweep resume` does with scheduler.json: the ended trials' values stay, the
     # trials that were running when the driver died are forgotten (they run again).
-    from raysweep.api import _ResumePlan, _restore_scheduler
+    from raysweep.api import _restore_scheduler, _ResumePlan
 
     et = SimpleNamespace(type=kind, min_iter=1, max_iter=None, s=None, eta=3, strict=True)
     metric = SimpleNamespace(name="loss", goal="minimize")
