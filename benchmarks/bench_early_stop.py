@@ -292,8 +292,9 @@ class MedianAtStep:
 
 
 def make_policy(spec: str, exact: bool = False) -> Policy:
-    """Build a policy from ``full``, ``hyperband:<min_iter>:<eta>``, ``asha:<rf>[:<grace>]``
-    or ``median:<grace>``; ``exact`` drives the scheduler classes themselves."""
+    """Build a policy from ``full``, ``hyperband:<min_iter>:<eta>[:nonstrict]``,
+    ``asha:<rf>[:<grace>]`` or ``median:<grace>``; ``exact`` drives the scheduler classes
+    themselves."""
     from raysweep.schedulers import make_scheduler
 
     kind, *args = spec.split(":")
@@ -302,9 +303,11 @@ def make_policy(spec: str, exact: bool = False) -> Policy:
         return FullBudget()
     if kind == "hyperband":
         min_iter, eta = int(args[0]), float(args[1])
+        strict = len(args) < 3 or args[2] != "nonstrict"
         if not exact:
-            return HyperbandReplay(min_iter=min_iter, eta=eta)
-        et = SimpleNamespace(type="hyperband", min_iter=min_iter, max_iter=None, s=None, eta=eta)
+            return HyperbandReplay(min_iter=min_iter, eta=eta, strict=strict)
+        et = SimpleNamespace(type="hyperband", min_iter=min_iter, max_iter=None, s=None, eta=eta,
+                             strict=strict)
         return SchedulerDriver(make_scheduler(et, metric))
     if kind == "asha":
         # Always the real class: it is fast enough.
@@ -436,6 +439,13 @@ METHODS = [
     Method("bayes, every trial to 81 epochs", "bayes", "full"),
     Method("bayes + W&B hyperband, min_iter 1, eta 4", "bayes", "hyperband:1:4"),
     Method("bayes + asha, grace 1, rf 3", "bayes", "asha:3"),
+    # Later rungs (first judgement after 2-3 epochs) suit a model-based searcher, whose
+    # good proposals make epoch-1 cutoffs harsh.
+    Method("random + W&B hyperband, min_iter 2, eta 4", "random", "hyperband:2:4"),
+    Method("random + asha, grace 2, rf 4", "random", "asha:4:2"),
+    Method("bayes + W&B hyperband, min_iter 2, eta 4", "bayes", "hyperband:2:4"),
+    Method("bayes + asha, grace 2, rf 4", "bayes", "asha:4:2"),
+    Method("bayes + asha, grace 3, rf 3", "bayes", "asha:3:3"),
 ]
 
 
@@ -564,9 +574,12 @@ def _early_terminate(policy: str) -> dict[str, Any] | None:
     if kind == "full":
         return None
     if kind == "hyperband":
-        return {"type": "hyperband", "min_iter": int(args[0]), "eta": float(args[1])}
+        strict = len(args) < 3 or args[2] != "nonstrict"
+        return {"type": "hyperband", "min_iter": int(args[0]), "eta": float(args[1]),
+                "strict": strict}
     if kind == "asha":
-        return {"type": "asha", "min_iter": 1, "eta": float(args[0])}
+        grace = int(args[1]) if len(args) > 1 else 1
+        return {"type": "asha", "min_iter": grace, "eta": float(args[0])}
     return {"type": "median", "min_iter": int(args[0])}
 
 
