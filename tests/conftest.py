@@ -10,8 +10,18 @@ from pathlib import Path
 
 import pytest
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With ``RAYSWEEP_REQUIRE_CORPUS`` set (CI), a missing corpus is an error, not skips."""
+    from _shared import CORPUS, REQUIRED
+
+    if REQUIRED and not CORPUS.is_dir():
+        raise pytest.UsageError(
+            f"RAYSWEEP_REQUIRE_CORPUS is set but the corpus is not at {CORPUS}: clone beside "
+            "shared/ or set RAYSWEEP_SHARED"
+        )
 
 
 @pytest.fixture(scope="session")

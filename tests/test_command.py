@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _shared import CORPUS as _CORPUS
 
 from raysweep.command import (
     DEFAULT_COMMAND,
@@ -21,7 +22,7 @@ from raysweep.command import (
 )
 from raysweep.errors import SweepConfigError
 
-CORPUS = Path("/work/shared/corpus/valid")
+CORPUS = _CORPUS / "valid"
 
 # The parameter set of the spec's table (wandb tests/system_tests/test_sweep/test_wandb_agent.py).
 SPEC_PARAMS = {"a": True, "b": False, "c": 1, "d": None}

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _shared import CORPUS
 
 from raysweep import config
 from raysweep import space as sp
 from raysweep.config import Method
 from raysweep.errors import SweepConfigError, UnsupportedSweepError
 
-CORPUS = Path("/work/shared/corpus")
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not available")
 
 

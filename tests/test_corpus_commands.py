@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _shared import CORPUS
 
 from raysweep.command import build_argv
 from raysweep.config import Method, SweepConfig, load
 from raysweep.space import SearchSpace
 
-VALID = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "valid"
+VALID = CORPUS / "valid"
 JSON_FILE = "wandb/sweep-ID/config-RUN.json"
 ENVIRON = {"HOME": "/home/u", "CUDA_VISIBLE_DEVICES": "0"}
 

@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _shared import CORPUS as _CORPUS
 from raysweep.search import GridProposer
 
 from raysweep.config import Method, from_dict, load
 from raysweep.space import canonical
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "valid"
+CORPUS = _CORPUS / "valid"
 NAN = float("nan")
 
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from raysweep.schedulers._hyperband_rule import HyperbandRule
 
 import raysweep
-from raysweep.schedulers._hyperband_rule import HyperbandRule
 
 pytestmark = pytest.mark.slow
 
