@@ -246,6 +246,12 @@ class SweepRecorder(Callback):
         return a < b if self.mode == "min" else a > b
 
     # -- Ray hooks -----------------------------------------------------------------------------
+    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        # Tune's loop turns many times a second: changes not yet on disk (a trial's start)
+        # reach trials.json within about a second even if nothing else happens.
+        if self._dirty:
+            self.snapshot()
+
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         rec = self._record(trial)
         rec["status"] = "running"
