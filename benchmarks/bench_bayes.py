@@ -110,15 +110,7 @@ def _wandb(problem: Problem, seed: int) -> tuple[Ask, Tell]:
         return {k: v["value"] for k, v in run.config.items()}
 
     def tell(config: dict[str, Any], loss: float) -> None:
-        runs.append(
-            sweeps.SweepRun(
-                name=f"run-{len(runs)}",
-                state=sweeps.RunState.finished,
-                config={k: {"value": v} for k, v in config.items()},
-                history=[{"loss": loss}],
-                summary_metrics={"loss": loss},
-            )
-        )
+        runs.append(_finished_wandb_run(sweeps, len(runs), config, loss))
 
     return ask, tell
 
@@ -244,18 +236,23 @@ def speed_raysweep(repeats: int) -> dict[str, float]:
     }
 
 
+def _finished_wandb_run(sweeps: Any, i: int, config: dict[str, Any], loss: float) -> Any:
+    """A finished W&B run with one logged ``loss``, as W&B's sweep engine reads runs."""
+    return sweeps.SweepRun(
+        name=f"run-{i}",
+        state=sweeps.RunState.finished,
+        config={k: {"value": v} for k, v in config.items()},
+        history=[{"loss": loss}],
+        summary_metrics={"loss": loss},
+    )
+
+
 def speed_wandb(repeats: int) -> dict[str, float]:
     import sweeps
 
     problem, configs, losses = _speed_data()
     runs = [
-        sweeps.SweepRun(
-            name=f"run-{i}",
-            state=sweeps.RunState.finished,
-            config={k: {"value": v} for k, v in c.items()},
-            history=[{"loss": y}],
-            summary_metrics={"loss": y},
-        )
+        _finished_wandb_run(sweeps, i, c, y)
         for i, (c, y) in enumerate(zip(configs, losses, strict=True))
     ]
     np.random.seed(0)
