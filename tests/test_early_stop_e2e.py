@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _procs import alive
 from raysweep.schedulers import HyperbandRule, make_scheduler
 
 import raysweep
@@ -116,15 +117,6 @@ def _scheduler_oracle(curves: list[list[float]], early_terminate: dict[str, Any]
     return outcomes
 
 
-def _is_running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
-
-
 def _run(
     tmp_path: Path,
     curves: list[list[float]],
@@ -160,9 +152,9 @@ def _run(
         if row["status"] == "stopped":
             # Killed as it was stopped: gone, and it never printed its last step.
             deadline = time.monotonic() + 1.0
-            while _is_running(pid) and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert not _is_running(pid), f"curve {index}: program {pid} still runs"
+            assert not alive(pid), f"curve {index}: program {pid} still runs"
             assert not (tmp_path / f"last-{index}").exists(), f"curve {index} ran on"
         else:
             assert (tmp_path / f"last-{index}").exists()

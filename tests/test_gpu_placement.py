@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _procs import alive
 
 HELPER = Path(__file__).with_name("_helpers") / "gpu_cluster_scenario.py"
 
@@ -50,15 +51,6 @@ def _max_overlap(windows: list[tuple[float, float]]) -> int:
     return most
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(b")") + 2 :].split()[0] in (b"Z", b"X")
-
-
 def test_one_gpu_trials_run_at_once_on_distinct_gpus(seen: dict[str, Any]) -> None:
     programs = seen["one_gpu"]["programs"]
     nodes = seen["nodes"]
@@ -71,7 +63,7 @@ def test_one_gpu_trials_run_at_once_on_distinct_gpus(seen: dict[str, Any]) -> No
     trials = seen["one_gpu"]["trials"]
     assert [t["status"] for t in trials] == ["finished"] * 4
     assert sorted(t["gpus"] for t in trials) == ["0", "0", "1", "1"]
-    assert all(_gone(p["pid"]) for p in programs)
+    assert all(not alive(p["pid"]) for p in programs)
 
 
 def test_half_gpu_trials_share_a_gpu_two_at_most(seen: dict[str, Any]) -> None:
@@ -90,4 +82,4 @@ def test_half_gpu_trials_share_a_gpu_two_at_most(seen: dict[str, Any]) -> None:
     assert all(_max_overlap(windows) == 2 for windows in by_gpu.values())
     trials = seen["half_gpu"]["trials"]
     assert [t["status"] for t in trials] == ["finished"] * 6
-    assert all(_gone(p["pid"]) for p in programs)
+    assert all(not alive(p["pid"]) for p in programs)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _procs import alive
 
 import raysweep
 from raysweep._process import (
@@ -70,22 +71,6 @@ def run_script(
     )
     text = log_path.read_bytes().decode("utf-8", errors="replace")
     return outcome, reports, text
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs; a zombie counts as dead (this sandbox's PID 1 never reaps)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return state not in (b"Z", b"X")
 
 
 def group_alive(pgid: int) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _procs import alive
 from raysweep.schedulers._hyperband_rule import HyperbandRule
 
 import raysweep
@@ -78,16 +79,8 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"  # PID 1 here may not reap orphans: a zombie is gone
-
-
 def _programs_alive(workdir: Path) -> list[int]:
-    return [int(p.name) for p in (workdir / "pids").iterdir() if _alive(int(p.name))]
+    return [int(p.name) for p in (workdir / "pids").iterdir() if alive(int(p.name))]
 
 
 def _kill_driver_then_resume(workdir: Path, sweep_file: Path, n_ended: int,

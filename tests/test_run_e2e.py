@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _procs import alive
 
 import raysweep
 
@@ -59,16 +60,6 @@ def _base_loss(x: float, y: str | None = None) -> float:
     return (x - 2) ** 2 + (0.5 if y == "b" else 0.0)
 
 
-def _is_running(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
-
-
 def _pids(directory: Path) -> list[int]:
     pid_dir = directory / "pids"
     return [int(p.name) for p in pid_dir.iterdir()] if pid_dir.is_dir() else []
@@ -76,11 +67,11 @@ def _pids(directory: Path) -> list[int]:
 
 def _wait_gone(pids: list[int], timeout_s: float) -> list[int]:
     deadline = time.monotonic() + timeout_s
-    alive = [p for p in pids if _is_running(p)]
-    while alive and time.monotonic() < deadline:
+    left = [p for p in pids if alive(p)]
+    while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        alive = [p for p in alive if _is_running(p)]
-    return alive
+        left = [p for p in left if alive(p)]
+    return left
 
 
 @pytest.fixture
