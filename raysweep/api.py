@@ -155,12 +155,42 @@ def _resources(cfg: SweepConfig, options: RunOptions) -> dict[str, float]:
     return {k: v for k, v in res.items() if v}
 
 
+def _make_storage(root: Path) -> None:
+    """Create the folder that holds sweep directories, before Ray starts, or say why not."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RaysweepError(
+            f"cannot create the results folder {root}: {exc.strerror or exc}. Choose another "
+            "with --storage (or `raysweep: {storage: DIR}` in the sweep file)"
+        ) from None
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` nobody answers at: Ray would retry for minutes."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "://" in address:
+        return  # "auto", "ray://...": Ray resolves those itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RaysweepError(
+            f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}. Start one "
+            "with `ray start --head`, check the address (`ray status` on the head node shows "
+            "it), or run without --address to use a private local Ray"
+        ) from None
+
+
 def _init_ray(options: RunOptions) -> bool:
     """Start or join Ray; return True if this call started it (and must shut it down)."""
     for key, value in _RAY_QUIET_ENV.items():
         os.environ.setdefault(key, value)
     for key, value in _WORKER_ENV.items():
         os.environ.setdefault(key, value)
+    if options.address:
+        _check_reachable(options.address)  # also when Ray is up: a wrong address is a mistake
     import ray
 
     if ray.is_initialized():
@@ -230,6 +260,8 @@ def run_sweep(
             f"a sweep named {name!r} already exists in {storage}; continue it with "
             f"`raysweep resume {sweep_dir}`, or choose another --name"
         )
+    if sweep_dir is not None:
+        _make_storage(sweep_dir.parent)
     started_ray = _init_ray(options)
     try:
         return _fit(cfg, function, options, storage, name, sweep_dir)

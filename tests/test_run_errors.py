@@ -1,0 +1,43 @@
+"""Mistakes `raysweep run` reports before starting Ray: a clear error, fast, no traceback."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import raysweep
+from raysweep.errors import RaysweepError
+
+SWEEP: dict[str, Any] = {
+    "method": "grid",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "parameters": {"x": {"values": [1, 2]}},
+}
+
+
+def _train(config: dict[str, Any]) -> None:
+    raysweep.log({"loss": config["x"]})
+
+
+def test_a_results_folder_that_cannot_be_created_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    expected = r"cannot create the results folder .*file/sub.*--storage"
+    with pytest.raises(RaysweepError, match=expected):
+        raysweep.run(SWEEP, function=_train, storage=blocker / "sub")
+
+
+def test_an_address_nobody_answers_at_fails_fast(tmp_path: Path) -> None:
+    # A port that was free a moment ago: connecting is refused at once.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    expected = rf"cannot reach the Ray cluster at '127.0.0.1:{port}'"
+    with pytest.raises(RaysweepError, match=expected):
+        raysweep.run(SWEEP, function=_train, storage=tmp_path, address=f"127.0.0.1:{port}")
+    assert time.monotonic() - started < 10  # Ray itself would retry for minutes
