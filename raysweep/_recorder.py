@@ -83,7 +83,9 @@ class StopReasons:
         """Write the scheduler's state (if it has one) for ``raysweep resume``."""
         state_dict = getattr(self.scheduler, "state_dict", None)
         if callable(state_dict):
-            write_json_atomic(path, state_dict())
+            # Synced, as before the shared helper: after an OS crash it must not be older than
+            # the trials.json that a resume pairs it with.
+            write_json_atomic(path, state_dict(), sync=True)
 
 
 def _finite_or_none(value: Any) -> Any:

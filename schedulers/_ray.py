@@ -63,10 +63,6 @@ def _check_state(state: Mapping[str, Any], kind: str) -> None:
         )
 
 
-def _save_json(state: Mapping[str, Any], checkpoint_path: str) -> None:
-    write_json_atomic(checkpoint_path, state)
-
-
 def _load_json(checkpoint_path: str) -> Any:
     with open(checkpoint_path, encoding="utf-8") as handle:
         return json.load(handle)
@@ -194,7 +190,7 @@ class RecordingAsha(AsyncHyperBandScheduler):
 
     def save(self, checkpoint_path: str) -> None:
         """Write :meth:`state_dict` as JSON (Ray's own ``save`` pickles ``__dict__``)."""
-        _save_json(self.state_dict(), checkpoint_path)
+        write_json_atomic(checkpoint_path, self.state_dict())
 
     def restore(self, checkpoint_path: str) -> None:
         """Read a file written by :meth:`save`."""
@@ -355,7 +351,7 @@ class RecordingMedian(MedianStoppingRule):
 
     def save(self, checkpoint_path: str) -> None:
         """Write :meth:`state_dict` as JSON."""
-        _save_json(self.state_dict(), checkpoint_path)
+        write_json_atomic(checkpoint_path, self.state_dict())
 
     def restore(self, checkpoint_path: str) -> None:
         """Read a file written by :meth:`save`."""
