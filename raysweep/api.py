@@ -580,12 +580,6 @@ def _restore_scheduler(scheduler: Any, sweep_dir: Path, plan: _ResumePlan) -> No
     from ._recorder import SCHEDULER_FILE
 
     path = sweep_dir / SCHEDULER_FILE
-    load = getattr(scheduler, "load_state_dict", None)
-    if not path.exists() or not callable(load):
-        return
-    state = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(state.get("live"), list):
-        state["live"] = []  # hyperband: the old run's live trials all ended or are dropped
-    load(state)
-    # The dropped trials run again as new trials: their old reports must not count twice.
-    scheduler.forget(plan.dropped_ids)
+    resume_from = getattr(scheduler, "resume_from", None)
+    if path.exists() and callable(resume_from):
+        resume_from(json.loads(path.read_text(encoding="utf-8")), plan.dropped_ids)

@@ -27,6 +27,7 @@ from ray.tune.schedulers import AsyncHyperBandScheduler, MedianStoppingRule, Tri
 
 from raysweep._files import write_json_atomic
 
+from ._resume import ResumableState
 from .hyperband import WandbHyperbandCallback
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _load_json(checkpoint_path: str) -> Any:
         return json.load(handle)
 
 
-class RecordingAsha(AsyncHyperBandScheduler):
+class RecordingAsha(ResumableState, AsyncHyperBandScheduler):
     """Ray's ASHA (``AsyncHyperBandScheduler``), recording why it stops each trial.
 
     Takes the parent's arguments unchanged (raysweep passes :func:`~._mapping.asha_params`).
@@ -221,7 +222,7 @@ def _as_trial(key: _TrialKey) -> Trial:
     return cast("Trial", key)
 
 
-class RecordingMedian(MedianStoppingRule):
+class RecordingMedian(ResumableState, MedianStoppingRule):
     """Ray's ``MedianStoppingRule``, recording why it stops each trial.
 
     Takes the parent's arguments (raysweep passes :func:`~._mapping.median_params`). At each

@@ -42,6 +42,7 @@ from raysweep._files import write_json_atomic
 
 from ._hyperband_rule import Decision, HyperbandRule, threshold, valid_history
 from ._mapping import STOP_REASON_KEY
+from ._resume import ResumableState
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -52,7 +53,7 @@ _STATE_VERSION = 1
 _MODES = ("min", "max")
 
 
-class WandbHyperbandScheduler(FIFOScheduler):
+class WandbHyperbandScheduler(ResumableState, FIFOScheduler):
     """Stop trials exactly as W&B's ``early_terminate: hyperband`` does.
 
     Trials run in FIFO order; a trial is judged whenever it reports the metric, against every
@@ -316,6 +317,11 @@ class WandbHyperbandScheduler(FIFOScheduler):
     def _retire(self, trial_id: str) -> None:
         self._live.discard(trial_id)
         self._marked.pop(trial_id, None)
+
+    def resume_from(self, state: Mapping[str, Any], dropped_ids: Iterable[str]) -> None:
+        """As :meth:`ResumableState.resume_from`; no saved trial is live any more (each one
+        ended, and then it is not live in the last save, or it is dropped)."""
+        super().resume_from({**state, "live": []}, dropped_ids)
 
     def forget(self, trial_ids: Iterable[str]) -> None:
         """Drop every trace of these trials (a resumed sweep runs them again as new trials,

@@ -364,3 +364,24 @@ def test_resume_restores_the_state_without_the_dropped_trials(tmp_path: Any, kin
     for trial_id, value in [("a", 1.0), ("b", 2.0), ("c", 3.0)]:
         _feed(reference, trial_id, [value, value, value])
     assert after.state_dict() == reference.state_dict()
+
+
+def test_resume_leaves_no_saved_hyperband_trial_live(tmp_path: Any) -> None:
+    # A trial can be live in scheduler.json without being in trials.json (its start had not
+    # been written when the driver died): it is not dropped, but it cannot be live either,
+    # or hyperband would wait for it / judge it forever.
+    from raysweep.api import _restore_scheduler, _ResumePlan
+
+    et = SimpleNamespace(type="hyperband", min_iter=1, max_iter=None, s=None, eta=3, strict=True)
+    metric = SimpleNamespace(name="loss", goal="minimize")
+    before = make_scheduler(et, metric)
+    _feed(before, "a", [1.0, 1.0, 1.0])
+    before.on_trial_add(None, _trial("unrecorded"))
+    before.save(os.fspath(tmp_path / "scheduler.json"))
+    assert before.state_dict()["live"] == ["unrecorded"]
+
+    after = make_scheduler(et, metric)
+    _restore_scheduler(after, tmp_path, _ResumePlan(ended=1, dropped_ids=set(),
+                                                    dropped_configs=[]))
+    assert after.state_dict()["live"] == []
+    assert after.state_dict()["histories"] == before.state_dict()["histories"]
