@@ -33,7 +33,7 @@ def request(sweep_dir: Path, what: str) -> Path:
     return path
 
 
-class SweepControl(Callback, Stopper):  # type: ignore[misc]
+class SweepControl(Callback, Stopper):
     """Watches the marker files and the first trials' outcomes.
 
     Used both as a Tune callback (to see trial ends and to stop the searcher) and as the

@@ -142,7 +142,7 @@ class LiveView:
         for tid in recorder.order[-_RECENT:]:
             rec = recorder.trials[tid]
             config = rec.get("config") or {}
-            values = []
+            values: list[str] = []
             for path in self.params:
                 node: Any = config
                 for name in path:
@@ -153,7 +153,7 @@ class LiveView:
             if rec["status"] == "failed" and rec.get("error"):
                 lines = str(rec["error"]).strip().splitlines()
                 note = lines[-1] if lines else ""
-            row = [tid, Text(rec["status"], style=style or ""), *values]
+            row: list[str | Text] = [tid, Text(rec["status"], style=style or ""), *values]
             if self.metric is not None:
                 row += [_fmt(rec["last"]), _fmt(rec["best"])]
             row += [str(rec["steps"]), note]

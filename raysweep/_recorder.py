@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ray.tune import Callback
 
@@ -138,7 +138,7 @@ class SweepRecorder(Callback):
         # Each trial's JSON, re-encoded only after it changed (see snapshot()).
         self._encoded: dict[str, str] = {}
         self._dirty: set[str] = set()
-        self._history = None
+        self._history: IO[str] | None = None
         self._load_existing()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -173,7 +173,7 @@ class SweepRecorder(Callback):
                 self.trials[tid] = TrialRecord(entry)
                 self.order.append(tid)
 
-    def _history_file(self) -> Any:
+    def _history_file(self) -> IO[str]:
         if self._history is None:
             self.sweep_dir.mkdir(parents=True, exist_ok=True)
             self._history = open(self.sweep_dir / HISTORY_FILE, "a", encoding="utf-8")

@@ -119,10 +119,10 @@ def load_yaml(text: str) -> LoadedYaml:
         )
         return out
     try:
-        node = loader.get_single_node()  # type: ignore[no-untyped-call]
+        node = loader.get_single_node()
         if node is not None:
             _record_lines(node, "", out)
-            out.data = loader.construct_document(node)  # type: ignore[no-untyped-call]
+            out.data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         out.issues.append(_syntax_issue(exc))
         return out
@@ -130,5 +130,5 @@ def load_yaml(text: str) -> LoadedYaml:
         out.issues.append(Issue("", f"cannot read the YAML document: {exc}"))
         return out
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()
     return out

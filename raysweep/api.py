@@ -65,7 +65,7 @@ class RunOptions:
     max_concurrent_trials: int | None = None
     max_failures: int | None = None
     num_cpus: int | None = None
-    num_gpus: float | None = None
+    num_gpus: int | None = None
     on_start: Callable[[Path, SweepConfig], None] | None = None
     on_change: Callable[[SweepRecorder], None] | None = None
     extra_callbacks: list[Any] = field(default_factory=list)
@@ -252,6 +252,10 @@ def run_sweep(
         check_runnable(cfg)
     if options.wandb not in ("shim", "real"):
         raise RaysweepError(f"wandb must be 'shim' or 'real', got {options.wandb!r}")
+    gpus = options.num_gpus
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0):
+        # Ray counts a node's GPUs in whole units (trials may still ask for fractions).
+        raise RaysweepError(f"num_gpus must be a whole number >= 0, got {gpus!r}")
     storage = _storage_root(cfg, options)
     name = options.name or sweep_name(cfg)
     sweep_dir = Path(storage) / name if "://" not in storage else None

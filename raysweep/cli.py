@@ -292,8 +292,8 @@ def _existing_dir(path: str) -> Path:
               help="Retries per failed trial (-1: forever).")
 @click.option("--num-cpus", type=click.IntRange(min=1), default=None,
               help="Size of the private local Ray [default: all cores].")
-@click.option("--num-gpus", type=click.FloatRange(min=0), default=None,
-              help="GPUs of the private local Ray [default: detected].")
+@click.option("--num-gpus", type=click.IntRange(min=0), default=None,
+              help="GPUs of the private local Ray, a whole number [default: detected].")
 @click.option("--wandb", "wandb_mode", type=click.Choice(["shim", "real"]), default="shim",
               show_default=True,
               help="What `import wandb` gives programs: raysweep's stand-in (no account, no "
@@ -310,7 +310,7 @@ def run(
     max_concurrent: int | None,
     max_failures: int | None,
     num_cpus: int | None,
-    num_gpus: float | None,
+    num_gpus: int | None,
     wandb_mode: str,
 ) -> None:
     """Run a W&B sweep file on Ray.
@@ -506,10 +506,10 @@ def _fmt_cell(value: Any) -> str:
               help="Join a Ray cluster instead of starting a private local Ray.")
 @click.option("--num-cpus", type=click.IntRange(min=1), default=None,
               help="Size of the private local Ray [default: all cores].")
-@click.option("--num-gpus", type=click.FloatRange(min=0), default=None,
-              help="GPUs of the private local Ray [default: detected].")
+@click.option("--num-gpus", type=click.IntRange(min=0), default=None,
+              help="GPUs of the private local Ray, a whole number [default: detected].")
 def resume(directory: str, address: str | None, num_cpus: int | None,
-           num_gpus: float | None) -> None:
+           num_gpus: int | None) -> None:
     """Continue an interrupted sweep (Ctrl-C, killed driver, lost head node).
 
     Finished trials are kept and never run again; unfinished ones start over; grid continues

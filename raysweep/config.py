@@ -829,7 +829,7 @@ class _Checker:
                 f"{_V1_LOG[dist]}.",
             )
         cls = sp.SPEC_CLASSES[dist]
-        return cls(**args)  # type: ignore[call-arg]
+        return cls(**args)
 
     def check_early_terminate(
         self, data: Mapping[str, Any], metric: Metric | None
@@ -937,7 +937,7 @@ class _Checker:
         if v is not None and v <= 0:
             self.error("run_cap", f"must be greater than 0, got {v}")
             return None
-        return v
+        return None if v is None else int(v)
 
     def check_options(self, data: Mapping[str, Any]) -> RaysweepOptions:
         opts = data.get("raysweep")
@@ -1048,7 +1048,7 @@ class _Checker:
                            f"parameter (limit {MAX_GRID:,})", "Use a larger q, a smaller range, "
                            "or `method: random`.")
                 return
-            total *= n
+            total *= int(n)  # n <= MAX_GRID here, a whole number
         if total > MAX_GRID:
             self.error("parameters", f"grid search would run {total:,} combinations "
                        f"(limit {MAX_GRID:,})", "Use fewer values, or `method: random` with "

@@ -212,7 +212,7 @@ class Constant(ParamSpec):
         return [self.value]
 
     def contains(self, value: Any) -> bool:
-        return canonical(value) == canonical(self.value)
+        return bool(canonical(value) == canonical(self.value))
 
     def describe(self) -> str:
         return repr(self.value)

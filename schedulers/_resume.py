@@ -8,7 +8,13 @@ from typing import Any
 
 class ResumableState:
     """Mixin for raysweep's schedulers: :meth:`resume_from` on top of the scheduler's own
-    ``load_state_dict`` and ``forget``."""
+    ``state_dict``, ``load_state_dict`` and ``forget``; also the interface the state
+    callbacks rely on."""
+
+    stop_reasons: dict[str, str]  # trial_id -> why the scheduler stopped it
+
+    def state_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         raise NotImplementedError

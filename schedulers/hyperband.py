@@ -348,7 +348,7 @@ class WandbHyperbandCallback(Callback):
         scheduler: The scheduler passed to ``tune.TuneConfig(scheduler=...)``.
     """
 
-    def __init__(self, scheduler: WandbHyperbandScheduler) -> None:
+    def __init__(self, scheduler: ResumableState) -> None:
         self.scheduler = scheduler
 
     def on_trial_result(

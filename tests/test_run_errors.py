@@ -41,3 +41,20 @@ def test_an_address_nobody_answers_at_fails_fast(tmp_path: Path) -> None:
     with pytest.raises(RaysweepError, match=expected):
         raysweep.run(SWEEP, function=_train, storage=tmp_path, address=f"127.0.0.1:{port}")
     assert time.monotonic() - started < 10  # Ray itself would retry for minutes
+
+
+def test_a_fractional_gpu_count_for_the_local_ray_is_refused(tmp_path: Path) -> None:
+    # Ray counts a node's GPUs in whole units; it would fail later with its own ValueError.
+    with pytest.raises(RaysweepError, match=r"num_gpus must be a whole number >= 0, got 1.5"):
+        raysweep.run(SWEEP, function=_train, storage=tmp_path, num_gpus=1.5)
+    from click.testing import CliRunner
+
+    from raysweep.cli import main
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("method: grid\nparameters: {x: {values: [1]}}\nprogram: p.py\n",
+                     encoding="utf-8")
+    res = CliRunner().invoke(main, ["run", str(sweep), "--num-gpus", "1.5"])
+    assert res.exit_code == 2
+    assert "--num-gpus" in res.output and "1.5" in res.output
+    assert "Traceback" not in res.output
