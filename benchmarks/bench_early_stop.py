@@ -469,6 +469,37 @@ def _median(costs: Sequence[float]) -> float:
     return float(np.median(np.asarray(costs, float)))
 
 
+def _median_interval(costs: Sequence[float], n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap 95 % interval of the median cost (resampling the orderings or seeds): how
+    far the median could move with another sample of the same size."""
+    rng = np.random.default_rng(seed)
+    c = np.where(np.isinf(costs), _HUGE, np.asarray(costs, float))
+    lo, hi = np.percentile(np.median(rng.choice(c, (n, len(c))), axis=1), [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _method_costs(args: argparse.Namespace, method: Method, n: int) -> list[float]:
+    """Costs for seeds 0..n-1; bayes seeds in ``--jobs`` processes (each seed is independent
+    and deterministic, so the result does not depend on the number of jobs)."""
+    if method.searcher == "bayes" and args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs) as pool:
+            return list(pool.map(_bayes_cost, [(args.data, method.policy, s) for s in range(n)]))
+    table = load_table(Path(args.data))
+    warp = Warp(table)
+    return [
+        episode(table, _source(table, method.searcher, s, warp), make_policy(method.policy)).cost
+        for s in range(n)
+    ]
+
+
+def _bayes_cost(job: tuple[str, str, int]) -> float:
+    data, policy, seed = job
+    table = load_table(Path(data))
+    return episode(table, BayesOrder(table, seed), make_policy(policy)).cost
+
+
 def replay(args: argparse.Namespace) -> None:
     table = load_table(Path(args.data))
     warp = Warp(table)
@@ -486,10 +517,7 @@ def replay(args: argparse.Namespace) -> None:
     for method in chosen:
         started = time.perf_counter()
         n = args.bayes_seeds if method.searcher == "bayes" else args.orderings
-        costs = []
-        for seed in range(n):
-            source = _source(table, method.searcher, seed, warp)
-            costs.append(episode(table, source, make_policy(method.policy)).cost)
+        costs = _method_costs(args, method, n)
         checks = 0 if method.policy.startswith("median-at") else args.check
         if method.searcher == "bayes":
             checks = min(checks, args.check_bayes)
@@ -509,15 +537,18 @@ def replay(args: argparse.Namespace) -> None:
             q if q < _HUGE / 10 else math.inf
             for q in np.percentile(np.where(np.isinf(costs), _HUGE, costs), [25, 75])
         )
-        rows.append((method.name, n, med, q25, q75, len(costs) - len(finite), speedup))
+        lo, hi = _median_interval(costs)
+        rows.append((method.name, n, med, q25, q75, len(costs) - len(finite), speedup, lo, hi))
         print(f"  {method.name}: median {med:g} ({time.perf_counter() - started:.1f} s)",
               file=sys.stderr, flush=True)
     print("\n| method | runs | median epochs to target | IQR | missed | speed-up vs random "
-          "at full budget |")
-    print("|---|---|---|---|---|---|")
-    for name, n, med, q25, q75, missed, speedup in rows:
+          "at full budget | 95 % interval of the median (bootstrap): epochs, speed-up |")
+    print("|---|---|---|---|---|---|---|")
+    for name, n, med, q25, q75, missed, speedup, lo, hi in rows:
         shown = f"{speedup:.1f}x" if speedup > 0 else "-"
-        print(f"| {name} | {n} | {med:g} | {q25:g}-{q75:g} | {missed} | {shown} |")
+        span = (f"{lo:.0f}-{hi:.0f}, {base / hi:.1f}-{base / lo:.1f}x" if hi < _HUGE / 10
+                else "-")
+        print(f"| {name} | {n} | {med:g} | {q25:g}-{q75:g} | {missed} | {shown} | {span} |")
 
 
 # -- live --------------------------------------------------------------------------------------
@@ -654,6 +685,7 @@ def main() -> None:
                      help="orderings re-run through the scheduler classes themselves")
     rep.add_argument("--check-bayes", type=int, default=3, help="the same for bayes seeds")
     rep.add_argument("--methods", nargs="*", default=[], help="substrings of method names")
+    rep.add_argument("--jobs", type=int, default=2, help="processes for the bayes seeds")
     liv = sub.add_parser("live", help="the same sweeps through raysweep.run")
     liv.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     liv.add_argument("--epoch-s", type=float, default=0.1)
