@@ -166,6 +166,14 @@ def _make_storage(root: Path) -> None:
         ) from None
 
 
+def _unreachable(address: str | None, reason: object) -> RaysweepError:
+    return RaysweepError(
+        f"cannot reach the Ray cluster at {address!r}: {reason}. Start one with "
+        "`ray start --head`, check the address (`ray status` on the head node shows it), or "
+        "run without --address to use a private local Ray"
+    )
+
+
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail fast on a ``host:port`` nobody answers at: Ray would retry for minutes."""
     import socket
@@ -176,11 +184,17 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        raise RaysweepError(
-            f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}. Start one "
-            "with `ray start --head`, check the address (`ray status` on the head node shows "
-            "it), or run without --address to use a private local Ray"
-        ) from None
+        raise _unreachable(address, exc.strerror or exc) from None
+
+
+def _check_local_size(options: RunOptions) -> None:
+    """Ray counts a node's CPUs and GPUs in whole units (it would raise its own ValueError);
+    trials may still ask for fractions of them."""
+    for name, value, least in (("num_cpus", options.num_cpus, 1),
+                               ("num_gpus", options.num_gpus, 0)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < least):
+            raise RaysweepError(f"{name} must be a whole number >= {least}, got {value!r}")
 
 
 def _init_ray(options: RunOptions) -> bool:
@@ -191,6 +205,8 @@ def _init_ray(options: RunOptions) -> bool:
         os.environ.setdefault(key, value)
     if options.address:
         _check_reachable(options.address)  # also when Ray is up: a wrong address is a mistake
+    else:
+        _check_local_size(options)
     import ray
 
     if ray.is_initialized():
@@ -216,10 +232,7 @@ def _init_ray(options: RunOptions) -> bool:
                 **common,
             )
     except ConnectionError as exc:
-        raise RaysweepError(
-            f"cannot reach the Ray cluster at {options.address!r}: {exc}. Start one with "
-            "`ray start --head`, or run without --address to use a private local Ray"
-        ) from None
+        raise _unreachable(options.address, exc) from None
     return True
 
 
@@ -252,10 +265,6 @@ def run_sweep(
         check_runnable(cfg)
     if options.wandb not in ("shim", "real"):
         raise RaysweepError(f"wandb must be 'shim' or 'real', got {options.wandb!r}")
-    gpus = options.num_gpus
-    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0):
-        # Ray counts a node's GPUs in whole units (trials may still ask for fractions).
-        raise RaysweepError(f"num_gpus must be a whole number >= 0, got {gpus!r}")
     storage = _storage_root(cfg, options)
     name = options.name or sweep_name(cfg)
     sweep_dir = Path(storage) / name if "://" not in storage else None

@@ -47,6 +47,8 @@ def test_a_fractional_gpu_count_for_the_local_ray_is_refused(tmp_path: Path) -> 
     # Ray counts a node's GPUs in whole units; it would fail later with its own ValueError.
     with pytest.raises(RaysweepError, match=r"num_gpus must be a whole number >= 0, got 1.5"):
         raysweep.run(SWEEP, function=_train, storage=tmp_path, num_gpus=1.5)
+    with pytest.raises(RaysweepError, match=r"num_cpus must be a whole number >= 1, got 0"):
+        raysweep.run(SWEEP, function=_train, storage=tmp_path, num_cpus=0)
     from click.testing import CliRunner
 
     from raysweep.cli import main
