@@ -293,36 +293,40 @@ class MedianAtStep:
 
 def make_policy(spec: str, exact: bool = False) -> Policy:
     """Build a policy from ``full``, ``hyperband:<min_iter>:<eta>[:nonstrict]``,
-    ``asha:<rf>[:<grace>]`` or ``median:<grace>``; ``exact`` drives the scheduler classes
-    themselves."""
+    ``asha:<rf>[:<grace>]``, ``median:<grace>`` or ``median-at-step:<grace>``; ``exact``
+    drives the scheduler classes themselves."""
     from raysweep.schedulers import make_scheduler
 
     kind, *args = spec.split(":")
-    metric = SimpleNamespace(name="loss", goal="minimize")
-    if kind == "full":
-        return FullBudget()
-    if kind == "hyperband":
-        min_iter, eta = int(args[0]), float(args[1])
-        strict = len(args) < 3 or args[2] != "nonstrict"
-        if not exact:
-            return HyperbandReplay(min_iter=min_iter, eta=eta, strict=strict)
-        et = SimpleNamespace(type="hyperband", min_iter=min_iter, max_iter=None, s=None, eta=eta,
-                             strict=strict)
-        return SchedulerDriver(make_scheduler(et, metric))
-    if kind == "asha":
-        # Always the real class: it is fast enough.
-        grace = int(args[1]) if len(args) > 1 else 1
-        rf = float(args[0])
-        et = SimpleNamespace(type="asha", min_iter=grace, max_iter=None, s=None, eta=rf)
-        return SchedulerDriver(make_scheduler(et, metric))
     if kind == "median-at-step":
         return MedianAtStep(grace=int(args[0]))
+    et = early_terminate(spec)
+    if et is None:
+        return FullBudget()
+    if not exact and et["type"] == "hyperband":
+        return HyperbandReplay(min_iter=et["min_iter"], eta=et["eta"], strict=et["strict"])
+    if not exact and et["type"] == "median":
+        return MedianReplica(grace=et["min_iter"])
+    # ASHA is always the real class: it is fast enough.
+    config = SimpleNamespace(**{"max_iter": None, "s": None, "eta": 3, "strict": True, **et})
+    return SchedulerDriver(make_scheduler(config, SimpleNamespace(name="loss", goal="minimize")))
+
+
+def early_terminate(spec: str) -> dict[str, Any] | None:
+    """The sweep's ``early_terminate`` section for a policy spec (None: every trial runs to
+    the end); see :func:`make_policy`."""
+    kind, *args = spec.split(":")
+    if kind == "full":
+        return None
+    if kind == "hyperband":
+        strict = len(args) < 3 or args[2] != "nonstrict"
+        return {"type": "hyperband", "min_iter": int(args[0]), "eta": float(args[1]),
+                "strict": strict}
+    if kind == "asha":
+        grace = int(args[1]) if len(args) > 1 else 1
+        return {"type": "asha", "min_iter": grace, "eta": float(args[0])}
     if kind == "median":
-        grace = int(args[0])
-        if not exact:
-            return MedianReplica(grace=grace)
-        et = SimpleNamespace(type="median", min_iter=grace, max_iter=None, s=None, eta=3)
-        return SchedulerDriver(make_scheduler(et, metric))
+        return {"type": "median", "min_iter": int(args[0])}
     raise ValueError(f"unknown policy {spec!r}")
 
 
@@ -478,26 +482,34 @@ def _median_interval(costs: Sequence[float], n: int = 2000, seed: int = 0) -> tu
     return float(lo), float(hi)
 
 
-def _method_costs(args: argparse.Namespace, method: Method, n: int) -> list[float]:
+def _cost(table: Table, warp: Warp, method: Method, seed: int, exact: bool = False) -> float:
+    source = _source(table, method.searcher, seed, warp)
+    return episode(table, source, make_policy(method.policy, exact=exact)).cost
+
+
+def _method_costs(
+    args: argparse.Namespace, method: Method, n: int, table: Table, warp: Warp
+) -> list[float]:
     """Costs for seeds 0..n-1; bayes seeds in ``--jobs`` processes (each seed is independent
     and deterministic, so the result does not depend on the number of jobs)."""
-    if method.searcher == "bayes" and args.jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    if method.searcher != "bayes" or args.jobs <= 1:
+        return [_cost(table, warp, method, seed) for seed in range(n)]
+    from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(args.jobs) as pool:
-            return list(pool.map(_bayes_cost, [(args.data, method.policy, s) for s in range(n)]))
-    table = load_table(Path(args.data))
-    warp = Warp(table)
-    return [
-        episode(table, _source(table, method.searcher, s, warp), make_policy(method.policy)).cost
-        for s in range(n)
-    ]
+    with ProcessPoolExecutor(args.jobs, initializer=_load_worker, initargs=(args.data,)) as pool:
+        return list(pool.map(_worker_cost, [(method, seed) for seed in range(n)]))
 
 
-def _bayes_cost(job: tuple[str, str, int]) -> float:
-    data, policy, seed = job
+_WORKER: dict[str, Any] = {}  # a worker process's table and warp, loaded once
+
+
+def _load_worker(data: str) -> None:
     table = load_table(Path(data))
-    return episode(table, BayesOrder(table, seed), make_policy(policy)).cost
+    _WORKER.update(table=table, warp=Warp(table))
+
+
+def _worker_cost(job: tuple[Method, int]) -> float:
+    return _cost(_WORKER["table"], _WORKER["warp"], *job)
 
 
 def replay(args: argparse.Namespace) -> None:
@@ -517,15 +529,12 @@ def replay(args: argparse.Namespace) -> None:
     for method in chosen:
         started = time.perf_counter()
         n = args.bayes_seeds if method.searcher == "bayes" else args.orderings
-        costs = _method_costs(args, method, n)
+        costs = _method_costs(args, method, n, table, warp)
         checks = 0 if method.policy.startswith("median-at") else args.check
         if method.searcher == "bayes":
             checks = min(checks, args.check_bayes)
         for seed in range(min(checks, n)):
-            exact = episode(
-                table, _source(table, method.searcher, seed, warp),
-                make_policy(method.policy, exact=True),
-            ).cost
+            exact = _cost(table, warp, method, seed, exact=True)
             if exact != costs[seed]:
                 raise SystemExit(f"{method.name}: seed {seed}: replay {costs[seed]} != "
                                  f"scheduler class {exact}")
@@ -580,7 +589,7 @@ def live(args: argparse.Namespace) -> None:
             else:
                 sweep = _sweep("bayes", None)
                 sweep["run_cap"] = len(expected.trials) + 1
-            et = _early_terminate(method.policy)
+            et = early_terminate(method.policy)
             if et is not None:
                 sweep["early_terminate"] = et
             sweep["raysweep"] = {"max_concurrent_trials": 1}
@@ -598,20 +607,6 @@ def live(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(str(c) for c in row) + " |")
-
-
-def _early_terminate(policy: str) -> dict[str, Any] | None:
-    kind, *args = policy.split(":")
-    if kind == "full":
-        return None
-    if kind == "hyperband":
-        strict = len(args) < 3 or args[2] != "nonstrict"
-        return {"type": "hyperband", "min_iter": int(args[0]), "eta": float(args[1]),
-                "strict": strict}
-    if kind == "asha":
-        grace = int(args[1]) if len(args) > 1 else 1
-        return {"type": "asha", "min_iter": grace, "eta": float(args[0])}
-    return {"type": "median", "min_iter": int(args[0])}
 
 
 def _live_train(
