@@ -43,8 +43,9 @@ def test_an_address_nobody_answers_at_fails_fast(tmp_path: Path) -> None:
     assert time.monotonic() - started < 10  # Ray itself would retry for minutes
 
 
-def test_a_fractional_gpu_count_for_the_local_ray_is_refused(tmp_path: Path) -> None:
-    # Ray counts a node's GPUs in whole units; it would fail later with its own ValueError.
+def test_a_local_ray_size_ray_cannot_take_is_refused(tmp_path: Path) -> None:
+    # Ray counts a node's CPUs and GPUs in whole units; it would fail later with its own
+    # ValueError.
     with pytest.raises(RaysweepError, match=r"num_gpus must be a whole number >= 0, got 1.5"):
         raysweep.run(SWEEP, function=_train, storage=tmp_path, num_gpus=1.5)
     with pytest.raises(RaysweepError, match=r"num_cpus must be a whole number >= 1, got 0"):
