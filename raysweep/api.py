@@ -24,6 +24,7 @@ from .results import (
     SweepResult,
     default_storage,
     load_results,
+    read_meta,
 )
 
 if TYPE_CHECKING:
@@ -491,15 +492,11 @@ def resume(
         function: The Python function of a function sweep (programs need nothing).
         **kwargs: ``address`` and the other :class:`RunOptions`.
     """
-    import json
 
     from .config import loads
 
     sweep_dir = Path(path).resolve()
-    meta_path = sweep_dir / META_FILE
-    if not meta_path.is_file():
-        raise RaysweepError(f"{sweep_dir} is not a raysweep sweep directory (no raysweep.json)")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = read_meta(sweep_dir)
     source = meta.get("source") or str(sweep_dir / "sweep.yaml")
     cfg = loads((sweep_dir / "sweep.yaml").read_text(encoding="utf-8"), path=source)
     options = RunOptions(**kwargs)

@@ -195,6 +195,31 @@ class SweepResult:
         return f"SweepResult({str(self.path)!r}: {text})"
 
 
+def read_meta(root: Path) -> dict[str, Any]:
+    """The sweep directory's ``raysweep.json``.
+
+    Raises:
+        RaysweepError: if ``root`` has none, or it is not a JSON object (a damaged file).
+    """
+    meta_path = root / META_FILE
+    if not meta_path.is_file():
+        raise RaysweepError(
+            f"{root} is not a raysweep sweep directory (no {META_FILE}); give the directory "
+            "that `raysweep run` printed"
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        meta = exc
+    if not isinstance(meta, dict):
+        detail = f": {meta}" if isinstance(meta, Exception) else ""
+        raise RaysweepError(
+            f"{meta_path} is damaged (not the JSON object raysweep writes{detail}); the trial "
+            "folders and history.jsonl beside it are still there to read"
+        )
+    return meta
+
+
 def load_results(path: str | os.PathLike[str]) -> SweepResult:
     """Load the tables of a sweep directory (finished or still running).
 
@@ -204,13 +229,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
     import pandas as pd
 
     root = Path(path)
-    meta_path = root / META_FILE
-    if not meta_path.is_file():
-        raise RaysweepError(
-            f"{root} is not a raysweep sweep directory (no {META_FILE}); give the directory "
-            "that `raysweep run` printed"
-        )
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = read_meta(root)
     metric: str | None = meta.get("metric")
     mode = meta.get("mode", "min")
     param_names: list[str] = list(meta.get("parameters", []))

@@ -337,6 +337,21 @@ def test_cli_report_of_a_non_sweep_directory(tmp_path: Path) -> None:
     assert "is not a raysweep sweep directory" in res.output
 
 
+@pytest.mark.parametrize("content", ["{broken", "[1, 2]"])
+def test_a_damaged_raysweep_json_is_named_not_a_traceback(tmp_path: Path, content: str) -> None:
+    from raysweep.errors import RaysweepError
+    from raysweep.results import load_results
+
+    (tmp_path / "raysweep.json").write_text(content, encoding="utf-8")
+    with pytest.raises(RaysweepError, match=r"raysweep\.json is damaged"):
+        load_results(tmp_path)
+    for command in ("results", "report", "resume"):
+        res = CliRunner().invoke(main, [command, str(tmp_path)])
+        assert res.exit_code == 2, (command, res.output)
+        assert "raysweep.json is damaged" in res.output
+        assert "Traceback" not in res.output
+
+
 def test_cli_report_watch_rebuilds_until_ctrl_c(
     sweep: SweepResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
