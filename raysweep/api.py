@@ -567,15 +567,28 @@ def _reconcile(sweep_dir: Path, cfg: SweepConfig) -> _ResumePlan:
     return _ResumePlan(ended=len(kept), dropped_ids=dropped_ids, dropped_configs=configs)
 
 
-def _restore_searcher(searcher: Any, sweep_dir: Path, cfg: SweepConfig, plan: _ResumePlan) -> None:
-    """Load the searcher's autosaved state and queue the interrupted trials' configs."""
+def _saved_state(path: Path) -> Any | None:
+    """A state file the sweep wrote for resume (None if it has none), or a clear error."""
     import json
 
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RaysweepError(
+            f"{path} is damaged ({exc}): raysweep resume needs it to continue the sweep where "
+            f"it stopped. The results so far stay readable (`raysweep results {path.parent}`)"
+        ) from None
+
+
+def _restore_searcher(searcher: Any, sweep_dir: Path, cfg: SweepConfig, plan: _ResumePlan) -> None:
+    """Load the searcher's autosaved state and queue the interrupted trials' configs."""
     from ._recorder import SEARCHER_FILE
 
-    path = sweep_dir / SEARCHER_FILE
-    if path.exists():
-        searcher.set_state(json.loads(path.read_text(encoding="utf-8")))
+    state = _saved_state(sweep_dir / SEARCHER_FILE)
+    if state is not None:
+        searcher.set_state(state)
     searcher.abandon_live()
     # A trial the recorder saw running but the searcher already closed (the driver died
     # between the two writes) must run again too.
@@ -585,11 +598,10 @@ def _restore_searcher(searcher: Any, sweep_dir: Path, cfg: SweepConfig, plan: _R
 
 def _restore_scheduler(scheduler: Any, sweep_dir: Path, plan: _ResumePlan) -> None:
     """Load the scheduler's state saved at the last trial end, minus the dropped trials."""
-    import json
-
     from ._recorder import SCHEDULER_FILE
 
-    path = sweep_dir / SCHEDULER_FILE
-    resume_from = getattr(scheduler, "resume_from", None)
-    if path.exists() and callable(resume_from):
-        resume_from(json.loads(path.read_text(encoding="utf-8")), plan.dropped_ids)
+    if not callable(getattr(scheduler, "resume_from", None)):
+        return  # no early termination, or a scheduler with nothing to restore
+    state = _saved_state(sweep_dir / SCHEDULER_FILE)
+    if state is not None:
+        scheduler.resume_from(state, plan.dropped_ids)

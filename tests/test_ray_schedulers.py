@@ -385,3 +385,19 @@ def test_resume_leaves_no_saved_hyperband_trial_live(tmp_path: Any) -> None:
                                                     dropped_configs=[]))
     assert after.state_dict()["live"] == []
     assert after.state_dict()["histories"] == before.state_dict()["histories"]
+
+
+@pytest.mark.parametrize("file", ["scheduler.json", "searcher.json"])
+def test_resume_names_a_damaged_state_file(tmp_path: Any, file: str) -> None:
+    from raysweep.api import _restore_scheduler, _restore_searcher, _ResumePlan
+    from raysweep.errors import RaysweepError
+
+    (tmp_path / file).write_text('{"histories": {', encoding="utf-8")
+    plan = _ResumePlan(ended=0, dropped_ids=set(), dropped_configs=[])
+    with pytest.raises(RaysweepError, match=rf"{file} is damaged .*raysweep results"):
+        if file == "scheduler.json":
+            et = SimpleNamespace(type="hyperband", min_iter=1, max_iter=None, s=None, eta=3)
+            scheduler = make_scheduler(et, SimpleNamespace(name="loss", goal="minimize"))
+            _restore_scheduler(scheduler, tmp_path, plan)
+        else:
+            _restore_searcher(SimpleNamespace(), tmp_path, SimpleNamespace(), plan)
