@@ -493,12 +493,9 @@ def resume(
         **kwargs: ``address`` and the other :class:`RunOptions`.
     """
 
-    from .config import loads
-
     sweep_dir = Path(path).resolve()
     meta = read_meta(sweep_dir)
-    source = meta.get("source") or str(sweep_dir / "sweep.yaml")
-    cfg = loads((sweep_dir / "sweep.yaml").read_text(encoding="utf-8"), path=source)
+    cfg = saved_config(sweep_dir, meta)
     options = RunOptions(**kwargs)
     if "wandb" not in kwargs:
         options.wandb = meta.get("wandb", "shim")  # resume as the sweep was started
@@ -518,6 +515,27 @@ def resume(
             import ray
 
             ray.shutdown()
+
+
+def saved_config(sweep_dir: Path, meta: Mapping[str, Any]) -> SweepConfig:
+    """The configuration a sweep directory keeps (``sweep.yaml``, as the sweep started).
+
+    Raises:
+        RaysweepError: the file is missing or unreadable (a SweepConfigError if it no longer
+            loads).
+    """
+    from .config import loads
+
+    path = sweep_dir / "sweep.yaml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise RaysweepError(
+            f"cannot read the sweep's configuration {path} ({reason}): raysweep resume needs "
+            f"the sweep.yaml it saved when the sweep started"
+        ) from None
+    return loads(text, path=meta.get("source") or str(path))
 
 
 @dataclass

@@ -521,6 +521,7 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
     """
     from ._live import LiveView
     from .api import resume as resume_sweep
+    from .api import saved_config
     from .errors import RaysweepError
     from .results import ENDED_STATUSES, load_results
 
@@ -530,13 +531,13 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
     except RaysweepError as exc:
         fail(str(exc))
     console = _console()
-    cfg_source = before.meta.get("source")
     try:
-        from .config import loads
-
-        cfg = loads((path / "sweep.yaml").read_text(encoding="utf-8"), path=cfg_source)
-    except (OSError, SweepConfigError) as exc:
-        fail(f"cannot read the sweep's configuration in {path}: {exc}")
+        cfg = saved_config(path, before.meta)
+    except SweepConfigError as exc:
+        _print_error(_console(stderr=True), exc)
+        sys.exit(EXIT_INVALID)
+    except RaysweepError as exc:
+        fail(str(exc))
     view = LiveView(console, cfg, cfg.run_cap)
 
     def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:

@@ -61,3 +61,31 @@ def test_a_local_ray_size_ray_cannot_take_is_refused(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "--num-gpus" in res.output and "1.5" in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("damage", ["missing", "not text", "not a sweep"])
+def test_resume_names_a_missing_or_damaged_saved_sweep_yaml(tmp_path: Path, damage: str) -> None:
+    from click.testing import CliRunner
+
+    from raysweep.api import resume
+    from raysweep.cli import main
+    from raysweep.errors import SweepConfigError
+
+    (tmp_path / "raysweep.json").write_text('{"name": "s"}', encoding="utf-8")
+    if damage == "not text":
+        (tmp_path / "sweep.yaml").write_bytes(b"\xff\xfe\x00method")
+    elif damage == "not a sweep":
+        (tmp_path / "sweep.yaml").write_text("method: grdi\n", encoding="utf-8")
+    expected = r"unknown method 'grdi'" if damage == "not a sweep" else (
+        r"cannot read the sweep's configuration .*sweep\.yaml .*raysweep resume needs"
+    )
+    error = SweepConfigError if damage == "not a sweep" else RaysweepError
+    # Raised before Ray starts (a missing file used to surface as FileNotFoundError).
+    with pytest.raises(error, match=expected):
+        resume(tmp_path)
+    res = CliRunner().invoke(main, ["resume", str(tmp_path)])
+    assert res.exit_code == 2
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "Traceback" not in res.output
+    wanted = "unknown method 'grdi'" if damage == "not a sweep" else "raysweep resume needs"
+    assert wanted in " ".join(res.output.split())
