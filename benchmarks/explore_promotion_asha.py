@@ -17,9 +17,11 @@ program has no such protocol), so it is measured here only. Cost and target as i
 ``BayesProposer`` through ``bench_early_stop.BayesOrder``; the proposer observes a
 configuration when it first pauses (its best loss so far) and that observation is replaced by
 the better loss each time the configuration is promoted (the proposer has no public method
-for it: this probe rewrites its observation list). Usage::
+for it: this probe rewrites its observation list); ``--no-revise`` keeps the first one.
+Usage::
 
     python benchmarks/explore_promotion_asha.py --rf 4 --grace 2 --orderings 200 --bayes-seeds 100
+    python benchmarks/explore_promotion_asha.py --rf 3 4 --grace 1 --stopping-variants
 """
 
 from __future__ import annotations
@@ -67,8 +69,13 @@ class Promotions:
         return None
 
 
-def episode(table: b.Table, source: b.Source, grace: int, rf: int, bayes: bool) -> float:
-    """Epochs until a configuration trained to 81 epochs reaches the target (inf: never)."""
+def episode(
+    table: b.Table, source: b.Source, grace: int, rf: int, bayes: bool, revise: bool = True
+) -> float:
+    """Epochs until a configuration trained to 81 epochs reaches the target (inf: never).
+
+    ``revise=False``: the proposer keeps what it observed at a configuration's first pause.
+    """
     asha = Promotions(grace, rf)
     losses = table.losses
     row: dict[int, int] = {}  # config -> its row in the Bayes proposer's observations
@@ -93,7 +100,7 @@ def episode(table: b.Table, source: b.Source, grace: int, rf: int, bayes: bool) 
         elif config not in row:
             source.observe(config, best)
             row[config] = len(source.proposer._obs) - 1  # type: ignore[attr-defined]
-        else:
+        elif revise:
             obs = source.proposer._obs  # type: ignore[attr-defined]
             obs[row[config]] = (obs[row[config]][0], best)
         if end == b.EPOCHS and table.reaches(config):
@@ -150,10 +157,10 @@ def _load(data: str) -> None:
     _WORKER["table"] = b.load_table(Path(data))
 
 
-def _bayes_cost(job: tuple[int, int, int]) -> float:
-    seed, grace, rf = job
+def _bayes_cost(job: tuple[int, int, int, bool]) -> float:
+    seed, grace, rf, revise = job
     table = _WORKER["table"]
-    return episode(table, b.BayesOrder(table, seed), grace, rf, bayes=True)
+    return episode(table, b.BayesOrder(table, seed), grace, rf, bayes=True, revise=revise)
 
 
 def _row(name: str, costs: Sequence[float], base: float) -> str:
@@ -172,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--bayes-seeds", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--data", default=str(b.DATA))
+    parser.add_argument("--no-revise", action="store_true",
+                        help="bayes keeps a configuration's loss at its first pause")
     parser.add_argument("--stopping-variants", action="store_true",
                         help="also print stop-type ASHA variants (grace 1, random order)")
     args = parser.parse_args(argv)
@@ -203,9 +212,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 started = time.perf_counter()
                 with ProcessPoolExecutor(args.jobs, initializer=_load,
                                          initargs=(args.data,)) as pool:
-                    costs = list(pool.map(_bayes_cost, [(s, grace, rf)
+                    costs = list(pool.map(_bayes_cost, [(s, grace, rf, not args.no_revise)
                                                         for s in range(args.bayes_seeds)]))
-                print(_row(f"bayes + {name}", costs, base), flush=True)
+                kept = ", no revision" if args.no_revise else ""
+                print(_row(f"bayes + {name}{kept}", costs, base), flush=True)
                 print(f"  ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
 
 
