@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import SweepConfig, load
-from .errors import RaysweepError
+from .errors import RaysweepError, SweepConfigError
 from .results import (
     ENDED_STATUSES,
     META_FILE,
@@ -535,7 +535,12 @@ def saved_config(sweep_dir: Path, meta: Mapping[str, Any]) -> SweepConfig:
             f"cannot read the sweep's configuration {path} ({reason}): raysweep resume needs "
             f"the sweep.yaml it saved when the sweep started"
         ) from None
-    return loads(text, path=meta.get("source") or str(path))
+    try:
+        # The original file's path: programs run from its directory.
+        return loads(text, path=meta.get("source") or str(path))
+    except SweepConfigError as exc:
+        # But the problems (and their line numbers) are in the saved copy: name that.
+        raise type(exc)(exc.issues, str(path)) from None
 
 
 @dataclass

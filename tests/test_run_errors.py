@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
@@ -71,7 +72,9 @@ def test_resume_names_a_missing_or_damaged_saved_sweep_yaml(tmp_path: Path, dama
     from raysweep.cli import main
     from raysweep.errors import SweepConfigError
 
-    (tmp_path / "raysweep.json").write_text('{"name": "s"}', encoding="utf-8")
+    # The sweep was started from another file; the saved copy is what resume reads.
+    meta = {"name": "s", "source": str(tmp_path / "elsewhere" / "sweep.yaml")}
+    (tmp_path / "raysweep.json").write_text(json.dumps(meta), encoding="utf-8")
     if damage == "not text":
         (tmp_path / "sweep.yaml").write_bytes(b"\xff\xfe\x00method")
     elif damage == "not a sweep":
@@ -81,8 +84,10 @@ def test_resume_names_a_missing_or_damaged_saved_sweep_yaml(tmp_path: Path, dama
     )
     error = SweepConfigError if damage == "not a sweep" else RaysweepError
     # Raised before Ray starts (a missing file used to surface as FileNotFoundError).
-    with pytest.raises(error, match=expected):
+    with pytest.raises(error, match=expected) as caught:
         resume(tmp_path)
+    if damage == "not a sweep":
+        assert caught.value.source == str(tmp_path / "sweep.yaml")
     res = CliRunner().invoke(main, ["resume", str(tmp_path)])
     assert res.exit_code == 2
     assert res.exception is None or isinstance(res.exception, SystemExit)
