@@ -188,14 +188,53 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise _unreachable(address, exc.strerror or exc) from None
 
 
+def _check_whole(name: str, value: object, least: int) -> None:
+    """None, or a whole number >= least (what the CLI's integer ranges allow)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < least):
+        raise RaysweepError(f"{name} must be a whole number >= {least}, got {value!r}")
+
+
+def _check_options(options: RunOptions, function: object) -> None:
+    """Keyword arguments of the Python API that the CLI's types would have refused: a clear
+    error before anything starts, instead of a TypeError deep inside, or a sweep that runs
+    with a value that means something else (``count=0`` is not "no limit")."""
+    if function is not None and not callable(function):
+        raise RaysweepError(
+            f"function must be a Python function train(config) that calls raysweep.log, got "
+            f"{type(function).__name__} {function!r}"
+        )
+    folder = options.name
+    if folder is not None and (not isinstance(folder, str) or folder in ("", ".", "..")
+                               or "/" in folder or os.sep in folder):
+        # A path would put the sweep directory outside the storage folder.
+        raise RaysweepError(
+            f"name must be a folder name for the sweep directory (no '/'), got {folder!r}; "
+            "choose where sweep directories go with storage= (--storage)"
+        )
+    for name, least in (("count", 1), ("seed", 0), ("max_concurrent_trials", 1),
+                        ("max_failures", -1)):
+        _check_whole(name, getattr(options, name), least)
+    if options.resources is not None:
+        from .config import resource_issues
+
+        problems = resource_issues(options.resources)
+        if problems:
+            said = "; ".join(
+                f"{i.path.removeprefix('raysweep.resources').lstrip('.') or 'it'} {i.message}"
+                + (f" ({i.hint})" if i.hint else "")
+                for i in problems
+            )
+            raise RaysweepError(
+                f"resources={options.resources!r} is not a per-trial resource request: {said}"
+            )
+
+
 def _check_local_size(options: RunOptions) -> None:
     """Ray counts a node's CPUs and GPUs in whole units (it would raise its own ValueError);
     trials may still ask for fractions of them."""
-    for name, value, least in (("num_cpus", options.num_cpus, 1),
-                               ("num_gpus", options.num_gpus, 0)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < least):
-            raise RaysweepError(f"{name} must be a whole number >= {least}, got {value!r}")
+    _check_whole("num_cpus", options.num_cpus, 1)
+    _check_whole("num_gpus", options.num_gpus, 0)
 
 
 def _init_ray(options: RunOptions) -> bool:
@@ -262,6 +301,7 @@ def run_sweep(
     """Run ``cfg`` (see :func:`run`)."""
     from .runner import check_runnable
 
+    _check_options(options, function)
     if function is None:
         check_runnable(cfg)
     if options.wandb not in ("shim", "real"):
@@ -497,6 +537,7 @@ def resume(
     meta = read_meta(sweep_dir)
     cfg = saved_config(sweep_dir, meta)
     options = RunOptions(**kwargs)
+    _check_options(options, function)
     if "wandb" not in kwargs:
         options.wandb = meta.get("wandb", "shim")  # resume as the sweep was started
     options.storage = str(sweep_dir.parent)

@@ -185,7 +185,7 @@ def _load_or_exit(name: str) -> SweepConfig:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-n", "count", type=click.IntRange(min=1), default=None,
               help="How many configurations to show [grid: all; random/bayes: 10].")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed for random draws [default: raysweep.seed in the file, else 0].")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="json prints one array of run configs.")
@@ -281,7 +281,8 @@ def _existing_dir(path: str) -> Path:
 @click.option("--storage", default=None, metavar="DIR",
               help="Where sweep directories go [default: raysweep.storage, $RAYSWEEP_STORAGE, "
                    "./raysweep_results].")
-@click.option("--seed", type=int, default=None, help="Seed for random and bayes search.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed for random and bayes search.")
 @click.option("--cpu", "cpu", type=click.FloatRange(min=0), default=None,
               help="CPUs per trial (overrides raysweep.resources.cpu).")
 @click.option("--gpu", "gpu", type=click.FloatRange(min=0), default=None,
@@ -333,6 +334,9 @@ def run(
     if cpu is not None:
         resources["cpu"] = cpu
     if gpu is not None:
+        if gpu > 1 and not gpu.is_integer():
+            fail(f"--gpu {gpu:g}: fractions of a GPU are only allowed below 1",
+                 "Ask for a whole number of GPUs per trial, or a fraction such as 0.5.")
         resources["gpu"] = gpu
     console = _console()
     cap_values = [c for c in (count, cfg.run_cap) if c is not None]

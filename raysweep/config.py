@@ -195,6 +195,11 @@ def load(source: str | os.PathLike[str] | Mapping[str, Any] | SweepConfig) -> Sw
         return source
     if isinstance(source, Mapping):
         return from_dict(source)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(
+            "a sweep is a YAML file path, a dict or a SweepConfig, got "
+            f"{type(source).__name__} {source!r}"
+        )
     path = Path(source)
     try:
         text = path.read_text(encoding="utf-8")
@@ -390,6 +395,14 @@ def _describe(v: Any) -> str:
 def _did_you_mean(word: str, options: tuple[str, ...] | list[str]) -> str | None:
     match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.75)
     return f"Did you mean {match[0]!r}?" if match else None
+
+
+def resource_issues(res: Any) -> list[Issue]:
+    """Problems of a per-trial resource request given outside the sweep file (the Python
+    API's ``resources=``), by the rules of ``raysweep.resources``."""
+    checker = _Checker({})
+    checker.check_resources(res)
+    return checker.issues
 
 
 class _Checker:

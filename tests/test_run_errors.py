@@ -94,3 +94,68 @@ def test_resume_names_a_missing_or_damaged_saved_sweep_yaml(tmp_path: Path, dama
     assert "Traceback" not in res.output
     wanted = "unknown method 'grdi'" if damage == "not a sweep" else "raysweep resume needs"
     assert wanted in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"count": 0}, r"count must be a whole number >= 1, got 0"),
+        ({"count": "3"}, r"count must be a whole number >= 1, got '3'"),
+        ({"seed": -1}, r"seed must be a whole number >= 0, got -1"),
+        ({"max_concurrent_trials": 0}, r"max_concurrent_trials must be a whole number >= 1"),
+        ({"max_failures": -2}, r"max_failures must be a whole number >= -1, got -2"),
+        ({"function": 3}, r"function must be a Python function train\(config\).*got int 3"),
+        ({"resources": {"cpu": -1}}, r"resources=\{'cpu': -1\} .*cpu must be a non-negative"),
+        ({"resources": {"gpu": "a"}}, r"gpu must be a non-negative number, got the string 'a'"),
+        ({"resources": [1]}, r"resources=\[1\] .*it must be a mapping"),
+        ({"resources": {"gpu": 1.5}}, r"gpu fractions are only allowed below 1 GPU, got 1.5"),
+        ({"name": "../elsewhere"}, r"name must be a folder name .*got '\.\./elsewhere'"),
+        ({"name": ".."}, r"name must be a folder name"),
+    ],
+)
+def test_api_arguments_the_cli_would_refuse_are_refused(
+    tmp_path: Path, kwargs: dict[str, Any], expected: str
+) -> None:
+    # count=0 used to run a sweep of no trials, max_concurrent_trials=0 meant "no limit", a
+    # non-callable function ran (and failed) every trial, seed=-1 failed inside numpy, bad
+    # resources failed inside Ray or with a bare ValueError, and a name with '/' put the sweep
+    # directory outside the storage folder.
+    kwargs.setdefault("function", _train)
+    with pytest.raises(RaysweepError, match=expected):
+        raysweep.run(SWEEP, storage=tmp_path, **kwargs)
+    assert not any(tmp_path.iterdir())  # refused before a sweep directory was made
+
+
+@pytest.mark.parametrize("command", ["preview", "run"])
+def test_a_negative_seed_is_refused_by_the_cli(tmp_path: Path, command: str) -> None:
+    from click.testing import CliRunner
+
+    from raysweep.cli import main
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("method: random\nparameters: {x: {min: 0.0, max: 1.0}}\nprogram: p.py\n",
+                     encoding="utf-8")
+    res = CliRunner().invoke(main, [command, str(sweep), "--seed", "-1"])
+    assert res.exit_code == 2
+    assert "-1 is not in the range x>=0" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def test_a_fractional_gpu_count_above_one_per_trial_is_refused_by_the_cli(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from raysweep.cli import main
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("method: grid\nparameters: {x: {values: [1]}}\nprogram: p.py\n",
+                     encoding="utf-8")
+    res = CliRunner().invoke(main, ["run", str(sweep), "--gpu", "1.5"])
+    assert res.exit_code == 2
+    assert "--gpu 1.5: fractions of a GPU are only allowed below 1" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def test_a_sweep_of_the_wrong_type_is_named() -> None:
+    with pytest.raises(TypeError, match=r"a sweep is a YAML file path, a dict or a SweepConfig, "
+                                        r"got int 123"):
+        raysweep.run(123)  # type: ignore[arg-type]
