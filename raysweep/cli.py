@@ -627,8 +627,6 @@ def report(
             write_report(result, target, refresh_s=refresh_s)
         except RaysweepError as exc:
             fail(str(exc))
-        except OSError as exc:
-            fail(f"cannot write {target}: {exc.strerror or exc}")
         return result
 
     result = build(watch)

@@ -722,10 +722,18 @@ def write_report(
 
     Returns:
         The path written.
+
+    Raises:
+        RaysweepError: the file cannot be written there (named, with the reason).
     """
     target = Path(path)
     text = build_report(result, refresh_s=refresh_s)
-    write_text_atomic(target, text)
+    try:
+        write_text_atomic(target, text)
+    except OSError as exc:
+        # Not the temporary file's name that the atomic write would show.
+        reason = exc.strerror or exc
+        raise RaysweepError(f"cannot write the report to {target}: {reason}") from None
     return target
 
 

@@ -331,6 +331,20 @@ def test_cli_report_without_plotly_is_a_clear_error(
     assert "Traceback" not in res.output
 
 
+def test_a_report_that_cannot_be_written_names_its_path(
+    sweep: SweepResult, tmp_path: Path
+) -> None:
+    # The atomic write used to surface as FileNotFoundError about a hidden temporary file.
+    target = tmp_path / "missing-folder" / "r.html"
+    expected = re.escape(f"cannot write the report to {target}: No such file or directory")
+    with pytest.raises(RaysweepError, match=expected):
+        sweep.report(target)
+    res = CliRunner().invoke(main, ["report", str(sweep.path), "-o", str(target)])
+    assert res.exit_code == 2
+    assert "cannot write the report to" in res.output
+    assert "Traceback" not in res.output and ".tmp" not in res.output
+
+
 def test_cli_report_of_a_non_sweep_directory(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert res.exit_code == 2
