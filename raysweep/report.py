@@ -92,12 +92,23 @@ def _mode(result: SweepResult) -> str:
 
 
 def _metric_name(result: SweepResult, metric: str | None) -> str | None:
-    """The metric to plot: ``metric``, else the sweep's, else the first one reported."""
+    """The metric to plot: ``metric``, else the sweep's, else the first one reported.
+
+    Raises:
+        RaysweepError: ``metric`` was given, trials have reported, and none reported it (a
+            typo would otherwise plot an empty figure that says "no metric reported yet").
+    """
+    skip = {"trial_id", "step", "time_s"}
     if metric is not None:
+        known = [str(c) for c in result.history.columns if c not in skip]
+        if len(result.history) and metric not in known and metric not in result.trials:
+            raise RaysweepError(
+                f"no metric {metric!r} in the sweep {result.path}; its trials reported: "
+                f"{', '.join(k for k in known if not k.startswith('_')) or 'nothing'}"
+            )
         return metric
     if result.metric is not None:
         return result.metric
-    skip = {"trial_id", "step", "time_s"}
     for col in result.history.columns:
         if col not in skip and is_numeric_values(result.history[col].head(50).tolist()):
             return str(col)

@@ -331,6 +331,13 @@ def test_cli_report_without_plotly_is_a_clear_error(
     assert "Traceback" not in res.output
 
 
+def test_a_metric_no_trial_reported_is_named(sweep: SweepResult) -> None:
+    # A typo used to give an empty figure saying "No metric reported yet."
+    for plot in (sweep.plot_curves, sweep.plot_best, sweep.plot_parallel, sweep.importance):
+        with pytest.raises(RaysweepError, match=r"no metric 'los' in the sweep .*reported: "):
+            plot("los")
+
+
 def test_a_report_that_cannot_be_written_names_its_path(
     sweep: SweepResult, tmp_path: Path
 ) -> None:
