@@ -425,9 +425,11 @@ def _print_outcome(console: Console, result: Any) -> None:
               help="Only the N best trials [table format default: 20].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file instead of standard output (required for parquet on a "
-                   "terminal).")
+                   "terminal). Without --format, a .csv, .json or .parquet name sets it.")
+@click.pass_context
 def results(
-    directory: str | None, fmt: str, history: bool, top: int | None, output: str | None
+    ctx: click.Context, directory: str | None, fmt: str, history: bool, top: int | None,
+    output: str | None
 ) -> None:
     """Show the trials of a sweep, best first [default: the latest sweep].
 
@@ -443,6 +445,9 @@ def results(
         result = load_results(path)
     except RaysweepError as exc:
         fail(str(exc))
+    if output is not None and fmt == "table":
+        fmt = _file_format(output, explicit=ctx.get_parameter_source("fmt")
+                           is click.core.ParameterSource.COMMANDLINE)
     table = result.history if history else result.trials
     if top is None and fmt == "table" and not history:
         top = 20
@@ -454,16 +459,32 @@ def results(
     if fmt == "parquet":
         if output is None and sys.stdout.isatty():
             fail("parquet is binary: give -o FILE, or redirect standard output")
-        target = output or sys.stdout.buffer
-        table.to_parquet(target, index=False)
+        try:
+            table.to_parquet(output or sys.stdout.buffer, index=False)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
         return
     text = table.to_csv(index=False) if fmt == "csv" else table.to_json(
         orient="records", indent=2, default_handler=str
     )
     if output:
-        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        try:
+            Path(output).write_text(text if text.endswith("\n") else text + "\n",
+                                    encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
     else:
         click.echo(text.rstrip("\n"))
+
+
+def _file_format(output: str, *, explicit: bool) -> str:
+    """The file format for ``results -o FILE`` when the format is ``table``: the file's
+    suffix, unless ``--format table`` was asked for (a terminal table is not a file format)."""
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if not explicit and suffix in ("csv", "json", "parquet"):
+        return suffix
+    fail(f"-o {output}: the table format is for the terminal; give --format csv, json or "
+         "parquet (or name the file .csv, .json or .parquet)")
 
 
 def _print_table(result: Any, table: Any, history: bool) -> None:

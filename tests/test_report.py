@@ -331,6 +331,42 @@ def test_cli_report_without_plotly_is_a_clear_error(
     assert "Traceback" not in res.output
 
 
+@pytest.mark.parametrize("suffix", ["csv", "json", "parquet"])
+def test_cli_results_writes_the_file_format_its_name_says(
+    sweep: SweepResult, tmp_path: Path, suffix: str
+) -> None:
+    import pandas as pd
+
+    out = tmp_path / f"trials.{suffix}"
+    res = CliRunner().invoke(main, ["results", str(sweep.path), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    read = {"csv": pd.read_csv, "json": pd.read_json, "parquet": pd.read_parquet}[suffix]
+    table = read(out)
+    assert list(table["trial_id"].astype(str)) == list(sweep.trials["trial_id"].astype(str))
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-o", "{tmp}/missing/trials.csv"], "cannot write {tmp}/missing/trials.csv"),
+        (["--format", "parquet", "-o", "{tmp}/missing/t.parquet"], "cannot write {tmp}/missing"),
+        # Used to print the table to the terminal and write nothing.
+        (["-o", "{tmp}/trials.txt"], "the table format is for the terminal"),
+        (["--format", "table", "-o", "{tmp}/t.csv"], "the table format is for the terminal"),
+    ],
+)
+def test_cli_results_output_it_cannot_write_is_named(
+    sweep: SweepResult, tmp_path: Path, args: list[str], expected: str
+) -> None:
+    argv = ["results", str(sweep.path), *(a.format(tmp=tmp_path) for a in args)]
+    res = CliRunner().invoke(main, argv)
+    assert res.exit_code == 2, res.output
+    # Compared without whitespace: the terminal may fold a long path anywhere.
+    squeeze = "".join
+    assert squeeze(expected.format(tmp=tmp_path).split()) in squeeze(res.output.split())
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
 def test_a_metric_no_trial_reported_is_named(sweep: SweepResult) -> None:
     # A typo used to give an empty figure saying "No metric reported yet."
     for plot in (sweep.plot_curves, sweep.plot_best, sweep.plot_parallel, sweep.importance):
