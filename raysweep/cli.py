@@ -462,7 +462,7 @@ def results(
         try:
             table.to_parquet(output or sys.stdout.buffer, index=False)
         except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
+            fail(f"cannot write {output or 'standard output'}: {exc.strerror or exc}")
         return
     text = table.to_csv(index=False) if fmt == "csv" else table.to_json(
         orient="records", indent=2, default_handler=str
