@@ -406,6 +406,9 @@ def _print_outcome(console: Console, result: Any) -> None:
             f"(trial {best['trial_id']}, {best['status']})"
         )
         console.print("  " + _escape(json.dumps(best["config"], default=str)))
+    note = _missing_metric_note(result)
+    if note:
+        console.print(f"[yellow]note[/]: {_escape(note)}")
     failed = trials[trials["status"] == "failed"] if len(trials) else trials
     if len(failed):
         first = failed.iloc[0]
@@ -413,6 +416,33 @@ def _print_outcome(console: Console, result: Any) -> None:
         console.print(_escape(str(first["error"] or "")), markup=False)
     console.print(f"results: {_escape(str(result.path))}")
     console.print(f"  raysweep results {_escape(str(result.path))}")
+
+
+def _missing_metric_note(result: Any) -> str | None:
+    """Which ended trials never reported a number for the sweep's metric, and what they did
+    report: usually the program logs the metric under another name (W&B then silently leaves
+    those runs out of bayes and hyperband, and so does raysweep)."""
+    import pandas as pd
+
+    metric, trials = result.metric, result.trials
+    if metric is None or not len(trials):
+        return None
+    ended = trials[trials["status"].isin(("finished", "stopped"))]
+    column = f"{metric}_best" if f"{metric}_best" in ended else metric
+    if column in ended:
+        ended = ended[pd.to_numeric(ended[column], errors="coerce").isna()]
+    if not len(ended):
+        return None
+    ids = [str(t) for t in ended["trial_id"]]
+    history = result.history
+    rows = history[history["trial_id"].astype(str).isin(ids)] if len(history) else history
+    keys = [str(c) for c in rows.columns
+            if c not in ("trial_id", "step", "time_s") and not str(c).startswith("_")
+            and rows[c].notna().any()]
+    shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+    return (f"{len(ids)} trial{'s' if len(ids) != 1 else ''} ended without a numeric "
+            f"{metric!r} ({shown}); they reported: {', '.join(keys) or 'nothing'}. Check the "
+            "name the program logs the metric under.")
 
 
 @main.command()

@@ -11,6 +11,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -428,3 +429,28 @@ def test_cli_report_watch_rebuilds_until_ctrl_c(
     assert res.output.count(" updated: 40 trials, 0 running") == 1
     assert "stopped watching; report: " in res.output
     assert 'http-equiv="refresh"' not in out.read_text(encoding="utf-8")
+
+
+def test_the_run_summary_names_trials_that_never_reported_the_metric() -> None:
+    from raysweep.cli import _missing_metric_note
+
+    trials = pd.DataFrame({
+        "trial_id": ["a", "b", "c", "d"],
+        "status": ["finished", "finished", "stopped", "failed"],
+        "loss_best": [0.5, None, 0.7, None],
+    })
+    history = pd.DataFrame({
+        "trial_id": ["a", "b", "b", "c", "d"],
+        "step": [1, 1, 2, 1, 1],
+        "loss": [0.5, None, None, 0.7, None],
+        "val_loss": [None, 0.4, 0.3, None, None],  # the typo: logged under another name
+        "_step": [0, 0, 1, 0, 0],
+    })
+    result = SimpleNamespace(metric="loss", trials=trials, history=history)
+    note = _missing_metric_note(result)
+    assert note == ("1 trial ended without a numeric 'loss' (b); they reported: val_loss. "
+                    "Check the name the program logs the metric under.")
+    everyone = SimpleNamespace(metric="loss", trials=trials.iloc[[0, 2]], history=history)
+    assert _missing_metric_note(everyone) is None  # failed trials have their own message
+    assert _missing_metric_note(SimpleNamespace(metric=None, trials=trials,
+                                                history=history)) is None
