@@ -420,8 +420,8 @@ def _print_outcome(console: Console, result: Any) -> None:
 
 def _missing_metric_note(result: Any) -> str | None:
     """Which ended trials never reported a number for the sweep's metric, and what they did
-    report: usually the program logs the metric under another name (W&B then silently leaves
-    those runs out of bayes and hyperband, and so does raysweep)."""
+    report: usually the program logs the metric under another name, and the sweep's ranking,
+    search and early stopping then have no value for those trials."""
     import pandas as pd
 
     metric, trials = result.metric, result.trials
