@@ -41,13 +41,11 @@ import bench_early_stop as b  # noqa: E402
 
 
 def rungs(grace: int, rf: int) -> list[int]:
-    """Epochs at which a trial pauses: grace * rf^k below the full budget, then the end."""
-    out = []
-    r = grace
-    while r < b.EPOCHS:
-        out.append(r)
-        r *= rf
-    return [*out, b.EPOCHS]
+    """Epochs at which a trial pauses: W&B's hyperband bands from ``min_iter: grace, eta:
+    rf`` (grace * rf^k) below the full budget, then the end."""
+    from raysweep.schedulers import bands
+
+    return [r for r in bands(eta=rf, min_iter=grace) if r < b.EPOCHS] + [b.EPOCHS]
 
 
 class Promotions:
@@ -150,17 +148,11 @@ def stopping_episode(table: b.Table, order: Sequence[int], rf: int, variant: str
 
 VARIANTS = ("ray", "ray-with-self", "lower", "higher", "nearest", "top-k", "best-so-far")
 
-_WORKER: dict[str, b.Table] = {}
-
-
-def _load(data: str) -> None:
-    _WORKER["table"] = b.load_table(Path(data))
-
-
 def _bayes_cost(job: tuple[int, int, int, bool]) -> float:
+    """One bayes seed in a worker process that ``bench_early_stop._load_worker`` set up."""
     seed, grace, rf, revise = job
-    table = _WORKER["table"]
-    return episode(table, b.BayesOrder(table, seed), grace, rf, bayes=True, revise=revise)
+    table, warp = b._WORKER["table"], b._WORKER["warp"]
+    return episode(table, b.BayesOrder(table, seed, warp), grace, rf, bayes=True, revise=revise)
 
 
 def _row(name: str, costs: Sequence[float], base: float) -> str:
@@ -210,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(_row(f"random + {name}", costs, base), flush=True)
             if args.bayes_seeds:
                 started = time.perf_counter()
-                with ProcessPoolExecutor(args.jobs, initializer=_load,
+                with ProcessPoolExecutor(args.jobs, initializer=b._load_worker,
                                          initargs=(args.data,)) as pool:
                     costs = list(pool.map(_bayes_cost, [(s, grace, rf, not args.no_revise)
                                                         for s in range(args.bayes_seeds)]))
