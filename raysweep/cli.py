@@ -422,23 +422,20 @@ def _missing_metric_note(result: Any) -> str | None:
     """Which ended trials never reported a number for the sweep's metric, and what they did
     report: usually the program logs the metric under another name, and the sweep's ranking,
     search and early stopping then have no value for those trials."""
-    import pandas as pd
+    from .results import reported_names
 
     metric, trials = result.metric, result.trials
     if metric is None or not len(trials):
         return None
-    ended = trials[trials["status"].isin(("finished", "stopped"))]
-    column = f"{metric}_best" if f"{metric}_best" in ended else metric
-    if column in ended:
-        ended = ended[pd.to_numeric(ended[column], errors="coerce").isna()]
+    # <metric>_best is the column `best` ranks by: only finite numbers, else empty.
+    ended = trials[trials["status"].isin(("finished", "stopped"))
+                   & trials[f"{metric}_best"].isna()]
     if not len(ended):
         return None
     ids = [str(t) for t in ended["trial_id"]]
     history = result.history
     rows = history[history["trial_id"].astype(str).isin(ids)] if len(history) else history
-    keys = [str(c) for c in rows.columns
-            if c not in ("trial_id", "step", "time_s") and not str(c).startswith("_")
-            and rows[c].notna().any()]
+    keys = reported_names(rows)
     shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
     return (f"{len(ids)} trial{'s' if len(ids) != 1 else ''} ended without a numeric "
             f"{metric!r} ({shown}); they reported: {', '.join(keys) or 'nothing'}. Check the "

@@ -36,6 +36,7 @@ import numpy as np
 from ._files import write_text_atomic
 from ._importance import is_log_scale, is_numeric_values, parameter_importance
 from .errors import RaysweepError
+from .results import HISTORY_KEYS, reported_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,19 +99,19 @@ def _metric_name(result: SweepResult, metric: str | None) -> str | None:
         RaysweepError: ``metric`` was given, trials have reported, and none reported it (a
             typo would otherwise plot an empty figure that says "no metric reported yet").
     """
-    skip = {"trial_id", "step", "time_s"}
+    history = result.history
     if metric is not None:
-        known = [str(c) for c in result.history.columns if c not in skip]
-        if len(result.history) and metric not in known and metric not in result.trials:
+        known = [str(c) for c in history.columns if c not in HISTORY_KEYS]
+        if len(history) and metric not in known and metric not in result.trials:
             raise RaysweepError(
                 f"no metric {metric!r} in the sweep {result.path}; its trials reported: "
-                f"{', '.join(k for k in known if not k.startswith('_')) or 'nothing'}"
+                f"{', '.join(reported_names(history)) or 'nothing'}"
             )
         return metric
     if result.metric is not None:
         return result.metric
-    for col in result.history.columns:
-        if col not in skip and is_numeric_values(result.history[col].head(50).tolist()):
+    for col in history.columns:
+        if col not in HISTORY_KEYS and is_numeric_values(history[col].head(50).tolist()):
             return str(col)
     return None
 

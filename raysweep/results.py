@@ -34,6 +34,8 @@ TRIALS_FILE = "trials.json"
 META_FILE = "raysweep.json"
 # A trial in one of these states is over and is never run again (also by `raysweep resume`).
 ENDED_STATUSES = ("finished", "stopped", "failed")
+# The history table's own columns; every other one is something a trial reported.
+HISTORY_KEYS = ("trial_id", "step", "time_s")
 STORAGE_ENV = "RAYSWEEP_STORAGE"
 
 
@@ -75,12 +77,12 @@ def _read_history(path: Path) -> pd.DataFrame:
     import pandas as pd
 
     if not path.exists():
-        return pd.DataFrame(columns=["trial_id", "step", "time_s"])
+        return pd.DataFrame(columns=list(HISTORY_KEYS))
     data = path.read_bytes()
     end = data.rfind(b"\n")
     data = data[: end + 1] if end >= 0 else b""  # a crash may cut the last line: drop it
     if not data:
-        return pd.DataFrame(columns=["trial_id", "step", "time_s"])
+        return pd.DataFrame(columns=list(HISTORY_KEYS))
     try:
         import pyarrow.json as pj
 
@@ -94,6 +96,13 @@ def _read_history(path: Path) -> pd.DataFrame:
             except ValueError:
                 continue
         return pd.DataFrame.from_records(rows)
+
+
+def reported_names(history: pd.DataFrame) -> list[str]:
+    """The names trials reported in ``history`` (rows of it), for messages: W&B's internal
+    ``_step``-style keys and the table's own columns left out."""
+    return [str(c) for c in history.columns
+            if c not in HISTORY_KEYS and not str(c).startswith("_") and history[c].notna().any()]
 
 
 @dataclass
