@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .config import Method, SweepConfig, load
+from .config import Method, SweepConfig, load, resource_issues
 from .errors import Issue, SweepConfigError, UnsupportedSweepError
 from .space import SearchSpace, dotted
 
@@ -334,10 +334,10 @@ def run(
     if cpu is not None:
         resources["cpu"] = cpu
     if gpu is not None:
-        if gpu > 1 and not gpu.is_integer():
-            fail(f"--gpu {gpu:g}: fractions of a GPU are only allowed below 1",
-                 "Ask for a whole number of GPUs per trial, or a fraction such as 0.5.")
         resources["gpu"] = gpu
+    for issue in resource_issues(resources):  # the rules of raysweep.resources, per flag
+        flag = issue.path.rsplit(".", 1)[-1]
+        fail(f"--{flag} {resources[flag]:g}: {issue.message}", issue.hint)
     console = _console()
     cap_values = [c for c in (count, cfg.run_cap) if c is not None]
     cap = min(cap_values) if cap_values else (

@@ -151,7 +151,7 @@ def test_a_fractional_gpu_count_above_one_per_trial_is_refused_by_the_cli(tmp_pa
                      encoding="utf-8")
     res = CliRunner().invoke(main, ["run", str(sweep), "--gpu", "1.5"])
     assert res.exit_code == 2
-    assert "--gpu 1.5: fractions of a GPU are only allowed below 1" in res.output
+    assert "--gpu 1.5: fractions are only allowed below 1 GPU, got 1.5" in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)
 
 
