@@ -483,25 +483,22 @@ def results(
     if fmt == "table":
         _print_table(result, table, history)
         return
-    if fmt == "parquet":
-        if output is None and sys.stdout.isatty():
-            fail("parquet is binary: give -o FILE, or redirect standard output")
-        try:
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        fail("parquet is binary: give -o FILE, or redirect standard output")
+    try:
+        if fmt == "parquet":
             table.to_parquet(output or sys.stdout.buffer, index=False)
-        except OSError as exc:
-            fail(f"cannot write {output or 'standard output'}: {exc.strerror or exc}")
-        return
-    text = table.to_csv(index=False) if fmt == "csv" else table.to_json(
-        orient="records", indent=2, default_handler=str
-    )
-    if output:
-        try:
+            return
+        text = table.to_csv(index=False) if fmt == "csv" else table.to_json(
+            orient="records", indent=2, default_handler=str
+        )
+        if output:
             Path(output).write_text(text if text.endswith("\n") else text + "\n",
                                     encoding="utf-8")
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror or exc}")
-    else:
-        click.echo(text.rstrip("\n"))
+            return
+    except OSError as exc:
+        fail(f"cannot write {output or 'standard output'}: {exc.strerror or exc}")
+    click.echo(text.rstrip("\n"))
 
 
 def _file_format(output: str, *, explicit: bool) -> str:
