@@ -173,12 +173,17 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
         sys.exit(EXIT_INVALID)
 
 
+def _exit_invalid(exc: SweepConfigError) -> NoReturn:
+    """Show a configuration's problems on stderr and exit 2."""
+    _print_error(_console(stderr=True), exc)
+    sys.exit(EXIT_INVALID)
+
+
 def _load_or_exit(name: str) -> SweepConfig:
     try:
         return load(name)
     except SweepConfigError as exc:
-        _print_error(_console(stderr=True), exc)
-        sys.exit(EXIT_INVALID)
+        _exit_invalid(exc)
 
 
 @main.command()
@@ -374,8 +379,7 @@ def _run_with_view(view: Any, call: Callable[[], Any]) -> Any:
         finally:
             view.__exit__(None, None, None)
     except SweepConfigError as exc:
-        _print_error(_console(stderr=True), exc)
-        sys.exit(EXIT_INVALID)
+        _exit_invalid(exc)
     except RaysweepError as exc:
         fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - a bug or an unexpected Ray error: keep the details
@@ -583,8 +587,7 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
     try:
         cfg = saved_config(path, before.meta)
     except SweepConfigError as exc:
-        _print_error(_console(stderr=True), exc)
-        sys.exit(EXIT_INVALID)
+        _exit_invalid(exc)
     except RaysweepError as exc:
         fail(str(exc))
     view = LiveView(console, cfg, cfg.run_cap)
