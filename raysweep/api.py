@@ -379,10 +379,12 @@ def _fit(
 
     searcher = make_searcher(cfg, seed=options.seed)
     scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
+    if callable(getattr(scheduler, "rerun", None)):
+        searcher.take_reruns_from(scheduler)  # type: promotion: re-runs before new proposals
     num_samples = _trial_count(cfg, options)
     if resume is not None:
-        _restore_searcher(searcher, sweep_dir, cfg, resume)
         _restore_scheduler(scheduler, sweep_dir, resume)
+        _restore_searcher(searcher, scheduler, sweep_dir, cfg, resume)
         if num_samples > 0:
             num_samples -= resume.ended
             if num_samples <= 0:
@@ -590,7 +592,7 @@ class _ResumePlan:
 
     ended: int
     dropped_ids: set[str]
-    dropped_configs: list[dict[str, Any]]
+    dropped_configs: dict[str, dict[str, Any]]  # trial id -> config
 
 
 def _reconcile(sweep_dir: Path, cfg: SweepConfig) -> _ResumePlan:
@@ -627,7 +629,8 @@ def _reconcile(sweep_dir: Path, cfg: SweepConfig) -> _ResumePlan:
             if tid not in dropped_ids:
                 keep_lines.append(line)
         write_text_atomic(history, "".join(keep_lines), sync=True)
-    configs = [e.get("config") or {} for e in dropped if e.get("config") is not None]
+    configs = {str(e.get("trial_id")): e.get("config") or {}
+               for e in dropped if e.get("config") is not None}
     return _ResumePlan(ended=len(kept), dropped_ids=dropped_ids, dropped_configs=configs)
 
 
@@ -646,8 +649,11 @@ def _saved_state(path: Path) -> Any | None:
         ) from None
 
 
-def _restore_searcher(searcher: Any, sweep_dir: Path, cfg: SweepConfig, plan: _ResumePlan) -> None:
-    """Load the searcher's autosaved state and queue the interrupted trials' configs."""
+def _restore_searcher(
+    searcher: Any, scheduler: Any, sweep_dir: Path, cfg: SweepConfig, plan: _ResumePlan
+) -> None:
+    """Load the searcher's autosaved state and queue the interrupted trials' configs (after
+    :func:`_restore_scheduler`, which keeps the re-runs of promoted configurations)."""
     from ._recorder import SEARCHER_FILE
 
     state = _saved_state(sweep_dir / SEARCHER_FILE)
@@ -656,7 +662,10 @@ def _restore_searcher(searcher: Any, sweep_dir: Path, cfg: SweepConfig, plan: _R
     searcher.abandon_live()
     # A trial the recorder saw running but the searcher already closed (the driver died
     # between the two writes) must run again too.
-    flats = [cfg.parameters.flatten(c) for c in plan.dropped_configs]
+    # A re-run of a promoted configuration is the scheduler's to run again, not a proposal.
+    runs_again = getattr(scheduler, "runs_again", None)
+    flats = [cfg.parameters.flatten(c) for tid, c in plan.dropped_configs.items()
+             if not (callable(runs_again) and runs_again(tid, c))]
     searcher.requeue([f for f in flats if len(f) == len(cfg.parameters)])
 
 

@@ -76,7 +76,8 @@ def _summary(cfg: SweepConfig) -> str:
         et = cfg.early_terminate
         bands = ", ".join(str(b) for b in et.bands[:5])
         more = ", ..." if len(et.bands) > 5 else ""
-        bits.append(f"{et.type} bands [{bands}{more}]")
+        word = "rungs" if et.type == "promotion" else "bands"
+        bits.append(f"{et.type} {word} [{bands}{more}]")
     if cfg.method is Method.GRID:
         bits.append(f"{cfg.parameters.grid_size()} combinations")
     if cfg.run_cap is not None:

@@ -95,7 +95,7 @@ class Metric:
 @dataclass(frozen=True)
 class EarlyTerminate:
     """``early_terminate:``. ``type`` is W&B's ``hyperband`` or a raysweep extension
-    (``asha``, ``median``)."""
+    (``asha``, ``median``, ``promotion``)."""
 
     type: str
     min_iter: int | None = None
@@ -330,7 +330,7 @@ _POSITIVE_BOUNDS = {
     D.INV_LOG_UNIFORM_VALUES,
 }
 _GRID_OK = {D.CONSTANT, D.CATEGORICAL, D.INT_UNIFORM, D.Q_UNIFORM}
-ET_TYPES = ("hyperband", "asha", "median")
+ET_TYPES = ("hyperband", "asha", "median", "promotion")
 ET_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 IMPUTE = ("latest", "best", "worst")
 
@@ -861,7 +861,8 @@ class _Checker:
             self.error("early_terminate.type",
                        "missing" if kind is None else f"unknown type {kind!r}",
                        (_did_you_mean(str(kind), ET_TYPES) if kind is not None else None)
-                       or "Use `type: hyperband` (W&B), or raysweep's `asha` or `median`.")
+                       or "Use `type: hyperband` (W&B), or raysweep's `asha`, `median` or "
+                          "`promotion`.")
         values: dict[str, Any] = {}
         for key in ("min_iter", "max_iter", "s"):
             if key in et and et[key] is not None:
@@ -902,6 +903,10 @@ class _Checker:
                        "Bands must be an array of length at least 1",
                        "Try increasing s, decreasing eta, or increasing min_iter.")
             return None
+        if kind == "promotion" and "strict" in et:
+            self.warn("early_terminate.strict",
+                      "ignored by `type: promotion`: configurations are ranked by their value "
+                      "at each rung")
         if metric is None:
             self.error("early_terminate", "early termination needs a `metric` to compare runs",
                        "Add `metric: {name: val_loss, goal: minimize}`.")

@@ -10,6 +10,8 @@ type       scheduler
 hyperband  :class:`WandbHyperbandScheduler`: W&B-exact (the default)
 asha       :class:`RecordingAsha` (Ray's ASHA) with :func:`asha_params` (not W&B-exact)
 median     :class:`RecordingMedian` (Ray's median stopping rule) with :func:`median_params`
+promotion  :class:`PromotionScheduler` (promotion-type ASHA, re-runs from the start) with
+           :func:`promotion_params`
 ========== ================================================================================
 
 Every scheduler built here keeps ``stop_reasons`` (``trial_id -> reason``) for the trials it
@@ -31,10 +33,12 @@ from ._mapping import (
     EarlyTerminateLike,
     MedianParams,
     MetricLike,
+    PromotionParams,
     asha_params,
     early_terminate_kind,
     median_params,
     mode_of,
+    promotion_params,
 )
 
 if TYPE_CHECKING:
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
 
     from ._ray import RecordingAsha, RecordingMedian, SchedulerStateCallback
     from .hyperband import WandbHyperbandCallback, WandbHyperbandScheduler
+    from .promotion import PromotionScheduler
 
 __all__ = [
     "BANDS_ERROR",
@@ -52,6 +57,8 @@ __all__ = [
     "Decision",
     "HyperbandRule",
     "MedianParams",
+    "PromotionParams",
+    "PromotionScheduler",
     "RecordingAsha",
     "RecordingMedian",
     "SchedulerStateCallback",
@@ -62,6 +69,7 @@ __all__ = [
     "make_callbacks",
     "make_scheduler",
     "median_params",
+    "promotion_params",
     "valid_history",
 ]
 
@@ -72,6 +80,7 @@ _LAZY = {
     "SchedulerStateCallback": "._ray",
     "WandbHyperbandCallback": ".hyperband",
     "WandbHyperbandScheduler": ".hyperband",
+    "PromotionScheduler": ".promotion",
 }
 
 
@@ -111,11 +120,18 @@ def _median(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> T
     return RecordingMedian(**asdict(median_params(early_terminate, metric)))
 
 
+def _promotion(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> TrialScheduler:
+    from .promotion import PromotionScheduler
+
+    return PromotionScheduler(**asdict(promotion_params(early_terminate, metric)))
+
+
 #: ``early_terminate.type`` -> builder; the single source of scheduler names.
 SCHEDULERS: dict[str, Callable[[EarlyTerminateLike, MetricLike | None], TrialScheduler]] = {
     "hyperband": _hyperband,
     "asha": _asha,
     "median": _median,
+    "promotion": _promotion,
 }
 
 
@@ -158,7 +174,8 @@ def make_callbacks(scheduler: TrialScheduler | None) -> list[Callback]:
     """Return the Tune callbacks a scheduler from :func:`make_scheduler` needs.
 
     For :class:`WandbHyperbandScheduler`, a :class:`WandbHyperbandCallback`; for
-    :class:`RecordingAsha` and :class:`RecordingMedian`, a :class:`SchedulerStateCallback`.
+    :class:`RecordingAsha`, :class:`RecordingMedian` and :class:`PromotionScheduler`, a
+    :class:`SchedulerStateCallback`.
     Both write stop reasons into results (key :data:`STOP_REASON_KEY`) and keep the
     scheduler's state in Tune's experiment checkpoints, so ``Tuner.restore`` resumes it.
     Nothing for other schedulers.
@@ -173,9 +190,10 @@ def make_callbacks(scheduler: TrialScheduler | None) -> list[Callback]:
         return []
     from ._ray import RecordingAsha, RecordingMedian, SchedulerStateCallback
     from .hyperband import WandbHyperbandCallback, WandbHyperbandScheduler
+    from .promotion import PromotionScheduler
 
     if isinstance(scheduler, WandbHyperbandScheduler):
         return [WandbHyperbandCallback(scheduler)]
-    if isinstance(scheduler, (RecordingAsha, RecordingMedian)):
+    if isinstance(scheduler, (RecordingAsha, RecordingMedian, PromotionScheduler)):
         return [SchedulerStateCallback(scheduler)]
     return []

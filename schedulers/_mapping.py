@@ -18,10 +18,12 @@ __all__ = [
     "EarlyTerminateLike",
     "MedianParams",
     "MetricLike",
+    "PromotionParams",
     "asha_params",
     "early_terminate_kind",
     "median_params",
     "mode_of",
+    "promotion_params",
 ]
 
 #: Result key under which raysweep records why the hyperband scheduler stopped a trial.
@@ -215,3 +217,45 @@ def median_params(early_terminate: EarlyTerminateLike, metric: MetricLike | None
     )[0]
     name, mode = mode_of(metric)
     return MedianParams(metric=name, mode=mode, grace_period=first)
+
+
+@dataclass(frozen=True)
+class PromotionParams:
+    """Keyword arguments for :class:`~.promotion.PromotionScheduler`."""
+
+    metric: str
+    mode: str
+    rungs: tuple[int, ...]
+    eta: float
+
+
+def promotion_params(
+    early_terminate: EarlyTerminateLike, metric: MetricLike | None
+) -> PromotionParams:
+    """Map ``early_terminate: {type: promotion}`` onto promotion-type ASHA.
+
+    The rungs are W&B's hyperband bands for the same ``min_iter`` / ``max_iter`` + ``s`` and
+    ``eta`` (duplicates dropped); ``eta`` is the reduction factor. ``strict`` has no meaning
+    here: a configuration is ranked by its value at the rung.
+
+    Raises:
+        ValueError: On invalid settings (as for hyperband), or without a metric to rank by.
+
+    >>> from types import SimpleNamespace as NS
+    >>> p = promotion_params(NS(type="promotion", min_iter=None, max_iter=81, s=3, eta=3),
+    ...                      NS(name="loss", goal="minimize"))
+    >>> p.rungs, p.eta, p.mode
+    ((3, 9, 27), 3, 'min')
+    """
+    name, mode = mode_of(metric)
+    if name is None or mode is None:
+        raise ValueError("early_terminate type 'promotion' needs a metric to rank trials by")
+    ladder = bands(
+        eta=_eta_of(early_terminate),
+        min_iter=getattr(early_terminate, "min_iter", None),
+        max_iter=getattr(early_terminate, "max_iter", None),
+        s=getattr(early_terminate, "s", None),
+    )
+    return PromotionParams(
+        metric=name, mode=mode, rungs=tuple(sorted(set(ladder))), eta=_eta_of(early_terminate)
+    )

@@ -11,7 +11,9 @@ The only Ray-aware search module. It owns what proposers must not care about:
   sweep does not create new runs when a run reaches a target value"); running trials finish;
 - nesting: proposals are flat (``("opt", "lr")``); trials get the complete nested config as
   plain Python values, since Tune passes through any key the searcher leaves out;
-- ``Searcher.FINISHED`` when the proposer is exhausted;
+- ``Searcher.FINISHED`` when the proposer is exhausted (and no re-run can still come);
+- re-runs: with a :class:`Reruns` source, its configurations go first; they are not the
+  proposer's, so it never observes them (their values still count for ``metric.target``);
 - checkpoints as JSON, not a pickle of ``__dict__``.
 """
 
@@ -22,7 +24,7 @@ import json
 import math
 import numbers
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from ray.tune.search import Searcher
@@ -35,9 +37,22 @@ from ._base import FlatConfig, Proposer
 if TYPE_CHECKING:
     from raysweep.config import SweepConfig
 
-__all__ = ["TuneSearcher"]
+__all__ = ["Reruns", "TuneSearcher"]
 
 _STATE_FORMAT = "raysweep.search.TuneSearcher/1"
+
+
+class Reruns(Protocol):
+    """A source of configurations to train again before new proposals (a scheduler that
+    promotes configurations, ``early_terminate: {type: promotion}``)."""
+
+    def rerun(self, trial_id: str) -> dict[str, Any] | None:
+        """The complete nested config to run again as ``trial_id``, or None."""
+        ...
+
+    def waiting(self) -> bool:
+        """Whether a running trial may still make a re-run due."""
+        ...
 
 
 class TuneSearcher(Searcher):
@@ -82,6 +97,7 @@ class TuneSearcher(Searcher):
         self._finished = False
         self._requeued: list[FlatConfig] = []
         self._autosave_path: str | None = None
+        self._reruns: Reruns | None = None
 
     @classmethod
     def from_config(cls, cfg: SweepConfig, proposer: Proposer) -> TuneSearcher:
@@ -110,6 +126,10 @@ class TuneSearcher(Searcher):
         """True once a finished trial reached ``metric.target``; no trial starts after it."""
         return self._target_reached
 
+    def take_reruns_from(self, source: Reruns | None) -> None:
+        """Ask ``source`` for a configuration to run again before each new proposal."""
+        self._reruns = source
+
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
     ) -> bool:
@@ -135,12 +155,18 @@ class TuneSearcher(Searcher):
         """
         if self._target_reached or self._finished:
             return Searcher.FINISHED
+        if self._reruns is not None:
+            again = self._reruns.rerun(trial_id)
+            if again is not None:
+                return again
         if self._requeued:
             flat = self._requeued.pop(0)
         else:
             proposed = self._proposer.propose()
             if proposed is None:
-                return Searcher.FINISHED
+                # Tune asks again later after None; FINISHED would end the sweep.
+                waiting = self._reruns is not None and self._reruns.waiting()
+                return None if waiting else Searcher.FINISHED
             flat = proposed
         self._live[trial_id] = flat
         self._autosave()

@@ -215,3 +215,65 @@ def test_ray_schedulers_mark_their_stops(
     stopped = [o for o in expected if o[0] == "stopped"]
     assert len(stopped) >= 2 and all(reason.startswith(prefix) for _, _, reason in stopped)
     assert _run(tmp_path, curves, early_terminate) == expected
+
+
+def _promotion_oracle(curves: list[list[float]], rungs: list[int], eta: float) -> list[Outcome]:
+    """One worker under promotion: a due re-run first, else the grid's next curve; each
+    trial stops at its rung or runs to its end. Outcomes in start order, with the curve."""
+    from raysweep.schedulers._promotion import PromotionLadder
+
+    ladder = PromotionLadder(rungs, eta)
+    todo = list(range(len(curves)))
+    outcomes: list[Outcome] = []
+    for n in range(100):
+        trial_id = f"t{n}"
+        config = ladder.take(trial_id)
+        if config is None:
+            if not todo:
+                return outcomes
+            config = {"curve": todo.pop(0)}
+        ladder.add(trial_id, config)
+        curve = curves[config["curve"]]
+        budget = ladder.budget(trial_id)
+        if budget is not None and budget <= len(curve):
+            ladder.reach(trial_id, curve[budget - 1])
+            ladder.end(trial_id, stopped=True)
+            outcomes.append(("stopped", budget, str(config["curve"])))
+        else:
+            ladder.end(trial_id, stopped=False)
+            outcomes.append(("finished", len(curve), str(config["curve"])))
+    raise AssertionError("the oracle did not end")
+
+
+def test_promotion_reruns_the_best_configurations_to_the_next_rung(tmp_path: Path) -> None:
+    # Rungs int(8 / 2) = 4 and int(8 / 4) = 2; promoted past rung 4, a trial runs to its end.
+    expected = _promotion_oracle(CURVES, [2, 4], 2)
+    # Hand-checked: curve 1 (3 at step 2) goes on first; 1 and 5 end up trained in full.
+    assert expected == [
+        ("stopped", 2, "0"), ("stopped", 2, "1"), ("stopped", 4, "1"), ("stopped", 2, "2"),
+        ("stopped", 2, "3"), ("stopped", 4, "3"), ("finished", 10, "1"), ("stopped", 2, "4"),
+        ("stopped", 2, "5"), ("stopped", 4, "5"), ("finished", 10, "5"),
+    ]
+    (tmp_path / "prog.py").write_text(
+        textwrap.dedent(PROGRAM)
+        .replace("METRIC", repr("loss"))
+        .replace("CURVES_JSON", repr(json.dumps(CURVES))),
+        encoding="utf-8",
+    )
+    sweep = {
+        "program": "prog.py",
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"curve": {"values": list(range(len(CURVES)))}},
+        "early_terminate": {"type": "promotion", "max_iter": 8, "s": 2, "eta": 2},
+        "raysweep": {"max_concurrent_trials": 1},
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
+    result = raysweep.run(path, storage=tmp_path / "results", name="sweep")
+    trials = result.trials.set_index("trial_id").loc[result.trial_order]
+    got = [(row["status"], int(row["steps"]), str(row["curve"])) for _, row in trials.iterrows()]
+    assert got == expected
+    reasons = [r for r in trials["stop_reason"] if isinstance(r, str)]
+    assert reasons[2].startswith("stopped at rung 4 (re-run of trial ")
+    assert len(reasons) == 9

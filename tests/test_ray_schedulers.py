@@ -357,7 +357,7 @@ def test_resume_restores_the_state_without_the_dropped_trials(tmp_path: Any, kin
 
     after = make_scheduler(et, metric)
     _restore_scheduler(after, tmp_path, _ResumePlan(ended=3, dropped_ids={"running"},
-                                                    dropped_configs=[]))
+                                                    dropped_configs={}))
     text = json.dumps(after.state_dict())
     assert '"a"' in text and '"running"' not in text
     reference = make_scheduler(et, metric)
@@ -382,7 +382,7 @@ def test_resume_leaves_no_saved_hyperband_trial_live(tmp_path: Any) -> None:
 
     after = make_scheduler(et, metric)
     _restore_scheduler(after, tmp_path, _ResumePlan(ended=1, dropped_ids=set(),
-                                                    dropped_configs=[]))
+                                                    dropped_configs={}))
     assert after.state_dict()["live"] == []
     assert after.state_dict()["histories"] == before.state_dict()["histories"]
 
@@ -393,7 +393,7 @@ def test_resume_names_a_damaged_state_file(tmp_path: Any, file: str) -> None:
     from raysweep.errors import RaysweepError
 
     (tmp_path / file).write_text('{"histories": {', encoding="utf-8")
-    plan = _ResumePlan(ended=0, dropped_ids=set(), dropped_configs=[])
+    plan = _ResumePlan(ended=0, dropped_ids=set(), dropped_configs={})
     with pytest.raises(RaysweepError, match=rf"{file} is damaged .*raysweep results"):
         if file == "scheduler.json":
             et = SimpleNamespace(type="hyperband", min_iter=1, max_iter=None, s=None, eta=3)

@@ -1,0 +1,228 @@
+"""Promotion-type successive halving with retraining: the pure rule behind ``type: promotion``.
+
+Stop-type schedulers (W&B's hyperband, Ray's ASHA) judge a trial when it reaches a band and
+either let it run on or stop it for good, so every promising-looking trial trains to the end
+before anything better is known. Promotion-type ASHA (Li et al., "A System for Massively
+Parallel Hyperparameter Tuning", 2020) stops *every* trial at its next rung instead, and whenever
+a worker is free it runs again, to the next rung, the best configuration among the top
+``floor(n / eta)`` of the ``n`` that reached a rung (highest rung first); only when no
+configuration qualifies does a new one start.
+
+The paper resumes a paused trial from its checkpoint. A W&B program has no checkpoint protocol,
+so here a promoted configuration is **trained again from the start** as a new trial, which is
+stopped at the next rung (or, above the last rung, runs to its own end). A *lineage* is one
+configuration's chain of trials; it is named after its first trial.
+
+Pure (no Ray): :class:`PromotionLadder` is driven by ``schedulers.promotion`` (Tune's
+scheduler and searcher hooks) and by the benchmark's replay.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["PromotionLadder", "Stop"]
+
+_STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A trial stopped at its rung: where, with what value, and the reason shown to users."""
+
+    rung: int
+    value: float
+    reason: str
+
+
+def _fmt(number: float) -> str:
+    return f"{number + 0.0:.4g}"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+class PromotionLadder:
+    """Which configuration runs next, and for how many iterations.
+
+    Args:
+        rungs: Iterations (reports) at which trials stop, ascending; duplicates are dropped.
+            A trial promoted past the last rung runs to its own end.
+        eta: Reduction factor: the best ``floor(n / eta)`` of a rung's ``n`` go on.
+        mode: ``"min"`` or ``"max"``.
+
+    Raises:
+        ValueError: On an empty ladder, ``eta <= 1`` or an unknown mode.
+    """
+
+    def __init__(self, rungs: Sequence[int], eta: float, mode: str = "min") -> None:
+        self.rungs = sorted(set(int(r) for r in rungs))
+        if not self.rungs or self.rungs[0] < 1:
+            raise ValueError(f"promotion needs rungs of at least 1 iteration, got {list(rungs)}")
+        if not eta > 1:
+            raise ValueError(f"eta must be greater than 1, got {eta!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.eta = eta
+        self.mode = mode
+        # Per rung: lineage -> loss there (lower is better; NaN: no usable value).
+        self._at: list[dict[str, float]] = [{} for _ in self.rungs]
+        self._promoted: list[set[str]] = [set() for _ in self.rungs]
+        self._configs: dict[str, dict[str, Any]] = {}  # lineage -> the trials' config
+        self._live: dict[str, tuple[str, int]] = {}  # trial -> (lineage, level)
+        self._closed: set[str] = set()  # lineages that ended on their own or failed
+
+    # -- what runs next ----------------------------------------------------------------
+
+    def take(self, trial_id: str) -> dict[str, Any] | None:
+        """Hand out the next promotion as ``trial_id``: a copy of the configuration to train
+        again, or None when no configuration qualifies (start a new one)."""
+        for level in range(len(self.rungs) - 1, -1, -1):
+            for lineage in self._qualified(level):
+                if lineage not in self._promoted[level]:
+                    self._promoted[level].add(lineage)
+                    self._live[trial_id] = (lineage, level + 1)
+                    return copy.deepcopy(self._configs[lineage])
+        return None
+
+    def _qualified(self, level: int) -> list[str]:
+        """The top ``floor(n / eta)`` lineages at a rung, best first, open ones only."""
+        at = self._at[level]
+        ranked = sorted((v, k) for k, v in at.items() if not math.isnan(v))
+        top = [k for _, k in ranked[: math.floor(len(at) / self.eta)]]
+        return [k for k in top if k not in self._closed]
+
+    def waiting(self) -> bool:
+        """Whether a trial is still running, so a promotion may become due when it stops."""
+        return bool(self._live)
+
+    # -- trial events ------------------------------------------------------------------
+
+    def add(self, trial_id: str, config: Mapping[str, Any]) -> None:
+        """A trial starts; one that :meth:`take` did not hand out opens a new lineage."""
+        if trial_id not in self._live:
+            self._live[trial_id] = (trial_id, 0)
+            self._configs[trial_id] = copy.deepcopy(dict(config))
+
+    def budget(self, trial_id: str) -> int | None:
+        """Iterations after which the trial stops; None: it runs to its end (or is unknown)."""
+        lineage_level = self._live.get(trial_id)
+        if lineage_level is None or lineage_level[1] >= len(self.rungs):
+            return None
+        return self.rungs[lineage_level[1]]
+
+    def reach(self, trial_id: str, value: float | None) -> Stop:
+        """The trial reached its budget with this metric value (None or NaN: unusable): record
+        it at the rung and say why the trial stops.
+
+        Raises:
+            KeyError: If the trial is not running with a budget.
+        """
+        lineage, level = self._live[trial_id]
+        rung = self.rungs[level]
+        number = math.nan if value is None else float(value)
+        loss = -number if self.mode == "max" else number
+        self._at[level][lineage] = loss
+        return Stop(rung, number, self._reason(trial_id, lineage, level, loss))
+
+    def _reason(self, trial_id: str, lineage: str, level: int, loss: float) -> str:
+        rung = self.rungs[level]
+        where = f"stopped at rung {rung}"
+        if lineage != trial_id:
+            where += f" (re-run of trial {lineage})"
+        following = (f"rung {self.rungs[level + 1]}" if level + 1 < len(self.rungs)
+                     else "its end")
+        rule = f"the best 1/{self.eta:g} at each rung train again to {following}"
+        if math.isnan(loss):
+            return f"{where}: no metric value to rank; {rule}"
+        values = [v for v in self._at[level].values() if not math.isnan(v)]
+        place = sum(v < loss for v in values) + 1
+        shown = -loss if self.mode == "max" else loss
+        return f"{where}: {_fmt(shown)}, {_ordinal(place)} of {len(values)} there so far; {rule}"
+
+    def end(self, trial_id: str, *, stopped: bool, failed: bool = False) -> None:
+        """The trial is over: ``stopped`` at its budget (its lineage may be promoted later),
+        or it ended on its own or failed (its lineage is closed: nothing left to train)."""
+        lineage_level = self._live.pop(trial_id, None)
+        if lineage_level is not None and (failed or not stopped):
+            self._closed.add(lineage_level[0])
+
+    def remove(self, trial_id: str) -> None:
+        """The trial never ran: a promotion is undone (due again), a new lineage dropped."""
+        self._forget_live(trial_id)
+
+    def forget(self, trial_ids: Iterable[str]) -> None:
+        """Drop trials that had not ended when a sweep stopped (``raysweep resume`` runs new
+        lineages again through the searcher; promotions become due again here)."""
+        for trial_id in trial_ids:
+            self._forget_live(trial_id)
+
+    def _forget_live(self, trial_id: str) -> None:
+        lineage_level = self._live.pop(trial_id, None)
+        if lineage_level is None:
+            return
+        lineage, level = lineage_level
+        if level < len(self.rungs):
+            self._at[level].pop(lineage, None)
+        if level > 0:
+            self._promoted[level - 1].discard(lineage)
+            return
+        for at in self._at:
+            at.pop(lineage, None)
+        self._configs.pop(lineage, None)
+
+    def knows(self, trial_id: str) -> bool:
+        """Whether the trial is running, or opened a lineage."""
+        return trial_id in self._live or trial_id in self._configs
+
+    def has_config(self, config: Mapping[str, Any]) -> bool:
+        """Whether a lineage trains this configuration."""
+        return any(c == config for c in self._configs.values())
+
+    def is_promotion(self, trial_id: str) -> bool:
+        """Whether this live trial re-runs a configuration (not one the searcher proposed)."""
+        lineage_level = self._live.get(trial_id)
+        return lineage_level is not None and lineage_level[1] > 0
+
+    # -- persistence -------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-compatible state (NaN values as None)."""
+        return {
+            "version": _STATE_VERSION,
+            "rungs": list(self.rungs),
+            "eta": self.eta,
+            "mode": self.mode,
+            "at": [{k: (None if math.isnan(v) else v) for k, v in at.items()} for at in self._at],
+            "promoted": [sorted(p) for p in self._promoted],
+            "configs": copy.deepcopy(self._configs),
+            "live": {k: list(v) for k, v in self._live.items()},
+            "closed": sorted(self._closed),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output.
+
+        Raises:
+            ValueError: If it was saved for other rungs, eta or mode, or by another version.
+        """
+        saved = (state.get("version"), state.get("rungs"), state.get("eta"), state.get("mode"))
+        ours = (_STATE_VERSION, self.rungs, self.eta, self.mode)
+        if saved != ours:
+            raise ValueError(
+                f"cannot restore promotion state saved for version/rungs/eta/mode {saved}; "
+                f"this sweep has {ours}"
+            )
+        self._at = [
+            {k: math.nan if v is None else float(v) for k, v in at.items()} for at in state["at"]
+        ]
+        self._promoted = [set(p) for p in state["promoted"]]
+        self._configs = copy.deepcopy(dict(state["configs"]))
+        self._live = {k: (str(v[0]), int(v[1])) for k, v in state["live"].items()}
+        self._closed = set(state["closed"])

@@ -1,0 +1,170 @@
+"""``early_terminate: {type: promotion}``: promotion-type ASHA with retraining, on Ray Tune.
+
+A Tune scheduler can stop trials but cannot start one; only the searcher can. So
+:class:`PromotionScheduler` plays both parts of :class:`~._promotion.PromotionLadder`:
+
+* as the sweep's scheduler it stops every trial at its budget (the next rung) and records its
+  value there, and learns which trials start, end, fail or are removed;
+* as the searcher's source of re-runs (``TuneSearcher.take_reruns_from``) it hands out, before
+  any new proposal, a configuration that qualified for the next rung (:meth:`rerun`), and says
+  whether a running trial may still make one due (:meth:`waiting`), so the searcher waits
+  instead of finishing.
+
+The searcher's proposer learns from the first trial of each configuration (its best value up to
+the first rung); re-runs are not its proposals. Stop reasons and state travel like those of the
+other raysweep schedulers (:class:`~.hyperband.WandbHyperbandCallback`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from raysweep._files import write_json_atomic
+
+from ._promotion import PromotionLadder
+from ._resume import ResumableState
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+__all__ = ["PromotionScheduler"]
+
+_STATE_VERSION = 1
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+class PromotionScheduler(ResumableState, FIFOScheduler):
+    """Stop each trial at its rung; re-run the best configurations to the next rung.
+
+    An iteration is one report (Tune's ``training_iteration``), as for ``type: asha``.
+
+    Args:
+        metric: The metric to rank by, as reported to Tune.
+        mode: ``"min"`` or ``"max"``.
+        rungs: Iterations at which trials stop (W&B's bands for the sweep's settings).
+        eta: Reduction factor: the best ``floor(n / eta)`` of a rung's ``n`` go on.
+
+    Attributes:
+        ladder: The pure rule.
+        stop_reasons: ``trial_id -> reason`` for every trial stopped at its rung.
+    """
+
+    def __init__(self, *, metric: str, mode: str, rungs: Sequence[int], eta: float) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # Ray is untyped here
+        self._metric = metric
+        self._mode = mode
+        self.ladder = PromotionLadder(rungs, eta, mode)
+        self.stop_reasons: dict[str, str] = {}
+        self._dropped_reruns: set[str] = set()  # see forget()
+
+    # -- the searcher's side -----------------------------------------------------------
+
+    def rerun(self, trial_id: str) -> dict[str, Any] | None:
+        """The configuration to train again as ``trial_id``, or None: propose a new one."""
+        return self.ladder.take(trial_id)
+
+    def waiting(self) -> bool:
+        """Whether a running trial may still make a re-run due."""
+        return self.ladder.waiting()
+
+    # -- Tune hooks --------------------------------------------------------------------
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        """Accept ``tune.TuneConfig``'s metric and mode if they agree with the sweep's."""
+        return (metric in (None, self._metric)) and (mode in (None, self._mode))
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        self.ladder.add(trial.trial_id, trial.config)
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        """Stop the trial once it has reported as many times as its rung."""
+        budget = self.ladder.budget(trial.trial_id)
+        iteration = result.get("training_iteration")
+        if budget is None or not isinstance(iteration, int) or iteration < budget:
+            return TrialScheduler.CONTINUE
+        stop = self.ladder.reach(trial.trial_id, _finite(result.get(str(self._metric))))
+        self.stop_reasons[trial.trial_id] = stop.reason
+        return TrialScheduler.STOP
+
+    def on_trial_complete(
+        self, tune_controller: Any, trial: Trial, result: dict[str, Any] | None
+    ) -> None:
+        self.ladder.end(trial.trial_id, stopped=trial.trial_id in self.stop_reasons)
+
+    def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        # Tune also calls this before it retries a trial (FailureConfig.max_failures); the
+        # retry keeps the trial, its id and its budget.
+        if not trial.should_recover():  # type: ignore[no-untyped-call]
+            self.ladder.end(trial.trial_id, stopped=False, failed=True)
+
+    def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        self.ladder.remove(trial.trial_id)
+
+    def debug_string(self) -> str:
+        return f"Promotion ASHA: rungs {self.ladder.rungs}, {len(self.stop_reasons)} stopped."
+
+    # -- persistence -------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The ladder and the reasons, as JSON-compatible data."""
+        return {
+            "version": _STATE_VERSION,
+            "kind": "promotion",
+            "metric": self._metric,
+            "ladder": self.ladder.state_dict(),
+            "stop_reasons": dict(self.stop_reasons),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output.
+
+        Raises:
+            ValueError: If it is not this scheduler's state, or was saved for another metric,
+                rungs, eta or mode.
+        """
+        kind = (state.get("version"), state.get("kind"), state.get("metric"))
+        if kind != (_STATE_VERSION, "promotion", self._metric):
+            raise ValueError(
+                f"cannot restore {kind} as promotion state on {self._metric!r} "
+                f"(version {_STATE_VERSION})"
+            )
+        self.ladder.load_state_dict(state["ladder"])
+        self.stop_reasons = dict(state["stop_reasons"])
+
+    def forget(self, trial_ids: Iterable[str]) -> None:
+        """Drop trials that had not ended (see :meth:`runs_again`)."""
+        ids = list(trial_ids)
+        self._dropped_reruns = {t for t in ids if self.ladder.is_promotion(t)}
+        self.ladder.forget(ids)
+        for trial_id in ids:
+            self.stop_reasons.pop(trial_id, None)
+
+    def runs_again(self, trial_id: str, config: Mapping[str, Any]) -> bool:
+        """After :meth:`forget`: whether a dropped trial was a re-run, which this scheduler
+        hands out again itself (so the searcher must not queue it as a new configuration).
+        A re-run that started after the last saved state is recognised by its config."""
+        return trial_id in self._dropped_reruns or (
+            not self.ladder.knows(trial_id) and self.ladder.has_config(config)
+        )
+
+    def save(self, checkpoint_path: str) -> None:
+        """Write :meth:`state_dict` as JSON (Ray's own ``save`` pickles ``__dict__``)."""
+        write_json_atomic(checkpoint_path, self.state_dict())
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Read a file written by :meth:`save`."""
+        import json
+
+        with open(checkpoint_path, encoding="utf-8") as handle:
+            self.load_state_dict(json.load(handle))
