@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 import yaml
 from _procs import alive
+from _promotion_oracle import promotion_oracle
 from raysweep.schedulers import HyperbandRule, make_scheduler
 
 import raysweep
@@ -217,37 +218,9 @@ def test_ray_schedulers_mark_their_stops(
     assert _run(tmp_path, curves, early_terminate) == expected
 
 
-def _promotion_oracle(curves: list[list[float]], rungs: list[int], eta: float) -> list[Outcome]:
-    """One worker under promotion: a due re-run first, else the grid's next curve; each
-    trial stops at its rung or runs to its end. Outcomes in start order, with the curve."""
-    from raysweep.schedulers._promotion import PromotionLadder
-
-    ladder = PromotionLadder(rungs, eta)
-    todo = list(range(len(curves)))
-    outcomes: list[Outcome] = []
-    for n in range(100):
-        trial_id = f"t{n}"
-        config = ladder.take(trial_id)
-        if config is None:
-            if not todo:
-                return outcomes
-            config = {"curve": todo.pop(0)}
-        ladder.add(trial_id, config)
-        curve = curves[config["curve"]]
-        budget = ladder.budget(trial_id)
-        if budget is not None and budget <= len(curve):
-            ladder.reach(trial_id, curve[budget - 1])
-            ladder.end(trial_id, stopped=True)
-            outcomes.append(("stopped", budget, str(config["curve"])))
-        else:
-            ladder.end(trial_id, stopped=False)
-            outcomes.append(("finished", len(curve), str(config["curve"])))
-    raise AssertionError("the oracle did not end")
-
-
 def test_promotion_reruns_the_best_configurations_to_the_next_rung(tmp_path: Path) -> None:
     # Rungs int(8 / 2) = 4 and int(8 / 4) = 2; promoted past rung 4, a trial runs to its end.
-    expected = _promotion_oracle(CURVES, [2, 4], 2)
+    expected = promotion_oracle(CURVES, [2, 4], 2)
     # Hand-checked: curve 1 (3 at step 2) goes on first; 1 and 5 end up trained in full.
     assert expected == [
         ("stopped", 2, "0"), ("stopped", 2, "1"), ("stopped", 4, "1"), ("stopped", 2, "2"),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from _procs import alive
+from _promotion_oracle import promotion_oracle
 from raysweep.schedulers._hyperband_rule import HyperbandRule
 
 import raysweep
@@ -84,7 +85,9 @@ def _programs_alive(workdir: Path) -> list[int]:
 
 
 def _kill_driver_then_resume(workdir: Path, sweep_file: Path, n_ended: int,
-                             env: dict[str, str]) -> Path:
+                             env: dict[str, str], running: bool = False) -> Path:
+    """Kill the driver once ``n_ended`` trials ended (and, with ``running``, exactly that
+    many, while the next one shows as running), then resume the sweep."""
     storage = workdir / "res"
     driver = subprocess.Popen(
         _cli("run", str(sweep_file), "--storage", str(storage), "--name", "s", "--num-cpus", "2"),
@@ -92,8 +95,14 @@ def _kill_driver_then_resume(workdir: Path, sweep_file: Path, n_ended: int,
     )
     sweep = storage / "s"
     try:
-        _wait(lambda: sum(s in ("finished", "stopped") for s in _statuses(sweep)) >= n_ended,
-              150, f"{n_ended} ended trials")
+        def ready() -> bool:
+            statuses = _statuses(sweep)
+            ended = sum(s in ("finished", "stopped") for s in statuses)
+            if running:
+                return ended == n_ended and "running" in statuses
+            return ended >= n_ended
+
+        _wait(ready, 150, f"{n_ended} ended trials")
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and its private Ray, no cleanup
         driver.wait()
@@ -219,3 +228,26 @@ def test_ctrl_c_twice_leaves_no_trial_process(workdir: Path) -> None:
     # What ran is on disk and readable.
     result = raysweep.results(storage / "c")
     assert len(result.trials) >= 2
+
+
+def test_promotion_resumes_its_ladder_without_repeating_or_losing_a_rerun(workdir: Path) -> None:
+    sweep_file = workdir / "promo.yaml"
+    sweep_file.write_text(
+        "program: prog.py\nmethod: grid\nmetric: {name: loss}\n"
+        "early_terminate: {type: promotion, max_iter: 8, s: 2, eta: 2}\n"
+        "raysweep: {max_concurrent_trials: 1}\n"
+        "parameters:\n  curve: {values: [0, 1, 2, 3, 4, 5]}\n  steps: {value: 9}\n"
+        "  sleep: {value: 0.5}\n",
+        encoding="utf-8",
+    )
+    env = _env(workdir, CURVES=json.dumps(CURVES))
+    expected = promotion_oracle(CURVES, [2, 4], 2)
+    # Killed while the 6th trial, a re-run (curve 3 to rung 4, 2 s), runs: resume must hand
+    # it out again as a re-run, not queue its configuration as a new one.
+    assert expected[5] == ("stopped", 4, "3") and len(expected) == 13
+    sweep = _kill_driver_then_resume(workdir, sweep_file, 5, env, running=True)
+    result = raysweep.results(sweep)
+    trials = result.trials.set_index("trial_id").loc[result.trial_order]
+    got = [(r.status, int(r.steps), str(int(r.curve))) for r in trials.itertuples()]
+    assert got == expected
+    assert not _programs_alive(workdir)
