@@ -24,7 +24,10 @@ and shown in the tables).
       ``AsyncHyperBandScheduler``) that ``make_scheduler`` builds, driven through
       ``on_trial_add`` / ``on_trial_result`` / ``on_trial_complete`` with stand-in trials;
     * ``median``: a vectorised replica of :class:`~raysweep.schedulers.RecordingMedian`
-      (Ray's ``MedianStoppingRule`` is O(trials x epochs) per report in Python).
+      (Ray's ``MedianStoppingRule`` is O(trials x epochs) per report in Python);
+    * ``promotion``: the actual :class:`~raysweep.schedulers.PromotionScheduler`, asked for a
+      re-run before each new trial as ``TuneSearcher`` asks it (:func:`promotion_episode`);
+      a re-run trains its configuration again from epoch 1 and costs those epochs again.
 
     ``--check K`` re-runs the first K orderings of every method through the scheduler
     classes themselves (``WandbHyperbandScheduler``, ``RecordingAsha``, ``RecordingMedian``)
@@ -294,7 +297,8 @@ class MedianAtStep:
 def make_policy(spec: str, exact: bool = False) -> Policy:
     """Build a policy from ``full``, ``hyperband:<min_iter>:<eta>[:nonstrict]``,
     ``asha:<rf>[:<grace>]``, ``median:<grace>`` or ``median-at-step:<grace>``; ``exact``
-    drives the scheduler classes themselves."""
+    drives the scheduler classes themselves. (``promotion:<eta>:<min_iter>`` re-runs trials,
+    which a per-trial policy cannot: see :func:`promotion_episode`.)"""
     from raysweep.schedulers import make_scheduler
 
     kind, *args = spec.split(":")
@@ -327,6 +331,8 @@ def early_terminate(spec: str) -> dict[str, Any] | None:
         return {"type": "asha", "min_iter": grace, "eta": float(args[0])}
     if kind == "median":
         return {"type": "median", "min_iter": int(args[0])}
+    if kind == "promotion":
+        return {"type": "promotion", "min_iter": int(args[1]), "eta": float(args[0])}
     raise ValueError(f"unknown policy {spec!r}")
 
 
@@ -421,6 +427,59 @@ def episode(table: Table, source: Source, policy: Policy) -> Episode:
     return out
 
 
+class _RerunTrial:
+    """Stands for Ray's Trial in :func:`promotion_episode`."""
+
+    def __init__(self, trial_id: str, config: dict[str, Any]) -> None:
+        self.trial_id = trial_id
+        self.config = config
+
+    def should_recover(self) -> bool:
+        return False
+
+
+def promotion_episode(table: Table, source: Source, spec: str) -> Episode:
+    """:func:`episode` under ``early_terminate: {type: promotion}``: the actual
+    ``PromotionScheduler`` that ``make_scheduler`` builds decides, before each new trial,
+    whether a configuration is trained again (from epoch 1, to its next rung) and when each
+    trial stops; the searcher observes only the first trial of each configuration, as
+    ``TuneSearcher`` does."""
+    from raysweep.schedulers import make_scheduler
+
+    config = SimpleNamespace(**{"max_iter": None, "s": None, **(early_terminate(spec) or {})})
+    scheduler = make_scheduler(config, SimpleNamespace(name="loss", goal="minimize"))
+    out = Episode(cost=math.inf)
+    spent = 0
+    for number in range(10 * table.size):  # a re-run ladder ends long before this
+        trial_id = f"t{number}"
+        again = scheduler.rerun(trial_id)  # type: ignore[union-attr]
+        proposed = again is None
+        if again is None:
+            fresh = source.next()
+            if fresh is None:
+                break
+            again = {"i": fresh}
+        index = int(again["i"])
+        trial = _RerunTrial(trial_id, again)
+        scheduler.on_trial_add(None, trial)  # type: ignore[union-attr, arg-type]
+        curve = table.losses[index]
+        epochs = EPOCHS
+        for epoch in range(1, EPOCHS + 1):
+            result = {"loss": float(curve[epoch - 1]), "training_iteration": epoch}
+            if scheduler.on_trial_result(None, trial, result) == "STOP":  # type: ignore
+                epochs = epoch
+                break
+        scheduler.on_trial_complete(None, trial, result)  # type: ignore[union-attr, arg-type]
+        spent += epochs
+        out.trials.append((index, epochs))
+        if proposed:
+            source.observe(index, float(curve[:epochs].min()))
+        if epochs == EPOCHS and table.reaches(index):
+            out.cost = spent
+            return out
+    return out
+
+
 # -- replay ----------------------------------------------------------------------------------
 
 
@@ -450,6 +509,12 @@ METHODS = [
     Method("bayes + W&B hyperband, min_iter 2, eta 4", "bayes", "hyperband:2:4"),
     Method("bayes + asha, grace 2, rf 4", "bayes", "asha:4:2"),
     Method("bayes + asha, grace 3, rf 3", "bayes", "asha:3:3"),
+    # Promotion: every trial stops at its rung; the best configurations train again from
+    # epoch 1 to the next rung (no checkpoints).
+    Method("random + promotion, min_iter 1, eta 4", "random", "promotion:4:1"),
+    Method("random + promotion, min_iter 2, eta 4", "random", "promotion:4:2"),
+    Method("bayes + promotion, min_iter 1, eta 3", "bayes", "promotion:3:1"),
+    Method("bayes + promotion, min_iter 2, eta 4", "bayes", "promotion:4:2"),
 ]
 
 
@@ -482,9 +547,14 @@ def _median_interval(costs: Sequence[float], n: int = 2000, seed: int = 0) -> tu
     return float(lo), float(hi)
 
 
+def _episode(table: Table, source: Source, policy: str, exact: bool = False) -> Episode:
+    if policy.startswith("promotion:"):
+        return promotion_episode(table, source, policy)  # always the scheduler class
+    return episode(table, source, make_policy(policy, exact=exact))
+
+
 def _cost(table: Table, warp: Warp, method: Method, seed: int, exact: bool = False) -> float:
-    source = _source(table, method.searcher, seed, warp)
-    return episode(table, source, make_policy(method.policy, exact=exact)).cost
+    return _episode(table, _source(table, method.searcher, seed, warp), method.policy, exact).cost
 
 
 def _method_costs(
@@ -530,7 +600,8 @@ def replay(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         n = args.bayes_seeds if method.searcher == "bayes" else args.orderings
         costs = _method_costs(args, method, n, table, warp)
-        checks = 0 if method.policy.startswith("median-at") else args.check
+        # median-at-step is not raysweep; promotion always drives the scheduler class itself.
+        checks = 0 if method.policy.startswith(("median-at", "promotion")) else args.check
         if method.searcher == "bayes":
             checks = min(checks, args.check_bayes)
         for seed in range(min(checks, n)):
@@ -577,8 +648,8 @@ def live(args: argparse.Namespace) -> None:
     for method in methods:
         for seed in args.seeds:
             name = f"{method.searcher}-{method.policy.replace(':', '')}-{seed}"
-            expected = episode(table, _source(table, method.searcher, seed, warp),
-                               make_policy(method.policy))
+            expected = _episode(table, _source(table, method.searcher, seed, warp),
+                                method.policy)
             if method.searcher == "random":
                 order = [int(i) for i in np.random.default_rng(seed).permutation(table.size)]
                 sweep = _sweep("grid", None)
@@ -621,11 +692,15 @@ def _live_train(
         if warp is None:
             index = int(config["i"])
         else:
-            # The nearest configuration not yet run (trials run one at a time).
+            # The nearest configuration not yet run (trials run one at a time); a re-run
+            # (type: promotion) gets its first trial's configuration again.
             used_file = sweep_dir / "used.json"
-            used = set(json.loads(used_file.read_text())) if used_file.exists() else set()
-            index = warp.nearest(config, used)
-            used_file.write_text(json.dumps(sorted(used | {index})))
+            used = json.loads(used_file.read_text()) if used_file.exists() else {}
+            key = json.dumps(config, sort_keys=True)
+            if key not in used:
+                used[key] = warp.nearest(config, set(used.values()))
+                used_file.write_text(json.dumps(used))
+            index = used[key]
         for epoch in range(EPOCHS):
             time.sleep(epoch_s)
             raysweep.log({"loss": float(losses[index, epoch]), "config_index": index})

@@ -11,8 +11,11 @@ promoted from there yet (highest rung first), and only if there is none starts a
 configuration. A resumed trial continues from its checkpoint, so it costs only the epochs
 from its rung to the next. Rungs: ``grace * rf^k`` below 81, then 81.
 
-This needs trials that save and restore checkpoints, which raysweep trials do not (a W&B
-program has no such protocol), so it is measured here only. Cost and target as in
+Resuming needs trials that save and restore checkpoints, which raysweep trials do not (a W&B
+program has no such protocol), so that variant is measured here only. ``--restart`` trains a
+promoted configuration again from epoch 0 instead, which is what raysweep ships as
+``early_terminate: {type: promotion}`` (``bench_early_stop.py`` measures the shipped scheduler
+itself, with identical figures). Cost and target as in
 ``bench_early_stop.py``. Searchers: ``random`` (the same orderings) and raysweep's
 ``BayesProposer`` through ``bench_early_stop.BayesOrder``; the proposer observes a
 configuration when it first pauses (its best loss so far) and that observation is replaced by
@@ -22,6 +25,7 @@ Usage::
 
     python benchmarks/explore_promotion_asha.py --rf 4 --grace 2 --orderings 200 --bayes-seeds 100
     python benchmarks/explore_promotion_asha.py --rf 3 4 --grace 1 --stopping-variants
+    python benchmarks/explore_promotion_asha.py --rf 4 --grace 2 --bayes-seeds 100 --restart
 """
 
 from __future__ import annotations
@@ -68,7 +72,8 @@ class Promotions:
 
 
 def episode(
-    table: b.Table, source: b.Source, grace: int, rf: int, bayes: bool, revise: bool = True
+    table: b.Table, source: b.Source, grace: int, rf: int, bayes: bool, revise: bool = True,
+    restart: bool = False,
 ) -> float:
     """Epochs until a configuration trained to 81 epochs reaches the target (inf: never).
 
@@ -88,7 +93,7 @@ def episode(
         else:
             config, k = job
             asha.promoted[k].add(config)
-            start, rung = asha.rungs[k], k + 1
+            start, rung = (0 if restart else asha.rungs[k]), k + 1
         end = asha.rungs[rung]
         spent += end - start
         asha.at[rung][config] = float(losses[config, end - 1])
@@ -148,11 +153,12 @@ def stopping_episode(table: b.Table, order: Sequence[int], rf: int, variant: str
 
 VARIANTS = ("ray", "ray-with-self", "lower", "higher", "nearest", "top-k", "best-so-far")
 
-def _bayes_cost(job: tuple[int, int, int, bool]) -> float:
+def _bayes_cost(job: tuple[int, int, int, bool, bool]) -> float:
     """One bayes seed in a worker process that ``bench_early_stop._load_worker`` set up."""
-    seed, grace, rf, revise = job
+    seed, grace, rf, revise, restart = job
     table, warp = b._WORKER["table"], b._WORKER["warp"]
-    return episode(table, b.BayesOrder(table, seed, warp), grace, rf, bayes=True, revise=revise)
+    return episode(table, b.BayesOrder(table, seed, warp), grace, rf, bayes=True, revise=revise,
+                   restart=restart)
 
 
 def _row(name: str, costs: Sequence[float], base: float) -> str:
@@ -173,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", default=str(b.DATA))
     parser.add_argument("--no-revise", action="store_true",
                         help="bayes keeps a configuration's loss at its first pause")
+    parser.add_argument("--restart", action="store_true",
+                        help="a promoted trial retrains from epoch 0 (no checkpoint)")
     parser.add_argument("--stopping-variants", action="store_true",
                         help="also print stop-type ASHA variants (grace 1, random order)")
     args = parser.parse_args(argv)
@@ -197,16 +205,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     for grace in args.grace:
         for rf in args.rf:
             name = f"promotion asha, grace {grace}, rf {rf}"
-            costs = [episode(table, b.RandomOrder(table, s), grace, rf, bayes=False)
+            costs = [episode(table, b.RandomOrder(table, s), grace, rf, bayes=False,
+                             restart=args.restart)
                      for s in range(args.orderings)]
             print(_row(f"random + {name}", costs, base), flush=True)
             if args.bayes_seeds:
                 started = time.perf_counter()
                 with ProcessPoolExecutor(args.jobs, initializer=b._load_worker,
                                          initargs=(args.data,)) as pool:
-                    costs = list(pool.map(_bayes_cost, [(s, grace, rf, not args.no_revise)
+                    costs = list(pool.map(_bayes_cost, [(s, grace, rf, not args.no_revise,
+                                                         args.restart)
                                                         for s in range(args.bayes_seeds)]))
                 kept = ", no revision" if args.no_revise else ""
+                kept += ", retrained from epoch 0" if args.restart else ""
                 print(_row(f"bayes + {name}{kept}", costs, base), flush=True)
                 print(f"  ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
 
