@@ -98,6 +98,10 @@ class PromotionLadder:
         top = [k for _, k in ranked[: math.floor(len(at) / self.eta)]]
         return [k for k in top if k not in self._closed]
 
+    def live_ids(self) -> list[str]:
+        """The trials running (or handed out by :meth:`take` and not started yet)."""
+        return list(self._live)
+
     def waiting(self) -> bool:
         """Whether a trial is still running, so a promotion may become due when it stops."""
         return bool(self._live)

@@ -142,6 +142,13 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
         self.ladder.load_state_dict(state["ladder"])
         self.stop_reasons = dict(state["stop_reasons"])
 
+    def resume_from(self, state: Mapping[str, Any], dropped_ids: Iterable[str]) -> None:
+        """Load a crashed sweep's state; every trial it shows running is dropped, including
+        one whose start never reached ``trials.json``: none survived the driver, and one left
+        running would make the searcher wait for it forever."""
+        self.load_state_dict(state)
+        self.forget({*dropped_ids, *self.ladder.live_ids()})
+
     def forget(self, trial_ids: Iterable[str]) -> None:
         """Drop trials that had not ended (see :meth:`runs_again`)."""
         ids = list(trial_ids)

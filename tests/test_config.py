@@ -211,7 +211,7 @@ BAD = [
     pytest.param(
         cfg(metric=METRIC, early_terminate={"type": "envelope", "min_iter": 3}),
         "early_terminate.type: unknown type 'envelope'. Use `type: hyperband` (W&B), or "
-        "raysweep's `asha` or `median`.",
+        "raysweep's `asha`, `median` or `promotion`.",
         id="early_terminate_unknown_type",
     ),
     pytest.param(

@@ -287,3 +287,20 @@ def test_the_searcher_runs_reruns_first_and_waits_for_them_before_finishing() ->
     searcher.on_trial_complete("t2", {"loss": 0.5})
     assert proposer.observed == [({("x",): 1}, 0.5)]
     assert searcher.trial_scores == {"t1": 0.1, "t2": 0.5}
+
+
+def test_resume_leaves_no_trial_live_even_one_trials_json_never_showed() -> None:
+    # Its start had not been written to trials.json, so it is not among the dropped ids; left
+    # live, the searcher would wait for it forever at the end of the sweep.
+    scheduler = _scheduler()
+    _train(scheduler, _Trial("a", {"x": 1}), [1.0])
+    _train(scheduler, _Trial("b", {"x": 2}), [2.0])
+    rerun = scheduler.rerun("unrecorded")
+    assert rerun is not None
+    scheduler.on_trial_add(None, _Trial("unrecorded", rerun))  # type: ignore[arg-type]
+    scheduler.on_trial_add(None, _Trial("new", {"x": 3}))  # type: ignore[arg-type]
+    after = _scheduler()
+    after.resume_from(json.loads(json.dumps(scheduler.state_dict())), [])
+    assert not after.waiting()
+    assert after.runs_again("unrecorded", {"x": 1})
+    assert after.rerun("again") == {"x": 1}

@@ -400,4 +400,4 @@ def test_resume_names_a_damaged_state_file(tmp_path: Any, file: str) -> None:
             scheduler = make_scheduler(et, SimpleNamespace(name="loss", goal="minimize"))
             _restore_scheduler(scheduler, tmp_path, plan)
         else:
-            _restore_searcher(SimpleNamespace(), tmp_path, SimpleNamespace(), plan)
+            _restore_searcher(SimpleNamespace(), None, tmp_path, SimpleNamespace(), plan)

@@ -164,13 +164,13 @@ def test_make_scheduler_median() -> None:
 
 
 def test_make_scheduler_rejects_unknown_type() -> None:
-    expected = "must be one of 'hyperband', 'asha', 'median', got 'pbt'"
+    expected = "must be one of 'hyperband', 'asha', 'median', 'promotion', got 'pbt'"
     with pytest.raises(ValueError, match=expected):
         make_scheduler(ET("pbt", min_iter=1), LOSS)
 
 
 def test_scheduler_names_are_the_registry() -> None:
-    assert list(SCHEDULERS) == ["hyperband", "asha", "median"]
+    assert list(SCHEDULERS) == ["hyperband", "asha", "median", "promotion"]
 
 
 @pytest.mark.parametrize("kind", ["asha", "median"])
