@@ -214,15 +214,22 @@ def test_a_trial_being_retried_keeps_its_budget_and_a_failed_one_closes() -> Non
     assert not scheduler.waiting()
 
 
-def test_resume_drops_unended_trials_and_recognises_reruns() -> None:
+def _saved_while_running(rerun_id: str, new_id: str) -> dict[str, Any]:
+    """The saved state of a sweep in which a (x=1, promoted) and b (x=2) ended, then a re-run
+    of a and a new trial (x=3) started."""
     scheduler = _scheduler()
     _train(scheduler, _Trial("a", {"x": 1}), [1.0])
     _train(scheduler, _Trial("b", {"x": 2}), [2.0])
-    rerun = scheduler.rerun("a2")
-    assert rerun is not None
-    scheduler.on_trial_add(None, _Trial("a2", rerun))  # type: ignore[arg-type]
-    scheduler.on_trial_add(None, _Trial("c", {"x": 3}))  # type: ignore[arg-type]
-    state = json.loads(json.dumps(scheduler.state_dict()))
+    rerun = scheduler.rerun(rerun_id)
+    assert rerun == {"x": 1}
+    scheduler.on_trial_add(None, _Trial(rerun_id, rerun))  # type: ignore[arg-type]
+    scheduler.on_trial_add(None, _Trial(new_id, {"x": 3}))  # type: ignore[arg-type]
+    state: dict[str, Any] = json.loads(json.dumps(scheduler.state_dict()))
+    return state
+
+
+def test_resume_drops_unended_trials_and_recognises_reruns() -> None:
+    state = _saved_while_running("a2", "c")
     after = _scheduler()
     after.resume_from(state, ["a2", "c", "late"])
     assert after.runs_again("a2", {"x": 1})
@@ -292,15 +299,8 @@ def test_the_searcher_runs_reruns_first_and_waits_for_them_before_finishing() ->
 def test_resume_leaves_no_trial_live_even_one_trials_json_never_showed() -> None:
     # Its start had not been written to trials.json, so it is not among the dropped ids; left
     # live, the searcher would wait for it forever at the end of the sweep.
-    scheduler = _scheduler()
-    _train(scheduler, _Trial("a", {"x": 1}), [1.0])
-    _train(scheduler, _Trial("b", {"x": 2}), [2.0])
-    rerun = scheduler.rerun("unrecorded")
-    assert rerun is not None
-    scheduler.on_trial_add(None, _Trial("unrecorded", rerun))  # type: ignore[arg-type]
-    scheduler.on_trial_add(None, _Trial("new", {"x": 3}))  # type: ignore[arg-type]
     after = _scheduler()
-    after.resume_from(json.loads(json.dumps(scheduler.state_dict())), [])
+    after.resume_from(_saved_while_running("unrecorded", "new"), [])
     assert not after.waiting()
     assert after.runs_again("unrecorded", {"x": 1})
     assert after.rerun("again") == {"x": 1}

@@ -162,6 +162,20 @@ CURVES = [
 ]
 
 
+def _curves_sweep(workdir: Path, early_terminate: str, sleep: float) -> Path:
+    """A grid over :data:`CURVES`, one trial at a time, 9 reports ``sleep`` s apart."""
+    sweep_file = workdir / "curves.yaml"
+    sweep_file.write_text(
+        "program: prog.py\nmethod: grid\nmetric: {name: loss}\n"
+        f"early_terminate: {early_terminate}\n"
+        "raysweep: {max_concurrent_trials: 1}\n"
+        "parameters:\n  curve: {values: [0, 1, 2, 3, 4, 5]}\n  steps: {value: 9}\n"
+        f"  sleep: {{value: {sleep}}}\n",
+        encoding="utf-8",
+    )
+    return sweep_file
+
+
 def _expected_stops(rule: HyperbandRule) -> dict[int, int]:
     """Replay W&B's controller: trials run one at a time in grid order; the running trial is
     judged after each report against every earlier trial. Returns curve -> steps run."""
@@ -180,15 +194,7 @@ def _expected_stops(rule: HyperbandRule) -> dict[int, int]:
 
 
 def test_hyperband_decisions_survive_a_killed_driver(workdir: Path) -> None:
-    sweep_file = workdir / "hb.yaml"
-    sweep_file.write_text(
-        "program: prog.py\nmethod: grid\nmetric: {name: loss}\n"
-        "early_terminate: {type: hyperband, min_iter: 1, eta: 2}\n"
-        "raysweep: {max_concurrent_trials: 1}\n"
-        "parameters:\n  curve: {values: [0, 1, 2, 3, 4, 5]}\n  steps: {value: 9}\n"
-        "  sleep: {value: 0.15}\n",
-        encoding="utf-8",
-    )
+    sweep_file = _curves_sweep(workdir, "{type: hyperband, min_iter: 1, eta: 2}", 0.15)
     env = _env(workdir, CURVES=json.dumps(CURVES))
     sweep = _kill_driver_then_resume(workdir, sweep_file, 3, env)
     cfg = raysweep.load(sweep_file)
@@ -231,15 +237,7 @@ def test_ctrl_c_twice_leaves_no_trial_process(workdir: Path) -> None:
 
 
 def test_promotion_resumes_its_ladder_without_repeating_or_losing_a_rerun(workdir: Path) -> None:
-    sweep_file = workdir / "promo.yaml"
-    sweep_file.write_text(
-        "program: prog.py\nmethod: grid\nmetric: {name: loss}\n"
-        "early_terminate: {type: promotion, max_iter: 8, s: 2, eta: 2}\n"
-        "raysweep: {max_concurrent_trials: 1}\n"
-        "parameters:\n  curve: {values: [0, 1, 2, 3, 4, 5]}\n  steps: {value: 9}\n"
-        "  sleep: {value: 0.5}\n",
-        encoding="utf-8",
-    )
+    sweep_file = _curves_sweep(workdir, "{type: promotion, max_iter: 8, s: 2, eta: 2}", 0.5)
     env = _env(workdir, CURVES=json.dumps(CURVES))
     expected = promotion_oracle(CURVES, [2, 4], 2)
     # Killed while the 6th trial, a re-run (curve 3 to rung 4, 2 s), runs: resume must hand
