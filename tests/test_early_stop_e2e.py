@@ -250,3 +250,37 @@ def test_promotion_reruns_the_best_configurations_to_the_next_rung(tmp_path: Pat
     reasons = [r for r in trials["stop_reason"] if isinstance(r, str)]
     assert reasons[2].startswith("stopped at rung 4 (re-run of trial ")
     assert len(reasons) == 9
+
+
+def test_promotion_with_two_trials_at_a_time_ends_and_reruns_only_what_ran(
+    tmp_path: Path,
+) -> None:
+    # Random search proposes ahead (Tune keeps one pending trial per free CPU): the searcher
+    # must still put re-runs first, wait for running trials instead of finishing, and end.
+    def train(config: dict[str, Any]) -> None:
+        for step in range(1, 10):
+            raysweep.log({"loss": (config["x"] - 0.3) ** 2 + 1.0 / step})
+            time.sleep(0.01)
+
+    sweep = {
+        "method": "random",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"min": 0.0, "max": 1.0}},
+        "early_terminate": {"type": "promotion", "min_iter": 1, "eta": 3},  # rungs 1, 3, 9
+    }
+    result = raysweep.run(sweep, function=train, count=24, storage=tmp_path, name="p", seed=1)
+    trials = result.trials.set_index("trial_id").loc[result.trial_order]
+    assert len(trials) == 24
+    first_of: dict[float, str] = {}
+    for trial_id, row in trials.iterrows():
+        reason = row["stop_reason"] if isinstance(row["stop_reason"], str) else ""
+        if row["x"] not in first_of:  # a configuration's first trial: one report
+            first_of[row["x"]] = str(trial_id)
+            assert (row["status"], row["steps"]) == ("stopped", 1), reason
+            assert "re-run" not in reason
+        else:  # a re-run trains to rung 3, or past rung 9 to its end (9 reports)
+            assert row["steps"] in (3, 9), (trial_id, row["steps"])
+            if row["status"] == "stopped":
+                assert f"(re-run of trial {first_of[row['x']]})" in reason
+    reruns = len(trials) - len(first_of)
+    assert 2 <= reruns <= len(first_of)  # about n / 3 + n / 9 of the n configurations
