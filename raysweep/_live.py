@@ -97,6 +97,8 @@ class LiveView:
             bits.append(" ".join(_config_text(rec.get("config") or {})))
             if rec.get("stop_reason"):
                 bits.append(f"[{rec['stop_reason']}]")
+            elif rec.get("rerun_of"):
+                bits.append(f"[re-run of trial {rec['rerun_of']}]")
             if rec["status"] == "failed" and rec.get("error"):
                 lines = str(rec["error"]).strip().splitlines()
                 bits.append(f"error: {lines[-1] if lines else ''}")
@@ -150,6 +152,8 @@ class LiveView:
                 values.append(_fmt(node))
             style = {"failed": "red", "stopped": "yellow", "running": "cyan"}.get(rec["status"])
             note = rec.get("stop_reason") or ""
+            if not note and rec.get("rerun_of"):
+                note = f"re-run of trial {rec['rerun_of']}"
             if rec["status"] == "failed" and rec.get("error"):
                 lines = str(rec["error"]).strip().splitlines()
                 note = lines[-1] if lines else ""

@@ -79,6 +79,12 @@ class StopReasons:
         reason = reasons.get(trial_id)
         return str(reason) if reason else None
 
+    def rerun_of(self, trial_id: str) -> str | None:
+        """The first trial of the configuration this trial trains again (``type:
+        promotion``), or None."""
+        first = (getattr(self.scheduler, "rerun_of", None) or {}).get(trial_id)
+        return str(first) if first else None
+
     def save_state(self, path: Path) -> None:
         """Write the scheduler's state (if it has one) for ``raysweep resume``."""
         state_dict = getattr(self.scheduler, "state_dict", None)
@@ -234,6 +240,11 @@ class SweepRecorder(Callback):
             )
             self.trials[tid] = rec
             self.order.append(tid)
+        if "rerun_of" not in rec:
+            rerun_of = getattr(self.stop_reasons, "rerun_of", None)
+            first = rerun_of(tid) if callable(rerun_of) else None
+            if first:
+                rec["rerun_of"] = first
         return rec
 
     def _changed(self) -> None:

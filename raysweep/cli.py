@@ -542,7 +542,7 @@ def _print_table(result: Any, table: Any, history: bool) -> None:
     console.print(view)
 
 
-_OPTIONAL_COLUMNS = ("node", "gpus", "stop_reason", "runtime_s")
+_OPTIONAL_COLUMNS = ("rerun_of", "node", "gpus", "stop_reason", "runtime_s")
 _HIDE_WHEN_ZERO = ("retries",)
 
 

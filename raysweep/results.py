@@ -250,10 +250,14 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
 
     rows = []
     configs = {}
+    # Only sweeps under `type: promotion` re-run configurations; others get no such column.
+    reruns = any("rerun_of" in e for e in entries)
     for e in entries:
         config = e.get("config") or {}
         configs[e["trial_id"]] = config
         row: dict[str, Any] = {"trial_id": e["trial_id"], "status": e.get("status")}
+        if reruns:
+            row["rerun_of"] = e.get("rerun_of")
         flat = dict(_flatten_config(config))
         for name in param_names or list(flat):
             row[name] = flat.get(name)

@@ -189,6 +189,13 @@ class PromotionLadder:
         """Whether a lineage trains this configuration."""
         return any(c == config for c in self._configs.values())
 
+    def lineage_of(self, trial_id: str) -> str | None:
+        """For a running re-run: its configuration's first trial; else None."""
+        lineage_level = self._live.get(trial_id)
+        if lineage_level is None or lineage_level[1] == 0:
+            return None
+        return lineage_level[0]
+
     def is_promotion(self, trial_id: str) -> bool:
         """Whether this live trial re-runs a configuration (not one the searcher proposed)."""
         lineage_level = self._live.get(trial_id)

@@ -250,6 +250,14 @@ def test_promotion_reruns_the_best_configurations_to_the_next_rung(tmp_path: Pat
     reasons = [r for r in trials["stop_reason"] if isinstance(r, str)]
     assert reasons[2].startswith("stopped at rung 4 (re-run of trial ")
     assert len(reasons) == 9
+    # Every re-run names its configuration's first trial; first trials name none.
+    first: dict[int, str] = {}
+    for trial_id, row in trials.iterrows():
+        curve = int(row["curve"])
+        rerun_of = row["rerun_of"] if isinstance(row["rerun_of"], str) else None
+        assert rerun_of == first.get(curve), trial_id
+        first.setdefault(curve, str(trial_id))
+    assert trials["rerun_of"].notna().sum() == len(expected) - len(CURVES)
 
 
 def test_promotion_with_two_trials_at_a_time_ends_and_reruns_only_what_ran(
