@@ -187,6 +187,16 @@ class MedianParams:
     min_samples_required: int = 3
 
 
+def _bands_of(early_terminate: EarlyTerminateLike) -> tuple[int, ...]:
+    """W&B's hyperband bands for the section's ``eta``, ``min_iter``, ``max_iter`` and ``s``."""
+    return bands(
+        eta=_eta_of(early_terminate),
+        min_iter=getattr(early_terminate, "min_iter", None),
+        max_iter=getattr(early_terminate, "max_iter", None),
+        s=getattr(early_terminate, "s", None),
+    )
+
+
 def median_params(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> MedianParams:
     """Map ``early_terminate: {type: median}`` onto Ray's ``MedianStoppingRule``.
 
@@ -209,12 +219,7 @@ def median_params(early_terminate: EarlyTerminateLike, metric: MetricLike | None
     >>> median_params(et, None)  # doctest: +ELLIPSIS
     MedianParams(metric=None, mode=None, grace_period=3, ...)
     """
-    first = bands(
-        eta=_eta_of(early_terminate),
-        min_iter=getattr(early_terminate, "min_iter", None),
-        max_iter=getattr(early_terminate, "max_iter", None),
-        s=getattr(early_terminate, "s", None),
-    )[0]
+    first = _bands_of(early_terminate)[0]
     name, mode = mode_of(metric)
     return MedianParams(metric=name, mode=mode, grace_period=first)
 
@@ -250,12 +255,5 @@ def promotion_params(
     name, mode = mode_of(metric)
     if name is None or mode is None:
         raise ValueError("early_terminate type 'promotion' needs a metric to rank trials by")
-    ladder = bands(
-        eta=_eta_of(early_terminate),
-        min_iter=getattr(early_terminate, "min_iter", None),
-        max_iter=getattr(early_terminate, "max_iter", None),
-        s=getattr(early_terminate, "s", None),
-    )
-    return PromotionParams(
-        metric=name, mode=mode, rungs=tuple(sorted(set(ladder))), eta=_eta_of(early_terminate)
-    )
+    rungs = tuple(sorted(set(_bands_of(early_terminate))))
+    return PromotionParams(metric=name, mode=mode, rungs=rungs, eta=_eta_of(early_terminate))

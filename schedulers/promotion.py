@@ -17,8 +17,6 @@ other raysweep schedulers (:class:`~.hyperband.WandbHyperbandCallback`).
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +24,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from raysweep._files import write_json_atomic
 
+from ._hyperband_rule import valid_history
 from ._promotion import PromotionLadder
 from ._resume import ResumableState
 
@@ -35,13 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["PromotionScheduler"]
 
 _STATE_VERSION = 1
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 class PromotionScheduler(ResumableState, FIFOScheduler):
@@ -98,7 +90,9 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
         iteration = result.get("training_iteration")
         if budget is None or not isinstance(iteration, int) or iteration < budget:
             return TrialScheduler.CONTINUE
-        stop = self.ladder.reach(trial.trial_id, _finite(result.get(str(self._metric))))
+        # The value must be a finite number to rank; valid_history says which are (as W&B).
+        value = valid_history([result.get(str(self._metric))])
+        stop = self.ladder.reach(trial.trial_id, value[0] if value else None)
         self.stop_reasons[trial.trial_id] = stop.reason
         return TrialScheduler.STOP
 
