@@ -82,7 +82,8 @@ class StopReasons:
     def rerun_of(self, trial_id: str) -> str | None:
         """The first trial of the configuration this trial trains again (``type:
         promotion``), or None."""
-        first = (getattr(self.scheduler, "rerun_of", None) or {}).get(trial_id)
+        lookup = getattr(self.scheduler, "rerun_of", None)
+        first = lookup(trial_id) if callable(lookup) else None
         return str(first) if first else None
 
     def save_state(self, path: Path) -> None:
@@ -238,13 +239,14 @@ class SweepRecorder(Callback):
                 failures=0,
                 dir=f"trial_{tid}",
             )
-            self.trials[tid] = rec
-            self.order.append(tid)
-        if "rerun_of" not in rec:
+            # Asked once, when the trial is first seen (it has started, so the scheduler
+            # knows it), not at every report.
             rerun_of = getattr(self.stop_reasons, "rerun_of", None)
             first = rerun_of(tid) if callable(rerun_of) else None
             if first:
                 rec["rerun_of"] = first
+            self.trials[tid] = rec
+            self.order.append(tid)
         return rec
 
     def _changed(self) -> None:

@@ -50,7 +50,6 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
     Attributes:
         ladder: The pure rule.
         stop_reasons: ``trial_id -> reason`` for every trial stopped at its rung.
-        rerun_of: ``trial_id -> first trial of its configuration`` for every re-run.
     """
 
     def __init__(self, *, metric: str, mode: str, rungs: Sequence[int], eta: float) -> None:
@@ -59,7 +58,6 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
         self._mode = mode
         self.ladder = PromotionLadder(rungs, eta, mode)
         self.stop_reasons: dict[str, str] = {}
-        self.rerun_of: dict[str, str] = {}
         self._dropped_reruns: set[str] = set()  # see forget()
 
     # -- the searcher's side -----------------------------------------------------------
@@ -72,6 +70,11 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
         """Whether a running trial may still make a re-run due."""
         return self.ladder.waiting()
 
+    def rerun_of(self, trial_id: str) -> str | None:
+        """For a running re-run, the first trial of its configuration (the recorder asks
+        when the trial starts and keeps it in ``trials.json``); else None."""
+        return self.ladder.lineage_of(trial_id)
+
     # -- Tune hooks --------------------------------------------------------------------
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -80,9 +83,6 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
 
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
         self.ladder.add(trial.trial_id, trial.config)
-        lineage = self.ladder.lineage_of(trial.trial_id)
-        if lineage is not None:
-            self.rerun_of[trial.trial_id] = lineage
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         """Stop the trial once it has reported as many times as its rung."""
@@ -123,7 +123,6 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
             "metric": self._metric,
             "ladder": self.ladder.state_dict(),
             "stop_reasons": dict(self.stop_reasons),
-            "rerun_of": dict(self.rerun_of),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -141,7 +140,6 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
             )
         self.ladder.load_state_dict(state["ladder"])
         self.stop_reasons = dict(state["stop_reasons"])
-        self.rerun_of = dict(state["rerun_of"])
 
     def resume_from(self, state: Mapping[str, Any], dropped_ids: Iterable[str]) -> None:
         """Load a crashed sweep's state; every trial it shows running is dropped, including
@@ -157,7 +155,6 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
         self.ladder.forget(ids)
         for trial_id in ids:
             self.stop_reasons.pop(trial_id, None)
-            self.rerun_of.pop(trial_id, None)
 
     def runs_again(self, trial_id: str, config: Mapping[str, Any]) -> bool:
         """After :meth:`forget`: whether a dropped trial was a re-run, which this scheduler
