@@ -7,6 +7,7 @@ Elsewhere (CI logs, pipes): one plain line per finished trial.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .results import ENDED_STATUSES as _DONE
@@ -29,6 +30,13 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.5g}"
     return str(value)
+
+
+def _note(rec: Mapping[str, Any]) -> str:
+    """Why the trial stopped, else which trial's configuration it trains again, else ""."""
+    if rec.get("stop_reason"):
+        return str(rec["stop_reason"])
+    return f"re-run of trial {rec['rerun_of']}" if rec.get("rerun_of") else ""
 
 
 def _config_text(config: dict[str, Any], prefix: str = "") -> list[str]:
@@ -95,10 +103,9 @@ class LiveView:
                 bits.append(f"{self.metric}={_fmt(rec['last'])} (best {_fmt(rec['best'])})")
             bits.append(f"steps={rec['steps']}")
             bits.append(" ".join(_config_text(rec.get("config") or {})))
-            if rec.get("stop_reason"):
-                bits.append(f"[{rec['stop_reason']}]")
-            elif rec.get("rerun_of"):
-                bits.append(f"[re-run of trial {rec['rerun_of']}]")
+            note = _note(rec)
+            if note:
+                bits.append(f"[{note}]")
             if rec["status"] == "failed" and rec.get("error"):
                 lines = str(rec["error"]).strip().splitlines()
                 bits.append(f"error: {lines[-1] if lines else ''}")
@@ -151,9 +158,7 @@ class LiveView:
                     node = node.get(name) if isinstance(node, dict) else None
                 values.append(_fmt(node))
             style = {"failed": "red", "stopped": "yellow", "running": "cyan"}.get(rec["status"])
-            note = rec.get("stop_reason") or ""
-            if not note and rec.get("rerun_of"):
-                note = f"re-run of trial {rec['rerun_of']}"
+            note = _note(rec)
             if rec["status"] == "failed" and rec.get("error"):
                 lines = str(rec["error"]).strip().splitlines()
                 note = lines[-1] if lines else ""
