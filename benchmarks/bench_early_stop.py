@@ -152,7 +152,7 @@ class Warp:
 class Policy(Protocol):
     """An early-stopping rule fed one trial at a time."""
 
-    def start(self, trial: str) -> None: ...
+    def start(self, trial: str, config: dict[str, Any] | None = None) -> None: ...
     def report(self, trial: str, epoch: int, loss: float) -> bool: ...  # True: stop
     def end(self, trial: str, epoch: int, loss: float) -> None: ...
 
@@ -160,7 +160,7 @@ class Policy(Protocol):
 class FullBudget:
     """No early stopping."""
 
-    def start(self, trial: str) -> None:
+    def start(self, trial: str, config: dict[str, Any] | None = None) -> None:
         pass
 
     def report(self, trial: str, epoch: int, loss: float) -> bool:
@@ -186,7 +186,7 @@ class HyperbandReplay:
         self.values: dict[int, list[float]] = {}  # band -> sorted values of every run there
         self.history: list[float] = []
 
-    def start(self, trial: str) -> None:
+    def start(self, trial: str, config: dict[str, Any] | None = None) -> None:
         self.history = []
 
     def report(self, trial: str, epoch: int, loss: float) -> bool:
@@ -206,8 +206,14 @@ class HyperbandReplay:
 
 
 class _Trial:
-    def __init__(self, trial_id: str) -> None:
+    """Stands for Ray's Trial: what raysweep's schedulers read of it."""
+
+    def __init__(self, trial_id: str, config: dict[str, Any] | None = None) -> None:
         self.trial_id = trial_id
+        self.config = config or {}
+
+    def should_recover(self) -> bool:
+        return False
 
 
 class SchedulerDriver:
@@ -217,8 +223,8 @@ class SchedulerDriver:
         self.scheduler = scheduler
         self.trials: dict[str, _Trial] = {}
 
-    def start(self, trial: str) -> None:
-        self.trials[trial] = _Trial(trial)
+    def start(self, trial: str, config: dict[str, Any] | None = None) -> None:
+        self.trials[trial] = _Trial(trial, config)
         self.scheduler.on_trial_add(None, self.trials[trial])
 
     def report(self, trial: str, epoch: int, loss: float) -> bool:
@@ -246,7 +252,7 @@ class MedianReplica:
         self.best = math.inf
         self.current: list[float] = []
 
-    def start(self, trial: str) -> None:
+    def start(self, trial: str, config: dict[str, Any] | None = None) -> None:
         self.best, self.current = math.inf, []
 
     def report(self, trial: str, epoch: int, loss: float) -> bool:
@@ -278,7 +284,7 @@ class MedianAtStep:
         self.n = 0
         self.current: list[float] = []
 
-    def start(self, trial: str) -> None:
+    def start(self, trial: str, config: dict[str, Any] | None = None) -> None:
         self.current = []
 
     def report(self, trial: str, epoch: int, loss: float) -> bool:
@@ -401,17 +407,26 @@ class Episode:
     trials: list[tuple[int, int]] = field(default_factory=list)  # (config, epochs run)
 
 
-def episode(table: Table, source: Source, policy: Policy) -> Episode:
-    """Run trials one at a time until a full-length trial reaches the target."""
+def episode(
+    table: Table, source: Source, policy: Policy, reruns: Any = None
+) -> Episode:
+    """Run trials one at a time until a full-length trial reaches the target.
+
+    ``reruns``: a ``PromotionScheduler`` (also driven as ``policy``), asked before each trial
+    for a configuration to train again from epoch 1, as ``TuneSearcher`` asks it; only when
+    it has none does the source propose, and the source observes only its own proposals.
+    """
     out = Episode(cost=math.inf)
     spent = 0
-    for number in range(table.size):
-        index = source.next()
+    # Re-runs come on top of the pool's configurations; a ladder ends long before this.
+    for number in range(table.size if reruns is None else 10 * table.size):
+        trial = f"t{number}"
+        again = None if reruns is None else reruns.rerun(trial)
+        index = source.next() if again is None else int(again["i"])
         if index is None:
             break
-        trial = f"t{number}"
         curve = table.losses[index]
-        policy.start(trial)
+        policy.start(trial, {"i": index})
         epochs = EPOCHS
         for epoch in range(1, EPOCHS + 1):
             if policy.report(trial, epoch, float(curve[epoch - 1])):
@@ -420,64 +435,23 @@ def episode(table: Table, source: Source, policy: Policy) -> Episode:
         policy.end(trial, epochs, float(curve[epochs - 1]))
         spent += epochs
         out.trials.append((index, epochs))
-        source.observe(index, float(curve[:epochs].min()))
-        if epochs == EPOCHS and table.reaches(index):
-            out.cost = spent
-            return out
-    return out
-
-
-class _RerunTrial:
-    """Stands for Ray's Trial in :func:`promotion_episode`."""
-
-    def __init__(self, trial_id: str, config: dict[str, Any]) -> None:
-        self.trial_id = trial_id
-        self.config = config
-
-    def should_recover(self) -> bool:
-        return False
-
-
-def promotion_episode(table: Table, source: Source, spec: str) -> Episode:
-    """:func:`episode` under ``early_terminate: {type: promotion}``: the actual
-    ``PromotionScheduler`` that ``make_scheduler`` builds decides, before each new trial,
-    whether a configuration is trained again (from epoch 1, to its next rung) and when each
-    trial stops; the searcher observes only the first trial of each configuration, as
-    ``TuneSearcher`` does."""
-    from raysweep.schedulers import make_scheduler
-
-    config = SimpleNamespace(**{"max_iter": None, "s": None, **(early_terminate(spec) or {})})
-    scheduler = make_scheduler(config, SimpleNamespace(name="loss", goal="minimize"))
-    out = Episode(cost=math.inf)
-    spent = 0
-    for number in range(10 * table.size):  # a re-run ladder ends long before this
-        trial_id = f"t{number}"
-        again = scheduler.rerun(trial_id)  # type: ignore[union-attr]
-        proposed = again is None
         if again is None:
-            fresh = source.next()
-            if fresh is None:
-                break
-            again = {"i": fresh}
-        index = int(again["i"])
-        trial = _RerunTrial(trial_id, again)
-        scheduler.on_trial_add(None, trial)  # type: ignore[union-attr, arg-type]
-        curve = table.losses[index]
-        epochs = EPOCHS
-        for epoch in range(1, EPOCHS + 1):
-            result = {"loss": float(curve[epoch - 1]), "training_iteration": epoch}
-            if scheduler.on_trial_result(None, trial, result) == "STOP":  # type: ignore
-                epochs = epoch
-                break
-        scheduler.on_trial_complete(None, trial, result)  # type: ignore[union-attr, arg-type]
-        spent += epochs
-        out.trials.append((index, epochs))
-        if proposed:
             source.observe(index, float(curve[:epochs].min()))
         if epochs == EPOCHS and table.reaches(index):
             out.cost = spent
             return out
     return out
+
+
+def promotion_episode(table: Table, source: Source, spec: str) -> Episode:
+    """:func:`episode` under ``early_terminate: {type: promotion}``: the actual
+    ``PromotionScheduler`` that ``make_scheduler`` builds stops each trial at its rung and
+    hands out the re-runs."""
+    from raysweep.schedulers import make_scheduler
+
+    config = SimpleNamespace(**{"max_iter": None, "s": None, **(early_terminate(spec) or {})})
+    scheduler = make_scheduler(config, SimpleNamespace(name="loss", goal="minimize"))
+    return episode(table, source, SchedulerDriver(scheduler), reruns=scheduler)
 
 
 # -- replay ----------------------------------------------------------------------------------
