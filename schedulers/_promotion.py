@@ -196,11 +196,6 @@ class PromotionLadder:
             return None
         return lineage_level[0]
 
-    def is_promotion(self, trial_id: str) -> bool:
-        """Whether this live trial re-runs a configuration (not one the searcher proposed)."""
-        lineage_level = self._live.get(trial_id)
-        return lineage_level is not None and lineage_level[1] > 0
-
     # -- persistence -------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:

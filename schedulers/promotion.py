@@ -151,7 +151,7 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
     def forget(self, trial_ids: Iterable[str]) -> None:
         """Drop trials that had not ended (see :meth:`runs_again`)."""
         ids = list(trial_ids)
-        self._dropped_reruns = {t for t in ids if self.ladder.is_promotion(t)}
+        self._dropped_reruns = {t for t in ids if self.ladder.lineage_of(t) is not None}
         self.ladder.forget(ids)
         for trial_id in ids:
             self.stop_reasons.pop(trial_id, None)
