@@ -118,14 +118,14 @@ def _scheduler_oracle(curves: list[list[float]], early_terminate: dict[str, Any]
     return outcomes
 
 
-def _run(
+def _write_sweep(
     tmp_path: Path,
     curves: list[list[float]],
     early_terminate: dict[str, Any],
     metric: str = "loss",
     goal: str = "minimize",
-) -> list[Outcome]:
-    """Run the sweep; return each curve's (status, steps, stop_reason) from the results."""
+) -> Path:
+    """The program that prints ``curves`` and a grid over them, one trial at a time."""
     (tmp_path / "prog.py").write_text(
         textwrap.dedent(PROGRAM)
         .replace("METRIC", repr(metric))
@@ -142,6 +142,18 @@ def _run(
     }
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _run(
+    tmp_path: Path,
+    curves: list[list[float]],
+    early_terminate: dict[str, Any],
+    metric: str = "loss",
+    goal: str = "minimize",
+) -> list[Outcome]:
+    """Run the sweep; return each curve's (status, steps, stop_reason) from the results."""
+    path = _write_sweep(tmp_path, curves, early_terminate, metric, goal)
     result = raysweep.run(path, storage=tmp_path / "results", name="sweep")
     trials = result.trials.set_index("curve").sort_index()
     assert list(trials.index) == list(range(len(curves)))
@@ -227,22 +239,7 @@ def test_promotion_reruns_the_best_configurations_to_the_next_rung(tmp_path: Pat
         ("stopped", 2, "3"), ("stopped", 4, "3"), ("finished", 10, "1"), ("stopped", 2, "4"),
         ("stopped", 2, "5"), ("stopped", 4, "5"), ("finished", 10, "5"),
     ]
-    (tmp_path / "prog.py").write_text(
-        textwrap.dedent(PROGRAM)
-        .replace("METRIC", repr("loss"))
-        .replace("CURVES_JSON", repr(json.dumps(CURVES))),
-        encoding="utf-8",
-    )
-    sweep = {
-        "program": "prog.py",
-        "method": "grid",
-        "metric": {"name": "loss", "goal": "minimize"},
-        "parameters": {"curve": {"values": list(range(len(CURVES)))}},
-        "early_terminate": {"type": "promotion", "max_iter": 8, "s": 2, "eta": 2},
-        "raysweep": {"max_concurrent_trials": 1},
-    }
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(sweep, sort_keys=False), encoding="utf-8")
+    path = _write_sweep(tmp_path, CURVES, {"type": "promotion", "max_iter": 8, "s": 2, "eta": 2})
     result = raysweep.run(path, storage=tmp_path / "results", name="sweep")
     trials = result.trials.set_index("trial_id").loc[result.trial_order]
     got = [(row["status"], int(row["steps"]), str(row["curve"])) for _, row in trials.iterrows()]
