@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import SweepConfig, load
+from .config import Method, SweepConfig, load
 from .errors import RaysweepError, SweepConfigError
 from .results import (
     ENDED_STATUSES,
@@ -26,6 +26,7 @@ from .results import (
     load_results,
     read_meta,
 )
+from .slots import ClusterSlots
 
 if TYPE_CHECKING:
     from ._recorder import SweepRecorder
@@ -47,8 +48,6 @@ _RAY_QUIET_ENV = {
     # otherwise end the whole sweep with a ValueError on the first one.
     "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",
 }
-# Set by the user: then raysweep leaves Tune's pending-trial limit alone.
-_USER_MAX_PENDING = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
 # Trials must run where the user expects (their cwd for functions); programs get an explicit cwd.
 _WORKER_ENV = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
 
@@ -276,23 +275,20 @@ def _init_ray(options: RunOptions) -> bool:
     return True
 
 
-def _parallel_slots(resources: Mapping[str, float]) -> int:
-    """How many trials the cluster can run at once (at least 4, so autoscaling sees demand)."""
-    import ray
-
-    total = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    slots = [int(total.get(k, 0.0) // v) for k, v in resources.items() if v > 0]
-    return max(4, min(min(slots, default=4), 256))
-
-
-def _check_feasible(resources: dict[str, float]) -> None:
+def _check_feasible(resources: dict[str, float]) -> bool:
     """Fail fast if no node of the cluster, nor any node type its autoscaler may add, can ever
-    give one trial what it asks for (Ray would wait forever). See :mod:`raysweep._cluster`."""
+    give one trial what it asks for (Ray would wait forever). See :mod:`raysweep._cluster`.
+
+    Returns:
+        Whether an autoscaler may add nodes to the cluster.
+    """
     from ._cluster import cluster_shape, unfit_message
 
-    message = unfit_message(resources, cluster_shape())
+    shape = cluster_shape()
+    message = unfit_message(resources, shape)
     if message is not None:
         raise RaysweepError(message)
+    return bool(shape.autoscaling)
 
 
 def run_sweep(
@@ -391,7 +387,11 @@ def _fit(
                 return load_results(sweep_dir)
     searcher.autosave_to(str(sweep_dir / SEARCHER_FILE))
     resources = _resources(cfg, options)
-    _check_feasible(resources)
+    slots = ClusterSlots(resources, can_grow=_check_feasible(resources))
+    if cfg.method is Method.BAYES:
+        # Each proposal made before the others' results arrive is made on guesses: no more
+        # outstanding than can run (with max_concurrent_trials, Tune's limit applies too).
+        searcher.limit_outstanding(slots)
     trainable = tune.with_resources(
         make_trainable(cfg, name, function, str(sweep_dir), options.wandb), resources
     )
@@ -407,11 +407,6 @@ def _fit(
     control = SweepControl(sweep_dir, searcher)
     control.clear_markers()
     max_concurrent = options.max_concurrent_trials or cfg.options.max_concurrent_trials
-    if max_concurrent is None and _USER_MAX_PENDING is None:
-        # Tune lets a custom searcher have one pending trial at a time, which starts trials
-        # one by one (each waits for its worker) and leaves nodes idle; allow as many pending
-        # trials as the cluster can run at once.
-        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(_parallel_slots(resources))
     max_failures = (
         options.max_failures if options.max_failures is not None else cfg.options.max_failures
     )
@@ -437,7 +432,7 @@ def _fit(
             stop=control,
         ),
     )
-    with _pending_trials(cfg, resources, max_concurrent, num_samples):
+    with _pending_trials(max_concurrent, slots):
         return _drive(tuner, sweep_dir, cfg, options, recorder, control)
 
 
@@ -445,30 +440,22 @@ _PENDING_ENV = "TUNE_MAX_PENDING_TRIALS_PG"
 
 
 @contextlib.contextmanager
-def _pending_trials(
-    cfg: SweepConfig, resources: dict[str, float], max_concurrent: int | None, num_samples: int
-) -> Iterator[None]:
-    """Let Tune start as many grid or random trials at once as the cluster can run.
+def _pending_trials(max_concurrent: int | None, slots: ClusterSlots) -> Iterator[None]:
+    """Let Tune start as many trials at once as the cluster can run, for this sweep only.
 
-    With a custom searcher and no ``max_concurrent_trials``, Tune keeps one trial pending
-    (``tune_controller._get_max_pending_trials``), so trials start one at a time: trials
-    shorter than an actor start run one after another however many CPUs there are, and a
-    cluster's slots fill one actor start at a time. Grid and random lose nothing by proposing
-    ahead; bayes keeps Tune's default, so each proposal sees the latest results. A value the
-    user set in the environment wins.
+    With a custom searcher and no ``max_concurrent_trials``, Tune keeps one trial waiting for
+    a worker at a time (``tune_controller._get_max_pending_trials``), so trials start one by
+    one: trials shorter than an actor start run one after another however many CPUs there
+    are, and a cluster's slots fill one actor start at a time. At least 4 may wait, so an
+    autoscaler sees demand. Bayes is held back by its searcher instead
+    (``TuneSearcher.limit_outstanding``). With ``max_concurrent_trials`` Tune uses that; a
+    value the user set in the environment wins. Tune reads the variable when the run starts;
+    it is put back as it was afterwards.
     """
-    from .config import Method
-
-    if os.environ.get(_PENDING_ENV) or max_concurrent or cfg.method is Method.BAYES:
+    if os.environ.get(_PENDING_ENV) or max_concurrent:
         yield
         return
-    import ray
-
-    total = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    slots = min((int(total.get(k, 0.0) // v) for k, v in resources.items() if v > 0),
-                default=1)
-    pending = max(1, min(slots, num_samples) if num_samples > 0 else slots)
-    os.environ[_PENDING_ENV] = str(pending)
+    os.environ[_PENDING_ENV] = str(max(4, min(slots(), 256)))
     try:
         yield
     finally:

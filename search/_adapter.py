@@ -14,6 +14,9 @@ The only Ray-aware search module. It owns what proposers must not care about:
 - ``Searcher.FINISHED`` when the proposer is exhausted (and no re-run can still come);
 - re-runs: with a :class:`Reruns` source, its configurations go first; they are not the
   proposer's, so it never observes them (their values still count for ``metric.target``);
+- outstanding proposals: with a limit (:meth:`TuneSearcher.limit_outstanding`, bayes), no new
+  proposal while that many are running or waiting to start, since each one made before the
+  others' results arrive is made on guesses; Tune asks again later;
 - checkpoints as JSON, not a pickle of ``__dict__``.
 """
 
@@ -23,7 +26,7 @@ import copy
 import json
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -98,6 +101,8 @@ class TuneSearcher(Searcher):
         self._requeued: list[FlatConfig] = []
         self._autosave_path: str | None = None
         self._reruns: Reruns | None = None
+        self._limit: Callable[[], int] | None = None
+        self._peak_live = 0
 
     @classmethod
     def from_config(cls, cfg: SweepConfig, proposer: Proposer) -> TuneSearcher:
@@ -130,6 +135,17 @@ class TuneSearcher(Searcher):
         """Ask ``source`` for a configuration to run again before each new proposal."""
         self._reruns = source
 
+    def limit_outstanding(self, limit: Callable[[], int] | None) -> None:
+        """Make no new proposal while ``limit()`` proposals are outstanding (proposed, not
+        yet observed). ``limit`` is asked at each suggestion: a cluster that grows may take more.
+        Re-runs and requeued configurations are not new proposals and are not held back."""
+        self._limit = limit
+
+    @property
+    def peak_outstanding(self) -> int:
+        """The most proposals that were ever outstanding at once (saved with the state)."""
+        return self._peak_live
+
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
     ) -> bool:
@@ -161,6 +177,8 @@ class TuneSearcher(Searcher):
                 return again
         if self._requeued:
             flat = self._requeued.pop(0)
+        elif self._limit is not None and len(self._live) >= self._limit():
+            return None  # Tune asks again on its next step
         else:
             proposed = self._proposer.propose()
             if proposed is None:
@@ -169,6 +187,7 @@ class TuneSearcher(Searcher):
                 return None if waiting else Searcher.FINISHED
             flat = proposed
         self._live[trial_id] = flat
+        self._peak_live = max(self._peak_live, len(self._live))
         self._autosave()
         config: dict[str, Any] = _plain(self._space.unflatten(flat))
         return config
@@ -245,6 +264,7 @@ class TuneSearcher(Searcher):
             "metric": self._metric,
             "mode": self._mode,
             "target_reached": self._target_reached,
+            "peak_outstanding": self._peak_live,
             "best": dict(self._best),
             "live": [
                 [trial_id, [[list(path), value] for path, value in flat.items()]]
@@ -272,6 +292,7 @@ class TuneSearcher(Searcher):
         if self._mode is None:
             self._mode = state.get("mode")
         self._target_reached = bool(state["target_reached"])
+        self._peak_live = int(state.get("peak_outstanding", 0))
         self._best = {str(k): float(v) for k, v in state["best"].items()}
         self._live = {
             str(trial_id): {tuple(path): value for path, value in items}

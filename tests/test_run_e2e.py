@@ -174,6 +174,39 @@ def test_bayes_sweep_runs_the_requested_trials(sweep_dir: Path) -> None:
         assert row["loss_best"] == pytest.approx(_base_loss(row["x"]))
 
 
+@pytest.mark.parametrize(("method", "peak"), [("bayes", 2), ("random", 4)])
+def test_bayes_proposes_no_further_ahead_than_trials_can_run(
+    sweep_dir: Path, method: str, peak: int
+) -> None:
+    """On 2 CPUs bayes has at most 2 proposals outstanding (each further one would be made on
+    guesses, not results); random still proposes ahead so that trials start fast."""
+    from raysweep._recorder import SEARCHER_FILE
+
+    def train(config: dict[str, Any]) -> None:
+        time.sleep(0.3)
+        raysweep.log({"loss": (config["x"] - 1.0) ** 2})
+
+    sweep = {
+        "method": method,
+        "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"min": 0.0, "max": 4.0}},
+        "raysweep": {"seed": 0},
+    }
+    before = os.environ.get("TUNE_MAX_PENDING_TRIALS_PG")
+    result = raysweep.run(sweep, function=train, count=8, storage=sweep_dir / "results",
+                          name=method)
+
+    assert len(result.trials) == 8
+    assert (result.trials["status"] == "finished").all()
+    state = json.loads((result.path / SEARCHER_FILE).read_text(encoding="utf-8"))
+    if method == "bayes":
+        assert state["peak_outstanding"] == peak  # both CPUs used, never more
+    else:
+        assert state["peak_outstanding"] >= peak
+    # The pending-trial limit raysweep gives Tune is for this sweep only.
+    assert os.environ.get("TUNE_MAX_PENDING_TRIALS_PG") == before
+
+
 NESTED_PROGRAM = """
 config = json.loads(sys.argv[-1])  # ${args_json}
 assert isinstance(config["opt"], dict), config

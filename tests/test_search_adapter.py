@@ -317,3 +317,33 @@ def test_nan_scores_never_reach_the_proposer() -> None:
         searcher.suggest(f"t{i}")
         searcher.on_trial_complete(f"t{i}", {"loss": value})
     assert all(loss is None or math.isfinite(loss) for _, loss in rec.observed)
+
+
+def test_outstanding_limit_holds_new_proposals_until_a_trial_ends() -> None:
+    searcher, rec = recorder_searcher(n=5)
+    limit = [2]
+    searcher.limit_outstanding(lambda: limit[0])
+    assert searcher.suggest("t1") == {"x": 0}
+    assert searcher.suggest("t2") == {"x": 1}
+    assert searcher.suggest("t3") is None  # not FINISHED: Tune asks again later
+    assert rec.configs[0] == {("x",): 2}  # the proposer was not asked
+    searcher.on_trial_complete("t1", {"loss": 1.0})
+    assert searcher.suggest("t3") == {"x": 2}
+    limit[0] = 3  # the cluster grew
+    assert searcher.suggest("t4") == {"x": 3}
+    assert searcher.suggest("t5") is None
+    assert searcher.peak_outstanding == 3
+    again, _ = recorder_searcher(n=5)
+    again.set_state(json.loads(json.dumps(searcher.get_state())))
+    assert again.peak_outstanding == 3
+
+
+def test_outstanding_limit_does_not_hold_back_requeued_configs() -> None:
+    searcher, _ = recorder_searcher(n=5)
+    searcher.suggest("t1")
+    searcher.suggest("t2")
+    searcher.abandon_live()  # a resumed sweep runs these again first
+    searcher.limit_outstanding(lambda: 1)
+    assert searcher.suggest("t3") == {"x": 0}
+    assert searcher.suggest("t4") == {"x": 1}
+    assert searcher.suggest("t5") is None
