@@ -19,8 +19,8 @@ targets                    standardised                         standardised, th
 acquisition                EI, best of 1000 random points       log-EI, L-BFGS-B with analytic
                                                                 gradients from the best of ~800
                                                                 random and local candidates
-parallel trials            kriging believer                     constant liar (pending points are
-                                                                told the mean loss)
+parallel trials            kriging believer                     EI averaged over 16 joint draws
+                                                                of the pending trials' outcomes
 duplicates                 allowed (wandb/sweeps#1660)          never, while the space has an
                                                                 unseen configuration; no point
                                                                 within 0.1 % of a length scale of
@@ -42,8 +42,8 @@ proposer only ever receives a trial's final score, so ``best`` and ``latest`` (w
 from the failed run's own history) have nothing to read and fall back to ``worst``, as W&B does
 for a failed run without data. While no trial has a finite loss, failures carry no information
 and are left out of the model (W&B's 0.0 would make a crash look like a perfect score). With
-``metric.impute_while_running`` set, running trials are told the worst loss instead of the
-mean one.
+``metric.impute_while_running`` set, running trials are told the worst loss (W&B's rule)
+instead of being drawn from the model.
 
 Exhausted spaces. A proposal is never a configuration already proposed or observed (W&B's
 equality of values, :meth:`raysweep.space.SearchSpace.key`). When every configuration of a
@@ -124,6 +124,7 @@ _N_ROULETTE_STARTS = 4  # and from candidates drawn with probability ~ EI
 _LBFGS_ITERS = 100
 _MAX_REPEAT_DRAWS = 200  # random draws before a continuous space may repeat a configuration
 _MAX_ENUMERATE = 100_000  # finite spaces up to this size are enumerated once nearly used up
+_N_FANTASIES = 16  # draws of the pending trials' outcomes (parallel trials)
 
 
 # The GP's matrices are at most _MAX_POINTS wide: a BLAS thread pool only adds overhead there,
@@ -168,7 +169,7 @@ def _categorical_dim(path: ParamPath, spec: Categorical, key: str) -> _Dim:
 
 
 def _log_ei(
-    mean: np.ndarray, std: np.ndarray, best: float
+    mean: np.ndarray, std: np.ndarray, best: float | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """log expected improvement over ``best`` of a maximised GP, and its derivatives.
 
@@ -200,6 +201,14 @@ def _log_ei(
     return log_h + np.log(std), r_cdf / std, r_pdf / std
 
 
+def _logmeanexp(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log of the mean of exp(a) over the last axis, and the softmax weights (its gradient)."""
+    top = a.max(axis=1, keepdims=True)
+    e = np.exp(a - top)
+    total = e.sum(axis=1, keepdims=True)
+    return (np.log(total / a.shape[1]) + top)[:, 0], e / total
+
+
 class _Posterior:
     """The GP's latent posterior and its gradient, read from a fitted sklearn regressor.
 
@@ -217,17 +226,39 @@ class _Posterior:
         self.inv_ls2 = 1.0 / ls**2
         self.alpha = np.asarray(gp.alpha_, dtype=float).ravel()
         self.L = np.asarray(gp.L_, dtype=float)
+        self.alphas: np.ndarray | None = None
+
+    def fantasise(self, targets: np.ndarray) -> None:
+        """Use several target vectors at once (n, F): F posteriors that share their
+        covariance, since only the values at the (pending) inputs differ, not the inputs."""
+        self.alphas = solve_triangular(
+            self.L.T, solve_triangular(self.L, targets, lower=True, check_finite=False),
+            lower=False, check_finite=False,
+        )
 
     def __call__(
         self, x: np.ndarray, grad: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Mean and std at the rows of ``x`` (and their gradients when ``grad``)."""
+        return self._moments(x, self.alpha, grad)
+
+    def fantasies(
+        self, x: np.ndarray, grad: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Like ``__call__`` for every fantasy: mean (m, F), std (m,), dmean (m, F, d)."""
+        if self.alphas is None:
+            raise ValueError("fantasise() must be called before fantasies()")
+        return self._moments(x, self.alphas, grad)
+
+    def _moments(
+        self, x: np.ndarray, alpha: np.ndarray, grad: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         diff = x[:, None, :] - self.X[None, :, :]
         r = np.sqrt(np.maximum(np.einsum("mnd,d,mnd->mn", diff, self.inv_ls2, diff), 0.0))
         s5r = math.sqrt(5.0) * r
         e = np.exp(-s5r)
         k = self.amp * (1.0 + s5r + 5.0 / 3.0 * r**2) * e
-        mean = k @ self.alpha
+        mean = k @ alpha
         v = solve_triangular(self.L, k.T, lower=True, check_finite=False)
         var = np.maximum(self.amp - np.einsum("nm,nm->m", v, v), 1e-12)
         std = np.sqrt(var)
@@ -236,7 +267,7 @@ class _Posterior:
         # dk/dx = -5/3 amp (1 + sqrt5 r) exp(-sqrt5 r) * (x - X) / ls^2
         coef = -5.0 / 3.0 * self.amp * (1.0 + s5r) * e  # (m, n)
         w = solve_triangular(self.L.T, v, lower=False, check_finite=False).T  # K^-1 k, (m, n)
-        dmean = np.einsum("mn,mnd->md", coef * self.alpha, diff) * self.inv_ls2
+        dmean = np.einsum("mn,n...,mnd->m...d", coef, alpha, diff) * self.inv_ls2
         dvar = -2.0 * np.einsum("mn,mnd->md", coef * w, diff) * self.inv_ls2
         return mean, std, dmean, dvar / (2.0 * std[:, None])
 
@@ -294,6 +325,7 @@ class BayesProposer:
     _seen: set[tuple[Any, ...]]  # keys of every proposed or observed configuration
     _theta: np.ndarray | None  # the GP's fitted log-hyper-parameters
     _post: _Posterior
+    _fantasy_best: np.ndarray  # each fantasy's incumbent, while trials are pending
 
     def __init__(
         self,
@@ -719,8 +751,14 @@ class BayesProposer:
         rest = [i for i in range(n - 1, -1, -1) if i not in taken]
         return np.sort(np.concatenate([best, rest[: _FIT_POINTS - len(best)]]).astype(int))
 
-    def _fit_gp(self, X: np.ndarray, y: np.ndarray, Xp: np.ndarray) -> None:
-        """Fit hyper-parameters when due, then condition the GP on data plus lies."""
+    def _fit_gp(self, X: np.ndarray, y: np.ndarray, Xp: np.ndarray) -> np.ndarray | None:
+        """Fit hyper-parameters when due, then condition the GP on the data and the pending
+        points ``Xp``.
+
+        Returns:
+            Draws of the pending points' targets, shape ``(len(Xp), _N_FANTASIES)``, or None
+            when nothing is pending (or with ``impute_while_running``: a constant lie).
+        """
         gp = self._opt._gp
         n = len(y)
         due = (
@@ -749,32 +787,65 @@ class BayesProposer:
                     self._theta = np.asarray(gp.kernel_.theta, dtype=float)
                     self._theta_n = n
                     fitted = len(sub) == n
-            if len(Xp) or not fitted:
-                # Constant liar: pending points are told the mean target (the worst with
-                # impute_while_running). On batches of 4 the mean lie was as good as the best
-                # (optimistic) one within seed spread, and far better than the worst; the
-                # optimistic lie, though, let a batch bunch up within 0.3 % of the unit
-                # cube, which wastes parallel workers (README).
-                lie = float(np.min(y)) if self._lie_worst else float(np.mean(y))
-                Xa = np.vstack([X, Xp]) if len(Xp) else X
-                ya = np.concatenate([y, np.full(len(Xp), lie)])
-                self._opt.set_gp_params(
-                    kernel=self._kernel(self._theta), alpha=1e-8, normalize_y=False,
-                    optimizer=None,
-                )
-                gp.fit(Xa, ya)
+            if self._lie_worst and len(Xp):
+                # impute_while_running: pending points are told the worst loss seen.
+                self._condition(np.vstack([X, Xp]),
+                                np.concatenate([y, np.full(len(Xp), float(np.min(y)))]))
+                return None
+            if not fitted:
+                self._condition(X, y)
+            if not len(Xp):
+                return None
+            # Fantasies: joint draws of what the pending trials may report, from the GP of the
+            # data. Each proposal is then judged by its EI averaged over these outcomes, so a
+            # point near a pending one gains little, however good that region looks. The
+            # GP conditioned on data plus pending points is the same for every draw but for
+            # its mean (see _Posterior.alphas).
+            mean_p, cov = gp.predict(Xp, return_cov=True)
+            cov = 0.5 * (cov + cov.T) + 1e-9 * np.eye(len(Xp))
+            try:
+                chol = np.linalg.cholesky(cov)
+            except np.linalg.LinAlgError:
+                chol = np.diag(np.sqrt(np.maximum(np.diag(cov), 0.0)))
+            noise = self._rng.standard_normal((len(Xp), _N_FANTASIES))
+            draws: np.ndarray = mean_p[:, None] + chol @ noise
+            self._condition(np.vstack([X, Xp]), np.concatenate([y, mean_p]))
+        return draws
+
+    def _condition(self, X: np.ndarray, y: np.ndarray) -> None:
+        """Condition the GP on (X, y) with the current hyper-parameters (one Cholesky)."""
+        self._opt.set_gp_params(
+            kernel=self._kernel(self._theta), alpha=1e-8, normalize_y=False, optimizer=None
+        )
+        self._opt._gp.fit(X, y)
 
     def _acquisition(self, X: np.ndarray) -> np.ndarray:
         """log EI at the rows of X (exact encodings)."""
-        mean, std, _, _ = self._post(X)
-        return self._acq.base_acq(mean, std)
+        return self._log_ei(X, grad=False)[0]
 
     def _acquisition_grad(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mean, std, dmean, dstd = self._post(X, grad=True)
-        assert dmean is not None and dstd is not None  # asked for with grad=True
-        assert self._acq.y_max is not None
-        value, d_mean, d_std = _log_ei(mean, std, self._acq.y_max)
-        return value, d_mean[:, None] * dmean + d_std[:, None] * dstd
+        value, grad = self._log_ei(X, grad=True)
+        assert grad is not None  # asked for with grad=True
+        return value, grad
+
+    def _log_ei(self, X: np.ndarray, grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """log EI (and its gradient); with trials pending, the log of the EI averaged over
+        the fantasies of their outcomes, each against its own incumbent."""
+        if self._post.alphas is None:
+            assert self._acq.y_max is not None  # set before the acquisition is optimised
+            mean, std, dmean, dstd = self._post(X, grad)
+            value, d_mean, d_std = _log_ei(mean, std, self._acq.y_max)
+            if dmean is None or dstd is None:
+                return value, None
+            return value, d_mean[:, None] * dmean + d_std[:, None] * dstd
+        fmean, std, fdmean, dstd = self._post.fantasies(X, grad)
+        fstd = np.repeat(std[:, None], fmean.shape[1], axis=1)
+        fvalue, d_mean, d_std = _log_ei(fmean, fstd, self._fantasy_best)
+        value, weights = _logmeanexp(fvalue)
+        if fdmean is None or dstd is None:
+            return value, None
+        g = np.einsum("mf,mfd->md", weights * d_mean, fdmean)
+        return value, g + (weights * d_std).sum(axis=1)[:, None] * dstd
 
     def _random_rows(self, n: int) -> np.ndarray:
         X = self._rng.random((n, self._width))
@@ -806,9 +877,13 @@ class BayesProposer:
         Xp = np.array([self._unit(raw) for raw in self._pending.values()]).reshape(
             -1, self._width
         )
-        self._fit_gp(X, t, Xp)
+        draws = self._fit_gp(X, t, Xp)
         self._post = _Posterior(self._opt._gp)
         self._acq.y_max = float(np.max(t))
+        if draws is not None:
+            self._post.fantasise(np.vstack([np.tile(t[:, None], (1, draws.shape[1])), draws]))
+            # Each fantasy's incumbent includes its own draws (Snoek et al., 2012).
+            self._fantasy_best = np.maximum(self._acq.y_max, draws.max(axis=0))
 
         # Screen: uniform candidates for exploration, local ones around the best observations.
         parts = [self._random_rows(_N_RANDOM)]

@@ -100,10 +100,12 @@ def test_pending_proposals_are_distinct_in_the_design_and_in_the_model_phase() -
     batch = [proposer.propose() for _ in range(4)]
     keys = [space.key(c) for c in batch if c is not None]
     assert len(set(keys)) == 4
-    # The constant liar spreads a batch out instead of stacking it on one optimum.
+    # Judged against fantasies of the pending outcomes, a batch refines the optimum with a few
+    # points and looks elsewhere with others, instead of stacking all four on one spot.
     xy = np.array([[c[("x",)], c[("y",)]] for c in batch if c is not None])
     gaps = [np.linalg.norm(xy[i] - xy[j]) for i in range(4) for j in range(i)]
-    assert min(gaps) > 0.05
+    assert min(gaps) > 1e-4
+    assert max(gaps) > 0.05
 
 
 def test_a_finite_space_is_proposed_without_repeats_then_ends() -> None:
