@@ -15,6 +15,9 @@ levy4         4     [-10, 10]^4                                         0
 rosenbrock4   4     [-5, 10]^4                                          0
 mixed         6     Hartmann-6: 2 ints 0..10 (x/10), 1 categorical of   see MIXED_MIN
                     5 levels in shuffled order, 3 floats
+ackley5       5     [-32.768, 32.768]^5                                 0
+levy10        10    [-10, 10]^10                                        0
+hartmann6in20 20    [0, 1]^20; Hartmann-6 of x0..x5, x6..x19 unused     -3.32237
 ============  ====  ==================================================  =================
 
 ``mixed`` tests what W&B's bayes gets wrong: its categorical ``c`` lists its five levels in an
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PROBLEMS", "Problem", "branin", "hartmann6", "levy", "rosenbrock"]
+__all__ = ["PROBLEMS", "Problem", "ackley", "branin", "hartmann6", "levy", "rosenbrock"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,15 @@ def levy(x: np.ndarray) -> float:
     return float(head + mid + tail)
 
 
+def ackley(x: np.ndarray) -> float:
+    """Ackley's function in any dimension, minimum 0 at x = 0."""
+    x = np.asarray(x, dtype=float)
+    d = len(x)
+    a = -20.0 * math.exp(-0.2 * math.sqrt(float(np.sum(x**2)) / d))
+    b = -math.exp(float(np.sum(np.cos(2 * math.pi * x))) / d)
+    return a + b + 20.0 + math.e
+
+
 def rosenbrock(x: np.ndarray) -> float:
     """Rosenbrock's valley in any dimension, minimum 0 at x = 1."""
     x = np.asarray(x, dtype=float)
@@ -118,6 +130,9 @@ def _vector(config: Mapping[str, Any], names: list[str]) -> np.ndarray:
 
 _X4 = [f"x{i}" for i in range(4)]
 _X6 = [f"x{i}" for i in range(6)]
+_X5 = [f"x{i}" for i in range(5)]
+_X10 = [f"x{i}" for i in range(10)]
+_X20 = [f"x{i}" for i in range(20)]
 
 # The categorical's levels and the Hartmann coordinate each one stands for. The list order is
 # deliberately not the order of the coordinates.
@@ -203,6 +218,24 @@ PROBLEMS: dict[str, Problem] = {
             ),
             _mixed,
             MIXED_MIN,
+        ),
+        Problem(
+            "ackley5",
+            _sweep({n: {"min": -32.768, "max": 32.768} for n in _X5}),
+            lambda c: ackley(_vector(c, _X5)),
+            0.0,
+        ),
+        Problem(
+            "levy10",
+            _sweep({n: {"min": -10.0, "max": 10.0} for n in _X10}),
+            lambda c: levy(_vector(c, _X10)),
+            0.0,
+        ),
+        Problem(
+            "hartmann6in20",
+            _sweep({n: {"min": 0.0, "max": 1.0} for n in _X20}),
+            lambda c: float(hartmann6(_vector(c, _X6))),
+            -3.3223680114155147,
         ),
     )
 }
