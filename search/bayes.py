@@ -226,6 +226,9 @@ class _Posterior:
         self.inv_ls2 = 1.0 / ls**2
         self.alpha = np.asarray(gp.alpha_, dtype=float).ravel()
         self.L = np.asarray(gp.L_, dtype=float)
+        # L^-1 once: the acquisition is evaluated ~100 times per proposal on a few rows, where
+        # two matrix products cost far less than two triangular solves' call overhead.
+        self.L_inv = solve_triangular(self.L, np.eye(len(self.L)), lower=True, check_finite=False)
         self.alphas: np.ndarray | None = None
 
     def fantasise(self, targets: np.ndarray) -> None:
@@ -253,22 +256,30 @@ class _Posterior:
     def _moments(
         self, x: np.ndarray, alpha: np.ndarray, grad: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        diff = x[:, None, :] - self.X[None, :, :]
-        r = np.sqrt(np.maximum(np.einsum("mnd,d,mnd->mn", diff, self.inv_ls2, diff), 0.0))
+        # Squared scaled distances by products, not an (m, n, d) difference tensor: the
+        # screening step evaluates ~800 rows against up to _MAX_POINTS in up to dozens of dims.
+        scale = np.sqrt(self.inv_ls2)
+        xs, Xs = x * scale, self.X * scale
+        r2 = np.sum(xs**2, axis=1)[:, None] + np.sum(Xs**2, axis=1)[None, :] - 2.0 * xs @ Xs.T
+        r = np.sqrt(np.maximum(r2, 0.0))
         s5r = math.sqrt(5.0) * r
         e = np.exp(-s5r)
         k = self.amp * (1.0 + s5r + 5.0 / 3.0 * r**2) * e
         mean = k @ alpha
-        v = solve_triangular(self.L, k.T, lower=True, check_finite=False)
+        v = self.L_inv @ k.T
         var = np.maximum(self.amp - np.einsum("nm,nm->m", v, v), 1e-12)
         std = np.sqrt(var)
         if not grad:
             return mean, std, None, None
-        # dk/dx = -5/3 amp (1 + sqrt5 r) exp(-sqrt5 r) * (x - X) / ls^2
+        # dk/dx = -5/3 amp (1 + sqrt5 r) exp(-sqrt5 r) * (x - X) / ls^2, and
+        # sum_n c_n (x - X_n) = x sum_n c_n - c @ X.
         coef = -5.0 / 3.0 * self.amp * (1.0 + s5r) * e  # (m, n)
-        w = solve_triangular(self.L.T, v, lower=False, check_finite=False).T  # K^-1 k, (m, n)
-        dmean = np.einsum("mn,n...,mnd->m...d", coef, alpha, diff) * self.inv_ls2
-        dvar = -2.0 * np.einsum("mn,mnd->md", coef * w, diff) * self.inv_ls2
+        w = (self.L_inv.T @ v).T  # K^-1 k, (m, n)
+        ca = np.einsum("mn,n...->mn...", coef, alpha)  # (m, n) or (m, n, F)
+        dmean = np.einsum("md,m...->m...d", x, ca.sum(axis=1))
+        dmean = (dmean - np.einsum("mn...,nd->m...d", ca, self.X)) * self.inv_ls2
+        cw = coef * w
+        dvar = -2.0 * (x * cw.sum(axis=1)[:, None] - cw @ self.X) * self.inv_ls2
         return mean, std, dmean, dvar / (2.0 * std[:, None])
 
 
