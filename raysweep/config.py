@@ -335,13 +335,20 @@ ET_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 IMPUTE = ("latest", "best", "worst")
 
 
+# W&B computes this many bands from min_iter.
+HYPERBAND_MIN_ITER_BANDS = 100
+
+
 def hyperband_bands(
     eta: float, min_iter: int | None, max_iter: int | None, s: int | None
 ) -> tuple[int, ...]:
-    """W&B's hyperband bands (``hyperband_stopping.py``).
+    """W&B's hyperband bands (``hyperband_stopping.py``), with W&B's float arithmetic.
 
-    ``max_iter`` with ``s`` takes precedence: ``int(max_iter / eta**k)`` for k = 1..s (values
-    below 1 dropped); otherwise ``int(min_iter * eta**k)`` for k = 0..99.
+    ``max_iter`` with ``s`` takes precedence: divide by ``eta`` ``s`` times, stop once the
+    value drops below 1, keep ``int(value)``, sorted. Otherwise ``min_iter`` multiplied by
+    ``eta`` 99 times, keeping ``int`` of each value: repeated multiplication, not
+    ``min_iter * eta**k``, since the two round differently (``eta: 1.2`` from 750 gives 1296,
+    not 1295). The one home of this arithmetic: the scheduler uses it too.
 
     >>> hyperband_bands(3, None, 27, 2)
     (3, 9)
@@ -349,6 +356,8 @@ def hyperband_bands(
     (3, 9, 27, 81)
     >>> hyperband_bands(1.5, 30, None, None)[:4]
     (30, 45, 67, 101)
+    >>> hyperband_bands(1.2, 750, None, None)[:5]
+    (750, 900, 1080, 1296, 1555)
     """
     if max_iter is not None and s is not None:
         bands = []
@@ -361,11 +370,12 @@ def hyperband_bands(
         return tuple(sorted(bands))
     if min_iter is not None:
         out = []
-        for k in range(100):
-            band = int(min_iter * eta**k)
-            if band > 10**12:  # W&B loops 100 times; past this no run ever reports that often
+        current: float = min_iter  # stays an exact int while eta is an int, as in W&B
+        for _ in range(HYPERBAND_MIN_ITER_BANDS):
+            if not math.isfinite(current):
                 break
-            out.append(band)
+            out.append(int(current))
+            current *= eta
         return tuple(out)
     return ()
 

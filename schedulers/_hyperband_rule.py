@@ -27,6 +27,8 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from raysweep.config import hyperband_bands
+
 __all__ = [
     "BANDS_ERROR",
     "Decision",
@@ -43,10 +45,6 @@ BANDS_ERROR = (
     "Bands must be an array of length at least 1. "
     "Try increasing s, decreasing eta, or increasing min_iter."
 )
-
-# W&B builds exactly this many bands from ``min_iter`` ("effectively unbounded").
-_MIN_ITER_BANDS = 100
-
 
 def _check_eta(eta: float) -> None:
     if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta):
@@ -100,32 +98,19 @@ def bands(
     (30, 45, 67, 101)
     """
     _check_eta(eta)
-    found: list[int] = []
     if max_iter is not None:
         if s is None:
             raise ValueError("hyperband: 's' is required together with 'max_iter'")
-        # Mirror W&B's float arithmetic step by step: int(max_iter / eta**k) can round
-        # differently at exact integer boundaries.
-        value: float = _check_int("max_iter", max_iter, 1)
-        for _ in range(_check_int("s", s, 0)):
-            value /= eta
-            if value < 1:
-                break
-            found.append(int(value))
-        found.sort()
+        _check_int("max_iter", max_iter, 1)
+        _check_int("s", s, 0)
     elif min_iter is not None:
-        # Stays an exact int while eta is an int, like W&B's loop.
-        current: float = _check_int("min_iter", min_iter, 1)
-        for _ in range(_MIN_ITER_BANDS):
-            if not math.isfinite(current):
-                break
-            found.append(int(current))
-            current *= eta
+        _check_int("min_iter", min_iter, 1)
     else:
         raise ValueError(
             'invalid config for hyperband stopping: either "max_iter" or "min_iter" '
             "must be specified"
         )
+    found = hyperband_bands(eta, min_iter, max_iter, s)
     if not found:
         raise ValueError(BANDS_ERROR)
     return tuple(found)

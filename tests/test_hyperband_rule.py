@@ -453,3 +453,19 @@ def test_evaluate_agrees_with_decide(
     decisions = rule.evaluate(runs, runs)
     for key, history in runs.items():
         assert decisions.get(key) == rule.decide(history, runs.values())
+
+
+def test_the_file_check_and_the_scheduler_compute_the_same_bands() -> None:
+    """`raysweep validate` shows the bands the scheduler stops at (W&B's float arithmetic:
+    750 * 1.2 * 1.2 * 1.2 is 1296, while 750 * 1.2**3 is 1295.99...)."""
+    from raysweep.config import from_dict
+
+    cfg = from_dict({
+        "method": "random", "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"x": {"values": [1, 2]}},
+        "early_terminate": {"type": "hyperband", "min_iter": 750, "eta": 1.2},
+    })
+    assert cfg.early_terminate is not None
+    shown = cfg.early_terminate.bands
+    assert shown == bands(min_iter=750, eta=1.2)
+    assert shown[:5] == (750, 900, 1080, 1296, 1555)
