@@ -23,6 +23,7 @@ give one clear message per mistake instead of one per schema branch; it also kee
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import os
@@ -172,6 +173,11 @@ class SweepConfig:
     warnings: tuple[Issue, ...] = ()
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        # Equal configs have equal hashes; the fields hashed are always hashable, unlike the
+        # raw document or parameter values that are lists or dicts.
+        return hash((self.method, self.path, self.name, self.program, self.run_cap))
 
     @property
     def directory(self) -> Path:
@@ -522,7 +528,8 @@ class _Checker:
             options=options,
             warnings=tuple(self.warnings),
             path=path.resolve() if path is not None else None,
-            raw=dict(data),
+            # A deep copy: the caller's nested lists and dicts stay theirs.
+            raw=copy.deepcopy(dict(data)),
             **strings,
         )
 

@@ -761,3 +761,17 @@ def test_hyperband_settings() -> None:
     assert sweep.early_terminate == EarlyTerminate(type="hyperband", max_iter=27, s=2, eta=3,
                                                    strict=False)
     assert sweep.early_terminate.bands == (3, 9)
+
+
+def test_a_config_is_hashable_and_independent_of_the_callers_document() -> None:
+    doc = {
+        "method": "grid",
+        "parameters": {"x": {"values": [1, 2]}, "opt": {"values": [{"lr": 1}, {"lr": 2}]}},
+        "command": ["${env}", "python", "${program}"],
+    }
+    cfg = config.from_dict(doc)
+    again = config.from_dict(doc)
+    assert cfg == again and hash(cfg) == hash(again)
+    assert len({cfg, again}) == 1
+    doc["parameters"]["x"]["values"].append(3)  # type: ignore[index]
+    assert cfg.raw["parameters"]["x"]["values"] == [1, 2]
