@@ -203,6 +203,11 @@ def _check_options(options: RunOptions, function: object) -> None:
             f"function must be a Python function train(config) that calls raysweep.log, got "
             f"{type(function).__name__} {function!r}"
         )
+    if options.wandb not in ("shim", "real"):
+        raise RaysweepError(
+            f"wandb must be 'shim' (raysweep's stand-in) or 'real' (the installed wandb "
+            f"package), got {options.wandb!r}"
+        )
     folder = options.name
     if folder is not None and (not isinstance(folder, str) or folder in ("", ".", "..")
                                or "/" in folder or os.sep in folder):
@@ -300,18 +305,21 @@ def run_sweep(
     _check_options(options, function)
     if function is None:
         check_runnable(cfg)
-    if options.wandb not in ("shim", "real"):
-        raise RaysweepError(f"wandb must be 'shim' or 'real', got {options.wandb!r}")
     storage = _storage_root(cfg, options)
     name = options.name or sweep_name(cfg)
-    sweep_dir = Path(storage) / name if "://" not in storage else None
-    if sweep_dir is not None and (sweep_dir / META_FILE).exists():
+    if "://" in storage:
+        # Checked before Ray starts: nothing would run.
+        raise RaysweepError(
+            f"remote storage URIs are not supported yet ({storage}); use a folder that every "
+            "node can reach (a shared file system), e.g. --storage /shared/raysweep_results"
+        )
+    sweep_dir = Path(storage) / name
+    if (sweep_dir / META_FILE).exists():
         raise RaysweepError(
             f"a sweep named {name!r} already exists in {storage}; continue it with "
             f"`raysweep resume {sweep_dir}`, or choose another --name"
         )
-    if sweep_dir is not None:
-        _make_storage(sweep_dir.parent)
+    _make_storage(sweep_dir.parent)
     started_ray = _init_ray(options)
     try:
         return _fit(cfg, function, options, storage, name, sweep_dir)
@@ -357,7 +365,7 @@ def _fit(
     options: RunOptions,
     storage: str,
     name: str,
-    sweep_dir: Path | None,
+    sweep_dir: Path,
     resume: _ResumePlan | None = None,
 ) -> SweepResult:
     from ray import tune
@@ -366,12 +374,8 @@ def _fit(
     from raysweep.search import make_searcher
 
     from ._control import SweepControl
-    from ._recorder import StopReasons, SweepRecorder
+    from ._recorder import SEARCHER_FILE, StopReasons, SweepRecorder
     from .runner import make_trainable
-
-    if sweep_dir is None:
-        raise RaysweepError("remote storage URIs are not supported yet; use a shared folder")
-    from ._recorder import SEARCHER_FILE
 
     searcher = make_searcher(cfg, seed=options.seed)
     scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
@@ -526,9 +530,9 @@ def resume(
     meta = read_meta(sweep_dir)
     cfg = saved_config(sweep_dir, meta)
     options = RunOptions(**kwargs)
-    _check_options(options, function)
     if "wandb" not in kwargs:
         options.wandb = meta.get("wandb", "shim")  # resume as the sweep was started
+    _check_options(options, function)
     options.storage = str(sweep_dir.parent)
     options.name = sweep_dir.name
     plan = _reconcile(sweep_dir, cfg)

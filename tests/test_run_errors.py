@@ -111,6 +111,7 @@ def test_resume_names_a_missing_or_damaged_saved_sweep_yaml(tmp_path: Path, dama
         ({"resources": {"gpu": 1.5}}, r"gpu fractions are only allowed below 1 GPU, got 1.5"),
         ({"name": "../elsewhere"}, r"name must be a folder name .*got '\.\./elsewhere'"),
         ({"name": ".."}, r"name must be a folder name"),
+        ({"wandb": "bogus"}, r"wandb must be 'shim' .* or 'real' .*got 'bogus'"),
     ],
 )
 def test_api_arguments_the_cli_would_refuse_are_refused(
@@ -159,3 +160,29 @@ def test_a_sweep_of_the_wrong_type_is_named() -> None:
     with pytest.raises(TypeError, match=r"a sweep is a YAML file path, a dict or a SweepConfig, "
                                         r"got int 123"):
         raysweep.run(123)  # type: ignore[arg-type]
+
+
+def test_remote_storage_is_refused_before_ray_starts(tmp_path: Path) -> None:
+    import ray
+
+    with pytest.raises(RaysweepError, match=r"remote storage URIs are not supported yet "
+                                             r"\(s3://bucket/x\); use a folder"):
+        raysweep.run(SWEEP, function=_train, storage="s3://bucket/x")
+    assert not ray.is_initialized()
+
+
+def test_resume_refuses_what_run_refuses_before_ray_starts(tmp_path: Path) -> None:
+    """`resume(..., wandb="bogus")` used to start the sweep, and every trial failed."""
+    import ray
+
+    from raysweep.api import resume
+
+    (tmp_path / "raysweep.json").write_text(json.dumps({"name": "s"}), encoding="utf-8")
+    (tmp_path / "sweep.yaml").write_text(json.dumps(SWEEP), encoding="utf-8")
+    with pytest.raises(RaysweepError, match=r"wandb must be 'shim' .*got 'bogus'"):
+        resume(tmp_path, function=_train, wandb="bogus")
+    (tmp_path / "raysweep.json").write_text(json.dumps({"name": "s", "wandb": "nope"}),
+                                            encoding="utf-8")
+    with pytest.raises(RaysweepError, match=r"wandb must be 'shim' .*got 'nope'"):
+        resume(tmp_path, function=_train)  # a damaged record of how the sweep started
+    assert not ray.is_initialized()
