@@ -198,29 +198,34 @@ def _load_or_exit(name: str) -> SweepConfig:
 def preview(file: str, count: int | None, seed: int | None, fmt: str) -> None:
     """Show what a sweep would try, without running anything.
 
-    Grid sweeps list every combination in the order they will run (W&B's order). Random and
-    bayes sweeps show draws from the priors (bayes starts with such draws, then models the
-    results).
+    Grid sweeps list every combination in the order they will run (W&B's order). Random
+    sweeps show their first draws from the priors, bayes sweeps their first trials (a
+    space-filling design; later trials follow the model), exactly as a run with the same seed
+    proposes them.
     """
-    import numpy as np
+    from raysweep.search import make_proposer
 
     cfg = _load_or_exit(file)
     space = cfg.parameters
     if seed is None:
         seed = cfg.options.seed if cfg.options.seed is not None else 0
+    total: int | None = None
+    limit = count or 10
     if cfg.method is Method.GRID:
         total = space.grid_size()
         limit = total if count is None else min(count, total)
-        flats = []
-        for i, flat in enumerate(space.grid()):
-            if i >= limit:
-                break
-            flats.append(flat)
-    else:
-        total = None
-        limit = count or 10
-        rng = np.random.default_rng(seed)
-        flats = [space.sample(rng) for _ in range(limit)]
+    proposer = make_proposer(cfg, seed=seed)
+    if cfg.method is Method.BAYES:
+        from raysweep.search.bayes import BayesProposer
+
+        if isinstance(proposer, BayesProposer):  # what comes later depends on the results
+            limit = min(limit, proposer.n_initial)
+    flats: list[dict[Any, Any]] = []
+    while len(flats) < limit:
+        flat = proposer.propose()
+        if flat is None:
+            break
+        flats.append(flat)
     configs = [SearchSpace.unflatten(f) for f in flats]
     if fmt == "json":
         click.echo(json.dumps(_jsonable(configs), indent=2))
@@ -242,7 +247,8 @@ def _print_preview(
     else:
         head = f"{cfg.method}: {len(flats)} draws from the priors (seed {seed})"
         if cfg.method is Method.BAYES:
-            head += "; later bayes trials follow the model"
+            head = (f"bayes: the first {len(flats)} trials, a space-filling design (seed "
+                    f"{seed}); later trials follow the model")
     console.print(f"[bold]{_escape(head)}[/]")
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("#", justify="right")

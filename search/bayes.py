@@ -374,6 +374,11 @@ class BayesProposer:
 
         self._reset(seed)
 
+    @property
+    def n_initial(self) -> int:
+        """How many proposals come from the space-filling design before the model's."""
+        return self._n_initial
+
     # ----------------------------------------------------------------------------------------
     # Proposer protocol
     # ----------------------------------------------------------------------------------------
