@@ -205,18 +205,26 @@ def run_one(job: tuple[str, str, int, int]) -> tuple[str, str, int, list[float],
 
 
 def _speed_data(
-    n: int = 200, seed: int = 0
+    n: int = 200, seed: int = 0, name: str = "hartmann6"
 ) -> tuple[Problem, list[dict[str, float]], list[float]]:
-    problem = PROBLEMS["hartmann6"]
+    """``n`` uniformly random configurations of a problem with float parameters, and losses."""
+    problem = PROBLEMS[name]
     rng = np.random.default_rng(seed)
-    configs = [{f"x{i}": float(v) for i, v in enumerate(row)} for row in rng.random((n, 6))]
+    bounds = [(spec["min"], spec["max"]) for spec in problem.sweep["parameters"].values()]
+    configs = [
+        {k: float(lo + u * (hi - lo)) for k, (lo, hi), u in
+         zip(problem.sweep["parameters"], bounds, row, strict=True)}
+        for row in rng.random((n, len(bounds)))
+    ]
     return problem, configs, [float(problem.objective(c)) for c in configs]
 
 
-def speed_raysweep(repeats: int) -> dict[str, float]:
+def speed_raysweep(repeats: int, name: str = "hartmann6", n: int = 200) -> dict[str, float]:
+    """raysweep's proposer: the first suggestion after ``n`` random observations of ``name``,
+    and the median and max of ``repeats`` more, each observed before the next."""
     from raysweep.search.bayes import BayesProposer
 
-    problem, configs, losses = _speed_data()
+    problem, configs, losses = _speed_data(n, name=name)
     cfg = from_dict(problem.sweep)
     space = cfg.parameters
     proposer = BayesProposer(space, seed=0, metric=cfg.metric)
