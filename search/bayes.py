@@ -229,7 +229,16 @@ class _Posterior:
         # L^-1 once: the acquisition is evaluated ~100 times per proposal on a few rows, where
         # two matrix products cost far less than two triangular solves' call overhead.
         self.L_inv = solve_triangular(self.L, np.eye(len(self.L)), lower=True, check_finite=False)
+        self._scale = np.sqrt(self.inv_ls2)
+        self._Xs = self.X * self._scale
+        self._Xs_sq = np.sum(self._Xs**2, axis=1)
+        self._base = self._weights(self.alpha[:, None])
         self.alphas: np.ndarray | None = None
+        self._fantasy: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _weights(self, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``alpha`` (n, F) and ``alpha[n, f] * X[n, :]`` as (n, F * d), for the gradients."""
+        return alpha, (alpha[:, :, None] * self.X[:, None, :]).reshape(len(alpha), -1)
 
     def fantasise(self, targets: np.ndarray) -> None:
         """Use several target vectors at once (n, F): F posteriors that share their
@@ -238,47 +247,48 @@ class _Posterior:
             self.L.T, solve_triangular(self.L, targets, lower=True, check_finite=False),
             lower=False, check_finite=False,
         )
+        self._fantasy = self._weights(self.alphas)
 
     def __call__(
         self, x: np.ndarray, grad: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Mean and std at the rows of ``x`` (and their gradients when ``grad``)."""
-        return self._moments(x, self.alpha, grad)
+        mean, std, dmean, dstd = self._moments(x, *self._base, grad)
+        return mean[:, 0], std, None if dmean is None else dmean[:, 0, :], dstd
 
     def fantasies(
         self, x: np.ndarray, grad: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Like ``__call__`` for every fantasy: mean (m, F), std (m,), dmean (m, F, d)."""
-        if self.alphas is None:
+        if self._fantasy is None:
             raise ValueError("fantasise() must be called before fantasies()")
-        return self._moments(x, self.alphas, grad)
+        return self._moments(x, *self._fantasy, grad)
 
     def _moments(
-        self, x: np.ndarray, alpha: np.ndarray, grad: bool
+        self, x: np.ndarray, alpha: np.ndarray, alpha_x: np.ndarray, grad: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-        # Squared scaled distances by products, not an (m, n, d) difference tensor: the
-        # screening step evaluates ~800 rows against up to _MAX_POINTS in up to dozens of dims.
-        scale = np.sqrt(self.inv_ls2)
-        xs, Xs = x * scale, self.X * scale
-        r2 = np.sum(xs**2, axis=1)[:, None] + np.sum(Xs**2, axis=1)[None, :] - 2.0 * xs @ Xs.T
+        # Matrix products only, no (m, n, d) difference tensor or einsum over three axes: the
+        # screening step evaluates ~800 rows against up to _MAX_POINTS in up to dozens of
+        # dims, and L-BFGS-B ~100 times a few rows.
+        xs = x * self._scale
+        r2 = np.sum(xs**2, axis=1)[:, None] + self._Xs_sq[None, :] - 2.0 * xs @ self._Xs.T
         r = np.sqrt(np.maximum(r2, 0.0))
         s5r = math.sqrt(5.0) * r
         e = np.exp(-s5r)
         k = self.amp * (1.0 + s5r + 5.0 / 3.0 * r**2) * e
-        mean = k @ alpha
+        mean = k @ alpha  # (m, F)
         v = self.L_inv @ k.T
-        var = np.maximum(self.amp - np.einsum("nm,nm->m", v, v), 1e-12)
+        var = np.maximum(self.amp - np.sum(v * v, axis=0), 1e-12)
         std = np.sqrt(var)
         if not grad:
             return mean, std, None, None
         # dk/dx = -5/3 amp (1 + sqrt5 r) exp(-sqrt5 r) * (x - X) / ls^2, and
         # sum_n c_n (x - X_n) = x sum_n c_n - c @ X.
         coef = -5.0 / 3.0 * self.amp * (1.0 + s5r) * e  # (m, n)
-        w = (self.L_inv.T @ v).T  # K^-1 k, (m, n)
-        ca = np.einsum("mn,n...->mn...", coef, alpha)  # (m, n) or (m, n, F)
-        dmean = np.einsum("md,m...->m...d", x, ca.sum(axis=1))
-        dmean = (dmean - np.einsum("mn...,nd->m...d", ca, self.X)) * self.inv_ls2
-        cw = coef * w
+        m, d = x.shape
+        dmean = (coef @ alpha)[:, :, None] * x[:, None, :]
+        dmean = (dmean - (coef @ alpha_x).reshape(m, -1, d)) * self.inv_ls2  # (m, F, d)
+        cw = coef * (self.L_inv.T @ v).T  # coef * K^-1 k
         dvar = -2.0 * (x * cw.sum(axis=1)[:, None] - cw @ self.X) * self.inv_ls2
         return mean, std, dmean, dvar / (2.0 * std[:, None])
 
