@@ -26,6 +26,8 @@ import copy
 import json
 import math
 import numbers
+import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["Reruns", "TuneSearcher"]
 
 _STATE_FORMAT = "raysweep.search.TuneSearcher/1"
+_TIMED_PROPOSALS = 100  # how many of the latest proposals' durations the state keeps
 
 
 class Reruns(Protocol):
@@ -103,6 +106,9 @@ class TuneSearcher(Searcher):
         self._reruns: Reruns | None = None
         self._limit: Callable[[], int] | None = None
         self._peak_live = 0
+        # Seconds the proposer took for its last new proposals (a bounded window, so the
+        # state stays small in long sweeps): what a model costs, seen from a finished sweep.
+        self._propose_seconds: deque[float] = deque(maxlen=_TIMED_PROPOSALS)
 
     @classmethod
     def from_config(cls, cfg: SweepConfig, proposer: Proposer) -> TuneSearcher:
@@ -140,6 +146,11 @@ class TuneSearcher(Searcher):
         yet observed). ``limit`` is asked at each suggestion: a cluster that grows may take more.
         Re-runs and requeued configurations are not new proposals and are not held back."""
         self._limit = limit
+
+    @property
+    def propose_seconds(self) -> list[float]:
+        """How long the proposer took for each of the latest (up to 100) new proposals."""
+        return list(self._propose_seconds)
 
     @property
     def peak_outstanding(self) -> int:
@@ -180,7 +191,9 @@ class TuneSearcher(Searcher):
         elif self._limit is not None and len(self._live) >= self._limit():
             return None  # Tune asks again on its next step
         else:
+            started = time.perf_counter()
             proposed = self._proposer.propose()
+            self._propose_seconds.append(time.perf_counter() - started)
             if proposed is None:
                 # Tune asks again later after None; FINISHED would end the sweep.
                 waiting = self._reruns is not None and self._reruns.waiting()
@@ -265,6 +278,7 @@ class TuneSearcher(Searcher):
             "mode": self._mode,
             "target_reached": self._target_reached,
             "peak_outstanding": self._peak_live,
+            "propose_seconds": [round(t, 6) for t in self._propose_seconds],
             "best": dict(self._best),
             "live": [
                 [trial_id, [[list(path), value] for path, value in flat.items()]]
@@ -293,6 +307,8 @@ class TuneSearcher(Searcher):
             self._mode = state.get("mode")
         self._target_reached = bool(state["target_reached"])
         self._peak_live = int(state.get("peak_outstanding", 0))
+        self._propose_seconds.clear()
+        self._propose_seconds.extend(float(t) for t in state.get("propose_seconds", []))
         self._best = {str(k): float(v) for k, v in state["best"].items()}
         self._live = {
             str(trial_id): {tuple(path): value for path, value in items}

@@ -347,3 +347,14 @@ def test_outstanding_limit_does_not_hold_back_requeued_configs() -> None:
     assert searcher.suggest("t3") == {"x": 0}
     assert searcher.suggest("t4") == {"x": 1}
     assert searcher.suggest("t5") is None
+
+
+def test_the_latest_proposals_durations_are_kept_in_a_bounded_window() -> None:
+    searcher, _ = recorder_searcher(n=150)
+    for i in range(130):
+        searcher.suggest(f"t{i}")
+    times = searcher.propose_seconds
+    assert len(times) == 100 and all(t >= 0 for t in times)
+    again, _ = recorder_searcher(n=150)
+    again.set_state(json.loads(json.dumps(searcher.get_state())))
+    assert again.propose_seconds == pytest.approx(times, abs=1e-6)
