@@ -162,21 +162,33 @@ def test_a_sweep_of_the_wrong_type_is_named() -> None:
         raysweep.run(123)  # type: ignore[arg-type]
 
 
-def test_remote_storage_is_refused_before_ray_starts(tmp_path: Path) -> None:
+def _no_ray(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make starting Ray fail loudly, whether or not this process already runs one."""
     import ray
 
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Ray must not start")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+
+
+def test_remote_storage_is_refused_before_ray_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_ray(monkeypatch)
     with pytest.raises(RaysweepError, match=r"remote storage URIs are not supported yet "
                                              r"\(s3://bucket/x\); use a folder"):
         raysweep.run(SWEEP, function=_train, storage="s3://bucket/x")
-    assert not ray.is_initialized()
 
 
-def test_resume_refuses_what_run_refuses_before_ray_starts(tmp_path: Path) -> None:
+def test_resume_refuses_what_run_refuses_before_ray_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`resume(..., wandb="bogus")` used to start the sweep, and every trial failed."""
-    import ray
-
     from raysweep.api import resume
 
+    _no_ray(monkeypatch)
     (tmp_path / "raysweep.json").write_text(json.dumps({"name": "s"}), encoding="utf-8")
     (tmp_path / "sweep.yaml").write_text(json.dumps(SWEEP), encoding="utf-8")
     with pytest.raises(RaysweepError, match=r"wandb must be 'shim' .*got 'bogus'"):
@@ -185,4 +197,3 @@ def test_resume_refuses_what_run_refuses_before_ray_starts(tmp_path: Path) -> No
                                             encoding="utf-8")
     with pytest.raises(RaysweepError, match=r"wandb must be 'shim' .*got 'nope'"):
         resume(tmp_path, function=_train)  # a damaged record of how the sweep started
-    assert not ray.is_initialized()
