@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import SweepConfig, load, loads
+from .config import SweepConfig, from_dict, load, loads
 from .errors import Issue, RaysweepError, SweepConfigError, UnsupportedSweepError
 from .reporting import log
 
 if TYPE_CHECKING:
-    from .api import SweepResult, results, run
+    from .api import SweepResult, results, resume, run
 
 __all__ = [
     "Issue",
@@ -22,16 +22,18 @@ __all__ = [
     "SweepConfigError",
     "SweepResult",
     "UnsupportedSweepError",
+    "from_dict",
     "load",
     "loads",
     "log",
     "results",
+    "resume",
     "run",
 ]
 
 __version__ = "0.1.0"
 
-_LAZY = {"run": "api", "results": "api", "SweepResult": "api"}
+_LAZY = {"run": "api", "results": "api", "resume": "api", "SweepResult": "api"}
 
 
 def __getattr__(name: str) -> Any:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from raysweep.search import make_searcher
 
 from raysweep.cli import main
 from raysweep.config import load
-from raysweep.search import make_searcher
 
 SWEEP = {
     "metric": {"name": "loss", "goal": "minimize"},

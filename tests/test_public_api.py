@@ -1,0 +1,22 @@
+"""The names `raysweep` exports are the public API: each resolves, and the Ray-dependent ones
+load only when used."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import raysweep
+
+
+def test_every_exported_name_resolves() -> None:
+    for name in raysweep.__all__:
+        assert getattr(raysweep, name) is not None, name
+    assert {"run", "resume", "results", "load", "loads", "from_dict"} <= set(raysweep.__all__)
+
+
+def test_importing_raysweep_does_not_import_ray() -> None:
+    code = "import sys, raysweep; raysweep.from_dict; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
