@@ -233,7 +233,6 @@ class _Posterior:
         self._Xs = self.X * self._scale
         self._Xs_sq = np.sum(self._Xs**2, axis=1)
         self._base = self._weights(self.alpha[:, None])
-        self.alphas: np.ndarray | None = None
         self._fantasy: tuple[np.ndarray, np.ndarray] | None = None
 
     def _weights(self, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,11 +242,12 @@ class _Posterior:
     def fantasise(self, targets: np.ndarray) -> None:
         """Use several target vectors at once (n, F): F posteriors that share their
         covariance, since only the values at the (pending) inputs differ, not the inputs."""
-        self.alphas = solve_triangular(
-            self.L.T, solve_triangular(self.L, targets, lower=True, check_finite=False),
-            lower=False, check_finite=False,
-        )
-        self._fantasy = self._weights(self.alphas)
+        self._fantasy = self._weights(self.L_inv.T @ (self.L_inv @ targets))
+
+    @property
+    def fantasised(self) -> bool:
+        """Whether :meth:`fantasise` was called (the acquisition then averages over them)."""
+        return self._fantasy is not None
 
     def __call__(
         self, x: np.ndarray, grad: bool = False
@@ -826,7 +826,7 @@ class BayesProposer:
             # data. Each proposal is then judged by its EI averaged over these outcomes, so a
             # point near a pending one gains little, however good that region looks. The
             # GP conditioned on data plus pending points is the same for every draw but for
-            # its mean (see _Posterior.alphas).
+            # its mean (see _Posterior.fantasise).
             mean_p, cov = gp.predict(Xp, return_cov=True)
             cov = 0.5 * (cov + cov.T) + 1e-9 * np.eye(len(Xp))
             try:
@@ -857,7 +857,7 @@ class BayesProposer:
     def _log_ei(self, X: np.ndarray, grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """log EI (and its gradient); with trials pending, the log of the EI averaged over
         the fantasies of their outcomes, each against its own incumbent."""
-        if self._post.alphas is None:
+        if not self._post.fantasised:
             assert self._acq.y_max is not None  # set before the acquisition is optimised
             mean, std, dmean, dstd = self._post(X, grad)
             value, d_mean, d_std = _log_ei(mean, std, self._acq.y_max)
