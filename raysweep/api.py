@@ -29,6 +29,7 @@ from .results import (
 from .slots import ClusterSlots
 
 if TYPE_CHECKING:
+    from ._cluster import ClusterShape
     from ._recorder import SweepRecorder
 
 __all__ = ["RunOptions", "SweepResult", "results", "resume", "run", "sweep_name"]
@@ -280,20 +281,14 @@ def _init_ray(options: RunOptions) -> bool:
     return True
 
 
-def _check_feasible(resources: dict[str, float]) -> bool:
+def _check_feasible(resources: dict[str, float], shape: ClusterShape) -> None:
     """Fail fast if no node of the cluster, nor any node type its autoscaler may add, can ever
-    give one trial what it asks for (Ray would wait forever). See :mod:`raysweep._cluster`.
+    give one trial what it asks for (Ray would wait forever). See :mod:`raysweep._cluster`."""
+    from ._cluster import unfit_message
 
-    Returns:
-        Whether an autoscaler may add nodes to the cluster.
-    """
-    from ._cluster import cluster_shape, unfit_message
-
-    shape = cluster_shape()
     message = unfit_message(resources, shape)
     if message is not None:
         raise RaysweepError(message)
-    return bool(shape.autoscaling)
 
 
 def run_sweep(
@@ -373,6 +368,7 @@ def _fit(
     from raysweep.schedulers import make_callbacks, make_scheduler
     from raysweep.search import make_searcher
 
+    from ._cluster import cluster_shape
     from ._control import SweepControl
     from ._recorder import SEARCHER_FILE, StopReasons, SweepRecorder
     from .runner import make_trainable
@@ -391,7 +387,9 @@ def _fit(
                 return load_results(sweep_dir)
     searcher.autosave_to(str(sweep_dir / SEARCHER_FILE))
     resources = _resources(cfg, options)
-    slots = ClusterSlots(resources, can_grow=_check_feasible(resources))
+    shape = cluster_shape()
+    _check_feasible(resources, shape)
+    slots = ClusterSlots(resources, can_grow=bool(shape.autoscaling))
     if cfg.method is Method.BAYES:
         # Each proposal made before the others' results arrive is made on guesses: no more
         # outstanding than can run (with max_concurrent_trials, Tune's limit applies too).
