@@ -52,6 +52,7 @@ from typing import Any  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import problems  # noqa: E402
+from bench_run import _ray_init  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
 SOLVED = 0.01  # regret at or below this counts as the global basin (Hartmann-6)
@@ -60,24 +61,6 @@ SOLVED = 0.01  # regret at or below this counts as the global basin (Hartmann-6)
 # ---------------------------------------------------------------------------------------------
 # raysweep, through raysweep.run
 # ---------------------------------------------------------------------------------------------
-
-
-def _start_ray(workers: int, tmp: str) -> None:
-    import ray
-
-    from raysweep.api import _RAY_QUIET_ENV, _WORKER_ENV
-
-    for key, value in {**_RAY_QUIET_ENV, **_WORKER_ENV}.items():
-        os.environ.setdefault(key, value)
-    ray.init(
-        "local",
-        num_cpus=workers,
-        include_dashboard=False,
-        logging_level="ERROR",
-        log_to_driver=False,
-        _temp_dir=tmp,
-        runtime_env={"env_vars": {**_WORKER_ENV, "OMP_NUM_THREADS": "1"}},
-    )
 
 
 def run_raysweep(name: str, seed: int, budget: int, sleep: float, storage: Path) -> dict[str, Any]:
@@ -229,7 +212,7 @@ def main() -> None:
 
     for workers in args.workers:
         tmp = tempfile.mkdtemp(prefix="rsb", dir="/tmp")
-        _start_ray(workers, tmp)
+        _ray_init(workers, tmp)
         storage = Path(tmp) / "results"
         try:
             for name in args.problems:

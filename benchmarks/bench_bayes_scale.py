@@ -47,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import problems  # noqa: E402
 from bench_bayes import speed_raysweep  # noqa: E402
-from bench_bayes_parallel import _start_ray, _summary, run_baseline  # noqa: E402
+from bench_bayes_parallel import _summary, run_baseline  # noqa: E402
+from bench_run import _ray_init  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
 
 WINDOWS = ((0, 100), (400, 500), (900, 1000))
@@ -142,7 +143,7 @@ def main() -> None:
                 for name in args.problems for m in methods for seed in range(args.seeds)]
         pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
         futures = [pool.submit(run_baseline, job) for job in jobs]
-    _start_ray(2, tmp)
+    _ray_init(2, tmp)
     try:
         if "speed" in args.parts:
             report["proposer"] = {n: speed_raysweep(15, "hartmann6in20", n) for n in (500, 1000)}
