@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from problems import PROBLEMS, Problem  # noqa: E402
 
-from raysweep.config import from_dict  # noqa: E402
-from raysweep.space import SearchSpace  # noqa: E402
+from raysweep.sweep.config import from_dict  # noqa: E402
+from raysweep.sweep.space import SearchSpace  # noqa: E402
 
 METHODS = ("raysweep", "random", "wandb", "tpe", "optuna-gp")
 CHECKPOINTS = (20, 50, 100)

@@ -129,7 +129,7 @@ class Warp:
     """Nearest table configuration to a suggestion, in the proposer's warped space."""
 
     def __init__(self, table: Table) -> None:
-        from raysweep.config import from_dict
+        from raysweep.sweep.config import from_dict
 
         space = from_dict(_sweep("bayes", None)).parameters
         self.specs = {path[0]: spec for path, spec in space}
@@ -372,7 +372,7 @@ class BayesOrder:
     def __init__(self, table: Table, seed: int, warp: Warp | None = None) -> None:
         from raysweep.search import make_proposer
 
-        from raysweep.config import from_dict
+        from raysweep.sweep.config import from_dict
 
         self.cfg = from_dict(_sweep("bayes", None))
         self.proposer = make_proposer(self.cfg, seed=seed)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from raysweep.report import importance_table, write_report
-from raysweep.results import load_results
+from raysweep.analysis.report import importance_table, write_report
+from raysweep.analysis.tables import load_results
 
 
 def write_sweep(root: Path, trials: int, steps: int, seed: int = 0) -> Path:

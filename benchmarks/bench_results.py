@@ -1,4 +1,5 @@
-"""How fast ``raysweep.results.load_results`` reads a big sweep directory, and its peak memory.
+"""How fast ``load_results`` (raysweep.analysis.tables) reads a big sweep directory, and its peak
+memory.
 
 Writes a synthetic sweep directory (no Ray needed to read it) of ``--trials`` trials with
 ``--steps`` reports each, in the on-disk format of ``raysweep/_recorder.py`` and
@@ -121,7 +122,7 @@ def check_format_against_recorder() -> None:
     """Fail if the generator's keys differ from what the real SweepRecorder writes."""
     from types import SimpleNamespace
 
-    from raysweep._recorder import SweepRecorder
+    from raysweep.execution.recorder import SweepRecorder
 
     with tempfile.TemporaryDirectory() as tmp:
         recorder = SweepRecorder(Path(tmp), METRIC, "min")
@@ -153,7 +154,7 @@ def load_once(path: Path) -> dict[str, Any]:
         import pyarrow.json  # noqa: F401
     except ImportError:
         pass
-    from raysweep.results import load_results
+    from raysweep.analysis.tables import load_results
 
     import_s = time.perf_counter() - t
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import SweepConfig, from_dict, load, loads
-from .errors import Issue, RaysweepError, SweepConfigError, UnsupportedSweepError
-from .reporting import log
+from raysweep.errors import Issue, RaysweepError, SweepConfigError, UnsupportedSweepError
+from raysweep.program.metrics import log
+from raysweep.sweep.config import SweepConfig, from_dict, load, loads
 
 if TYPE_CHECKING:
-    from .api import SweepResult, results, resume, run
+    from raysweep.api import SweepResult, results, resume, run
 
 __all__ = [
     "Issue",

@@ -2,7 +2,7 @@
 
 Data flow: ``load(config)`` -> ``make_searcher`` (method) + ``make_scheduler``
 (early_terminate) + ``make_trainable`` (program or function) -> ``tune.Tuner(...).fit()`` ->
-the sweep directory -> :func:`raysweep.results.load_results`.
+the sweep directory -> :func:`raysweep.analysis.tables.load_results`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import Method, SweepConfig, load
-from .errors import RaysweepError, SweepConfigError
-from .results import (
+from raysweep.analysis.tables import (
     ENDED_STATUSES,
     META_FILE,
     SweepResult,
@@ -26,11 +24,13 @@ from .results import (
     load_results,
     read_meta,
 )
-from .slots import ClusterSlots
+from raysweep.errors import RaysweepError, SweepConfigError
+from raysweep.execution.slots import ClusterSlots
+from raysweep.sweep.config import Method, SweepConfig, load
 
 if TYPE_CHECKING:
-    from ._cluster import ClusterShape
-    from ._recorder import SweepRecorder
+    from raysweep.execution.cluster import ClusterShape
+    from raysweep.execution.recorder import SweepRecorder
 
 __all__ = ["RunOptions", "SweepResult", "results", "resume", "run", "sweep_name"]
 
@@ -83,7 +83,7 @@ def sweep_name(cfg: SweepConfig) -> str:
 
 def results(path: str | os.PathLike[str] | None = None) -> SweepResult:
     """Load a sweep's tables (finished or running); default: the latest sweep."""
-    from .results import find_latest_sweep
+    from raysweep.analysis.tables import find_latest_sweep
 
     return load_results(path if path is not None else find_latest_sweep())
 
@@ -221,7 +221,7 @@ def _check_options(options: RunOptions, function: object) -> None:
                         ("max_failures", -1)):
         _check_whole(name, getattr(options, name), least)
     if options.resources is not None:
-        from .config import resource_issues
+        from raysweep.sweep.config import resource_issues
 
         problems = resource_issues(options.resources)
         if problems:
@@ -283,8 +283,9 @@ def _init_ray(options: RunOptions) -> bool:
 
 def _check_feasible(resources: dict[str, float], shape: ClusterShape) -> None:
     """Fail fast if no node of the cluster, nor any node type its autoscaler may add, can ever
-    give one trial what it asks for (Ray would wait forever). See :mod:`raysweep._cluster`."""
-    from ._cluster import unfit_message
+    give one trial what it asks for (Ray would wait forever).
+    See :mod:`raysweep.execution.cluster`."""
+    from raysweep.execution.cluster import unfit_message
 
     message = unfit_message(resources, shape)
     if message is not None:
@@ -295,7 +296,7 @@ def run_sweep(
     cfg: SweepConfig, function: Callable[..., Any] | None, options: RunOptions
 ) -> SweepResult:
     """Run ``cfg`` (see :func:`run`)."""
-    from .runner import check_runnable
+    from raysweep.execution.trainable import check_runnable
 
     _check_options(options, function)
     if function is None:
@@ -330,8 +331,8 @@ def _write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim
 
     import yaml
 
-    from ._files import write_json_atomic
-    from .space import dotted
+    from raysweep.files import write_json_atomic
+    from raysweep.sweep.space import dotted
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -365,13 +366,12 @@ def _fit(
 ) -> SweepResult:
     from ray import tune
 
+    from raysweep.execution.cluster import cluster_shape
+    from raysweep.execution.control import SweepControl
+    from raysweep.execution.recorder import SEARCHER_FILE, StopReasons, SweepRecorder
+    from raysweep.execution.trainable import make_trainable
     from raysweep.schedulers import make_callbacks, make_scheduler
     from raysweep.search import make_searcher
-
-    from ._cluster import cluster_shape
-    from ._control import SweepControl
-    from ._recorder import SEARCHER_FILE, StopReasons, SweepRecorder
-    from .runner import make_trainable
 
     searcher = make_searcher(cfg, seed=options.seed)
     scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
@@ -473,7 +473,7 @@ def _drive(
     control: Any,
 ) -> SweepResult:
     """Run ``tuner`` to its end, keeping the live view attached, and load the tables."""
-    from ._recorder import LISTENERS
+    from raysweep.execution.recorder import LISTENERS
 
     if options.on_change is not None:
         LISTENERS[str(sweep_dir)] = options.on_change
@@ -535,7 +535,7 @@ def resume(
     options.name = sweep_dir.name
     plan = _reconcile(sweep_dir, cfg)
     if function is None:
-        from .runner import check_runnable
+        from raysweep.execution.trainable import check_runnable
 
         check_runnable(cfg)
     started_ray = _init_ray(options)
@@ -556,7 +556,7 @@ def saved_config(sweep_dir: Path, meta: Mapping[str, Any]) -> SweepConfig:
         RaysweepError: the file is missing or unreadable (a SweepConfigError if it no longer
             loads).
     """
-    from .config import loads
+    from raysweep.sweep.config import loads
 
     path = sweep_dir / "sweep.yaml"
     try:
@@ -592,8 +592,8 @@ def _reconcile(sweep_dir: Path, cfg: SweepConfig) -> _ResumePlan:
     """
     import json
 
-    from ._files import write_json_atomic, write_text_atomic
-    from .results import HISTORY_FILE, TRIALS_FILE
+    from raysweep.analysis.tables import HISTORY_FILE, TRIALS_FILE
+    from raysweep.files import write_json_atomic, write_text_atomic
 
     trials_path = sweep_dir / TRIALS_FILE
     try:
@@ -643,7 +643,7 @@ def _restore_searcher(
 ) -> None:
     """Load the searcher's autosaved state and queue the interrupted trials' configs (after
     :func:`_restore_scheduler`, which keeps the re-runs of promoted configurations)."""
-    from ._recorder import SEARCHER_FILE
+    from raysweep.execution.recorder import SEARCHER_FILE
 
     state = _saved_state(sweep_dir / SEARCHER_FILE)
     if state is not None:
@@ -660,7 +660,7 @@ def _restore_searcher(
 
 def _restore_scheduler(scheduler: Any, sweep_dir: Path, plan: _ResumePlan) -> None:
     """Load the scheduler's state saved at the last trial end, minus the dropped trials."""
-    from ._recorder import SCHEDULER_FILE
+    from raysweep.execution.recorder import SCHEDULER_FILE
 
     if not callable(getattr(scheduler, "resume_from", None)):
         return  # no early termination, or a scheduler with nothing to restore

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .config import Method, SweepConfig, load, resource_issues
-from .errors import Issue, SweepConfigError, UnsupportedSweepError
-from .space import SearchSpace, dotted
+from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
+from raysweep.sweep.config import Method, SweepConfig, load, resource_issues
+from raysweep.sweep.space import SearchSpace, dotted
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -339,7 +339,7 @@ def run(
       raysweep run sweep.yaml --count 20 --seed 1
       raysweep run sweep.yaml --address auto --gpu 1
     """
-    from .api import RunOptions, run_sweep
+    from raysweep.api import RunOptions, run_sweep
 
     cfg = _load_or_exit(sweep)
     resources: dict[str, float] = {}
@@ -355,7 +355,7 @@ def run(
     cap = min(cap_values) if cap_values else (
         cfg.parameters.grid_size() if cfg.method is Method.GRID else None
     )
-    from ._live import LiveView
+    from raysweep.analysis.live import LiveView
 
     view = LiveView(console, cfg, cap)
 
@@ -378,7 +378,7 @@ def run(
 def _run_with_view(view: Any, call: Callable[[], Any]) -> Any:
     """Run a sweep while ``view`` shows it; turn every failure into a message, not a traceback.
     """
-    from .errors import RaysweepError
+    from raysweep.errors import RaysweepError
 
     try:
         try:
@@ -433,7 +433,7 @@ def _missing_metric_note(result: Any) -> str | None:
     """Which ended trials never reported a number for the sweep's metric, and what they did
     report: usually the program logs the metric under another name, and the sweep's ranking,
     search and early stopping then have no value for those trials."""
-    from .results import reported_names
+    from raysweep.analysis.tables import reported_names
 
     metric, trials = result.metric, result.trials
     if metric is None or not len(trials):
@@ -475,8 +475,8 @@ def results(
     `raysweep run` printed; without it, the most recent one under ./raysweep_results (or
     $RAYSWEEP_STORAGE).
     """
-    from .errors import RaysweepError
-    from .results import find_latest_sweep, load_results
+    from raysweep.analysis.tables import find_latest_sweep, load_results
+    from raysweep.errors import RaysweepError
 
     try:
         path = Path(directory) if directory else find_latest_sweep()
@@ -579,11 +579,11 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
     raysweep resumes from its own JSON files in DIRECTORY and unpickles nothing; the
     programs it runs are those of the sweep, so only resume sweeps you trust.
     """
-    from ._live import LiveView
-    from .api import resume as resume_sweep
-    from .api import saved_config
-    from .errors import RaysweepError
-    from .results import ENDED_STATUSES, load_results
+    from raysweep.analysis.live import LiveView
+    from raysweep.analysis.tables import ENDED_STATUSES, load_results
+    from raysweep.api import resume as resume_sweep
+    from raysweep.api import saved_config
+    from raysweep.errors import RaysweepError
 
     path = _existing_dir(directory)
     try:
@@ -614,8 +614,8 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
 
 
 def _control_command(directory: str, what: str) -> None:
-    from ._control import request
-    from .results import is_sweep_dir
+    from raysweep.analysis.tables import is_sweep_dir
+    from raysweep.execution.control import request
 
     path = _existing_dir(directory)
     if not is_sweep_dir(path):
@@ -665,9 +665,9 @@ def report(
     """
     import time
 
-    from .errors import RaysweepError
-    from .report import write_report
-    from .results import find_latest_sweep, load_results
+    from raysweep.analysis.report import write_report
+    from raysweep.analysis.tables import find_latest_sweep, load_results
+    from raysweep.errors import RaysweepError
 
     console = _console()
     try:

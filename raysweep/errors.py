@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Issue", "RaysweepError", "SweepConfigError", "UnsupportedSweepError"]
+__all__ = [
+    "Issue",
+    "ProgramFailedError",
+    "ProgramStartError",
+    "RaysweepError",
+    "RaysweepWarning",
+    "ReportLineError",
+    "SweepConfigError",
+    "UnsupportedSweepError",
+]
 
 
 class RaysweepError(Exception):
@@ -64,3 +73,48 @@ class SweepConfigError(RaysweepError, ValueError):
 class UnsupportedSweepError(SweepConfigError):
     """Raised for configurations only W&B's hosted service can run (Launch jobs, ``scheduler:``
     engines, ``method: custom``, multi-objective ``metrics``)."""
+
+
+class RaysweepWarning(UserWarning):
+    """Warning issued by raysweep when something is probably not what the user meant.
+
+    :func:`log` issues it once per process when it is called outside a raysweep trial.
+    """
+
+
+class ReportLineError(RaysweepError, ValueError):
+    """Raised by :func:`parse_report_line` for a line with the prefix but a bad payload.
+
+    Args:
+        reason: What is wrong with the payload, naming the offending key where there is one.
+        tag: The report prefix the line started with (``@raysweep``).
+    """
+
+    def __init__(self, reason: str, tag: str):
+        self.reason = reason
+        super().__init__(f"invalid {tag} report line: {reason}")
+
+
+class ProgramStartError(RaysweepError):
+    """Raised by :func:`run_program` when the program cannot be started.
+
+    Args:
+        program: ``argv[0]`` as given.
+        cwd: The working directory it was started in.
+        reason: What went wrong.
+        hint: How to fix it, or ``None``.
+    """
+
+    def __init__(self, program: str, cwd: str, reason: str, hint: str | None = None):
+        self.program = program
+        self.cwd = cwd
+        self.reason = reason
+        self.hint = hint
+        text = f"cannot start program {program!r} in {cwd!r}: {reason}"
+        if hint:
+            text = f"{text}. {hint}"
+        super().__init__(text)
+
+
+class ProgramFailedError(RaysweepError):
+    """A trial's program exited with a non-zero status. The message carries its last lines."""

@@ -27,7 +27,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from raysweep.config import hyperband_bands
+from raysweep.sweep.config import hyperband_bands
 
 __all__ = [
     "BANDS_ERROR",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from ray.tune.schedulers import AsyncHyperBandScheduler, MedianStoppingRule, TrialScheduler
 
-from raysweep._files import write_json_atomic
+from raysweep.files import write_json_atomic
 
 from ._resume import ResumableState
 from .hyperband import WandbHyperbandCallback

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ray.tune import Callback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from raysweep._files import write_json_atomic
+from raysweep.files import write_json_atomic
 
 from ._hyperband_rule import Decision, HyperbandRule, threshold, valid_history
 from ._mapping import STOP_REASON_KEY

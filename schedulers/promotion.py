@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from raysweep._files import write_json_atomic
+from raysweep.files import write_json_atomic
 
 from ._hyperband_rule import valid_history
 from ._promotion import PromotionLadder

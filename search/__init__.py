@@ -16,7 +16,8 @@ bayes      ``BayesProposer``               ``bayes.py`` (imported only when used
 Adding an algorithm: write one module holding a class that follows :class:`Proposer`
 (``propose`` / ``observe`` / ``get_state`` / ``set_state``, losses lower-is-better), then add
 one line to :data:`SEARCHERS` in ``_registry.py`` (plus the name in
-:class:`raysweep.config.Method`, which the config loader validates against). The contract suite
+:class:`~raysweep.sweep.config.Method`, which the config loader validates against). The contract
+suite
 ``tests/test_search_contract.py`` runs over every entry of :data:`SEARCHERS` without changes.
 
 Importing this package does not import Ray, scikit-learn or bayes_opt: :func:`make_searcher`

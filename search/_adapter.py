@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from ray.tune.search import Searcher
 
-from raysweep._files import write_json_atomic
-from raysweep.space import SearchSpace
+from raysweep.files import write_json_atomic
+from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig, Proposer
 
 if TYPE_CHECKING:
-    from raysweep.config import SweepConfig
+    from raysweep.sweep.config import SweepConfig
 
 __all__ = ["Reruns", "TuneSearcher"]
 

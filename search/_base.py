@@ -1,7 +1,7 @@
 """The contract between search algorithms and the Ray adapter.
 
 A proposer is pure: no Ray import, no I/O. It proposes flat assignments (``{path: value}``,
-paths as in :class:`raysweep.space.SearchSpace`) and learns from finished trials. The adapter
+paths as in :class:`raysweep.sweep.space.SearchSpace`) and learns from finished trials. The adapter
 (``_adapter.py``) is the only Ray-aware search code: it owns trial ids, the goal's sign, NaN
 filtering, nesting and ``Searcher.FINISHED``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from raysweep.space import ParamPath
+from raysweep.sweep.space import ParamPath
 
 __all__ = ["FlatConfig", "Proposer"]
 

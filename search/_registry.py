@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from raysweep.config import Method, Metric, RaysweepOptions, SweepConfig
-from raysweep.space import SearchSpace
+from raysweep.sweep.config import Method, Metric, RaysweepOptions, SweepConfig
+from raysweep.sweep.space import SearchSpace
 
 from ._base import Proposer
 from .grid import GridProposer
@@ -84,7 +84,7 @@ def make_proposer(cfg: SweepConfig, *, seed: int | None = None) -> Proposer:
     Raises:
         ValueError: if no proposer is registered for ``cfg.method``.
 
-    >>> from raysweep.config import from_dict
+    >>> from raysweep.sweep.config import from_dict
     >>> cfg = from_dict({"method": "grid", "parameters": {"x": {"values": [1, 2]}}})
     >>> type(make_proposer(cfg)).__name__
     'GridProposer'

@@ -46,7 +46,7 @@ and are left out of the model (W&B's 0.0 would make a crash look like a perfect 
 instead of being drawn from the model.
 
 Exhausted spaces. A proposal is never a configuration already proposed or observed (W&B's
-equality of values, :meth:`raysweep.space.SearchSpace.key`). When every configuration of a
+equality of values, :meth:`raysweep.sweep.space.SearchSpace.key`). When every configuration of a
 finite space (only categoricals and int ranges) has been used, :meth:`BayesProposer.propose`
 returns None and the sweep ends. A space with a float parameter is never declared used up: if
 many candidates in a row all repeat (quantised floats on a short range), the best one is
@@ -87,7 +87,7 @@ from scipy.stats import qmc, yeojohnson, yeojohnson_normmax
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from threadpoolctl import ThreadpoolController
 
-from raysweep.space import (
+from raysweep.sweep.space import (
     Categorical,
     CategoricalWithProbabilities,
     IntUniform,
@@ -102,7 +102,7 @@ from ._base import FlatConfig
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from raysweep.config import Metric
+    from raysweep.sweep.config import Metric
 
 __all__ = ["BayesProposer"]
 
@@ -327,7 +327,7 @@ class BayesProposer:
     Raises:
         ValueError: if the space has no searchable parameter or ``n_initial`` is negative.
 
-    >>> from raysweep.config import from_dict
+    >>> from raysweep.sweep.config import from_dict
     >>> cfg = from_dict({"method": "bayes", "metric": {"name": "loss"},
     ...                  "parameters": {"x": {"min": -2.0, "max": 2.0}}})
     >>> bo = BayesProposer(cfg.parameters, seed=0, metric=cfg.metric)

@@ -5,7 +5,7 @@ non-constant parameters in its parameter order (keys sorted at each level, depth
 last one varying fastest, drops repeated values of a parameter (yaml-hash equality:
 ``3e6 == 3000000``, ``True != 1``), treats every existing run, in any state, as having used its
 combination, and proposes the first unused combination until none is left.
-:meth:`raysweep.space.SearchSpace.grid` defines the order; this module adds the "seen"
+:meth:`raysweep.sweep.space.SearchSpace.grid` defines the order; this module adds the "seen"
 bookkeeping.
 
 Combinations are addressed by their index in that order (a mixed-radix number whose last digit
@@ -20,8 +20,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from raysweep.config import Metric
-from raysweep.space import ParamPath, SearchSpace, canonical
+from raysweep.sweep.config import Metric
+from raysweep.sweep.space import ParamPath, SearchSpace, canonical
 
 from ._base import FlatConfig
 
@@ -35,14 +35,15 @@ class GridProposer:
 
     Args:
         space: The search space; every non-constant parameter must be enumerable (categorical,
-            int_uniform, q_uniform), which :func:`raysweep.config.load` checks for grid sweeps.
+            int_uniform, q_uniform), which :func:`raysweep.sweep.config.load` checks for grid
+            sweeps.
         seed: Ignored (the order is fixed); accepted so every proposer is built alike.
         metric: Ignored (grid search does not learn).
 
     Raises:
         ValueError: if a parameter cannot be enumerated.
 
-    >>> from raysweep.config import from_dict
+    >>> from raysweep.sweep.config import from_dict
     >>> cfg = from_dict({"method": "grid", "parameters": {
     ...     "b": {"values": [1, 2]}, "a": {"values": ["x", "y"]}, "c": {"value": 0}}})
     >>> grid = GridProposer(cfg.parameters)

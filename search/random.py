@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from raysweep.config import Metric
-from raysweep.space import (
+from raysweep.sweep.config import Metric
+from raysweep.sweep.space import (
     Categorical,
     CategoricalWithProbabilities,
     Constant,
@@ -50,7 +50,7 @@ class RandomProposer:
         max_draws: With ``unique``, how many repeated draws in a row make a space whose size
             is not known count as used up.
 
-    >>> from raysweep.config import from_dict
+    >>> from raysweep.sweep.config import from_dict
     >>> cfg = from_dict({"method": "random", "parameters": {"x": {"values": [1, 2, 3]}}})
     >>> proposer = RandomProposer(cfg.parameters, seed=0, unique=True)
     >>> sorted(c[("x",)] for c in iter(proposer.propose, None))

@@ -1,7 +1,8 @@
 """Autoscaling clusters: which resources a trial can ever get, and a sweep that makes Ray's
 autoscaler add GPU nodes.
 
-The unit tests feed :mod:`raysweep._cluster` fake node lists and node types (no Ray). The slow
+Unit tests feed :mod:`~raysweep.execution.cluster` fake node lists and node types (no Ray). The
+slow
 test starts a head without GPUs whose autoscaler launches ``fake_multinode`` GPU worker nodes
 (local raylets), runs the cluster example's GPU sweep on it with ``--address auto``, and checks
 that every trial completed on an added GPU node and that no process of the cluster is left.
@@ -20,8 +21,13 @@ from _cluster import BIN, REPO, kill_cluster, ray_env, remove_tmpdir, short_tmpd
 from _cluster import start_fake_autoscaling_head as start_head
 
 import raysweep
-from raysweep import _cluster as raysweep_cluster
-from raysweep._cluster import ClusterShape, NodeType, node_types_from_config, unfit_message
+from raysweep.execution import cluster as raysweep_cluster
+from raysweep.execution.cluster import (
+    ClusterShape,
+    NodeType,
+    node_types_from_config,
+    unfit_message,
+)
 
 EXAMPLE = REPO / "examples" / "cluster"
 HEAD = {"CPU": 8.0, "GPU": 0.0, "memory": 3e10, "node:__internal_head__": 1.0}

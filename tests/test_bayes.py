@@ -18,8 +18,8 @@ import pytest
 from raysweep.search.bayes import BayesProposer
 from raysweep.search.random import RandomProposer
 
-from raysweep.config import from_dict
-from raysweep.space import SearchSpace
+from raysweep.sweep.config import from_dict
+from raysweep.sweep.space import SearchSpace
 
 Loss = Callable[[dict[tuple[str, ...], Any]], float | None]
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from raysweep.search import make_searcher
 
 from raysweep.cli import main
-from raysweep.config import load
+from raysweep.sweep.config import load
 
 SWEEP = {
     "metric": {"name": "loss", "goal": "minimize"},

@@ -1,4 +1,4 @@
-"""Tests for raysweep.command: W&B command macros -> argv lists."""
+"""Tests for raysweep.sweep.command: W&B command macros -> argv lists."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import pytest
 import yaml
 from _shared import CORPUS as _CORPUS
 
-from raysweep.command import (
+from raysweep.errors import SweepConfigError
+from raysweep.sweep.command import (
     DEFAULT_COMMAND,
     MACROS,
     build_argv,
     display_command,
     unknown_macros,
 )
-from raysweep.errors import SweepConfigError
 
 CORPUS = _CORPUS / "valid"
 

@@ -1,4 +1,4 @@
-"""Tests of raysweep.config: validation into SweepConfig, with exact rendered messages."""
+"""Tests of raysweep.sweep.config: validation into SweepConfig, with exact rendered messages."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from raysweep import config
-from raysweep import space as sp
-from raysweep.config import EarlyTerminate, Goal, Method, Metric, Resources, SweepConfig
 from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
+from raysweep.sweep import config
+from raysweep.sweep import space as sp
+from raysweep.sweep.config import EarlyTerminate, Goal, Method, Metric, Resources, SweepConfig
 
 PARAMS = {"x": {"values": [1, 2]}}
 METRIC = {"name": "loss"}

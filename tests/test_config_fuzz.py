@@ -7,8 +7,8 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raysweep.config import SweepConfig, from_dict, loads
 from raysweep.errors import SweepConfigError
+from raysweep.sweep.config import SweepConfig, from_dict, loads
 
 KEYS = [
     "method", "parameters", "metric", "early_terminate", "command", "program", "run_cap",

@@ -33,7 +33,7 @@ PROGRAM = textwrap.dedent(
 
 def _sweep(tmp_path: Path, xs: list[int], marker: str = "") -> raysweep.SweepConfig:
     (tmp_path / "prog.py").write_text(PROGRAM, encoding="utf-8")
-    return raysweep.config.from_dict(
+    return raysweep.sweep.config.from_dict(
         {
             "program": "prog.py",
             "method": "grid",

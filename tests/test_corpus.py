@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from _shared import CORPUS
 
-from raysweep import config
-from raysweep import space as sp
-from raysweep.config import Method
 from raysweep.errors import SweepConfigError, UnsupportedSweepError
+from raysweep.sweep import config
+from raysweep.sweep import space as sp
+from raysweep.sweep.config import Method
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not available")
 

@@ -1,6 +1,6 @@
 """Every corpus sweep with a ``command:`` expands to the argv that W&B's agent would run.
 
-Two implementations check each other: :func:`raysweep.command.build_argv`, and
+Two implementations check each other: :func:`raysweep.sweep.command.build_argv`, and
 :func:`wandb_argv` below, written from the W&B rules in ``wandb-sweeps-spec.md`` §d (not from
 raysweep's code). A few files also have their argv spelled out by hand.
 """
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from _shared import CORPUS
 
-from raysweep.command import build_argv
-from raysweep.config import Method, SweepConfig, load
-from raysweep.space import SearchSpace
+from raysweep.sweep.command import build_argv
+from raysweep.sweep.config import Method, SweepConfig, load
+from raysweep.sweep.space import SearchSpace
 
 VALID = CORPUS / "valid"
 JSON_FILE = "wandb/sweep-ID/config-RUN.json"

@@ -1,4 +1,4 @@
-"""raysweep._files: whole-file replacement, never a half-written file or a stray temp file."""
+"""raysweep.files: whole-file replacement, never a half-written file or a stray temp file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from raysweep._files import write_json_atomic, write_text_atomic
+from raysweep.files import write_json_atomic, write_text_atomic
 
 
 def test_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ import pytest
 from _shared import CORPUS as _CORPUS
 from raysweep.search import GridProposer
 
-from raysweep.config import Method, from_dict, load
-from raysweep.space import canonical
+from raysweep.sweep.config import Method, from_dict, load
+from raysweep.sweep.space import canonical
 
 CORPUS = _CORPUS / "valid"
 NAN = float("nan")

@@ -458,7 +458,7 @@ def test_evaluate_agrees_with_decide(
 def test_the_file_check_and_the_scheduler_compute_the_same_bands() -> None:
     """`raysweep validate` shows the bands the scheduler stops at (W&B's float arithmetic:
     750 * 1.2 * 1.2 * 1.2 is 1296, while 750 * 1.2**3 is 1295.99...)."""
-    from raysweep.config import from_dict
+    from raysweep.sweep.config import from_dict
 
     cfg = from_dict({
         "method": "random", "metric": {"name": "loss", "goal": "minimize"},

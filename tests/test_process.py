@@ -1,4 +1,4 @@
-"""Tests for raysweep._process: running a trial's program, its reports and its cleanup.
+"""Tests for raysweep.execution.process: running a trial's program, its reports and its cleanup.
 
 The programs are small Python scripts run with this interpreter; no Ray.
 """
@@ -19,13 +19,13 @@ import pytest
 from _procs import alive
 
 import raysweep
-from raysweep._process import (
+from raysweep.errors import ProgramStartError
+from raysweep.execution.process import (
     ProgramOutcome,
-    ProgramStartError,
     kill_process_group,
     run_program,
 )
-from raysweep.reporting import TRIAL_ID_ENV
+from raysweep.program.metrics import TRIAL_ID_ENV
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
 
@@ -230,7 +230,7 @@ def test_log_from_a_program_survives_heavy_printing(tmp_path: Path, unbuffered: 
     outcome, reports, text = run_script(
         tmp_path,
         """
-        from raysweep.reporting import log
+        from raysweep.program.metrics import log
         for i in range(300):
             print("noise " * (i % 17), end="")
             if i % 3 == 0:
@@ -251,7 +251,7 @@ def test_log_writes_to_the_original_stdout_even_if_fd_1_is_redirected(tmp_path: 
     _, reports, _ = run_script(
         tmp_path,
         """
-        from raysweep.reporting import log
+        from raysweep.program.metrics import log
         log({"a": 1})
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)  # a library silencing output

@@ -20,7 +20,7 @@ from raysweep.schedulers import (
 from raysweep.schedulers._promotion import PromotionLadder
 from raysweep.search import TuneSearcher
 
-from raysweep import config as rcfg
+from raysweep.sweep import config as rcfg
 
 
 def _run(ladder: PromotionLadder, trial_id: str, value: float | None) -> str:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from raysweep import _recorder
-from raysweep._recorder import SweepRecorder
+from raysweep.execution import recorder as _recorder
+from raysweep.execution.recorder import SweepRecorder
 
 
 def _entries(path: Path) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Tests for the sweep report (raysweep.report, raysweep._importance, `raysweep report`).
+"""Tests for the sweep report (analysis.report, analysis.importance, `raysweep report`).
 
 Sweep directories are written here as the recorder writes them (raysweep.json, trials.json,
 history.jsonl), so no test starts Ray. tests/test_report_browser.py renders a real sweep.
@@ -18,22 +18,22 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from raysweep._importance import (
+from raysweep.analysis.importance import (
     encode_parameters,
     forest_importance,
     is_log_scale,
     parameter_importance,
 )
-from raysweep.cli import main
-from raysweep.errors import RaysweepError
-from raysweep.report import (
+from raysweep.analysis.report import (
     MAX_CURVE_POINTS,
     best_figure,
     build_report,
     curves_figure,
     parallel_figure,
 )
-from raysweep.results import SweepResult, load_results
+from raysweep.analysis.tables import SweepResult, load_results
+from raysweep.cli import main
+from raysweep.errors import RaysweepError
 
 plotly = pytest.importorskip("plotly")
 
@@ -397,8 +397,8 @@ def test_cli_report_of_a_non_sweep_directory(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content", ["{broken", "[1, 2]"])
 def test_a_damaged_raysweep_json_is_named_not_a_traceback(tmp_path: Path, content: str) -> None:
+    from raysweep.analysis.tables import load_results
     from raysweep.errors import RaysweepError
-    from raysweep.results import load_results
 
     (tmp_path / "raysweep.json").write_text(content, encoding="utf-8")
     with pytest.raises(RaysweepError, match=r"raysweep\.json is damaged"):

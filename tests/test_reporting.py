@@ -1,4 +1,4 @@
-"""Tests for raysweep.reporting: the @raysweep line protocol and log()."""
+"""Tests for raysweep.program.metrics: the @raysweep line protocol and log()."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from raysweep import reporting
-from raysweep.reporting import (
+from raysweep.errors import RaysweepWarning, ReportLineError
+from raysweep.program import metrics as reporting
+from raysweep.program.metrics import (
     MAX_REPORT_BYTES,
     REPORT_PREFIX,
     TRIAL_ID_ENV,
-    RaysweepWarning,
-    ReportLineError,
     format_report_line,
     log,
     parse_report_line,

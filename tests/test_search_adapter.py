@@ -13,7 +13,7 @@ import pytest
 from ray.tune.search import Searcher
 from raysweep.search import GridProposer, RandomProposer, TuneSearcher, make_searcher
 
-from raysweep.config import from_dict
+from raysweep.sweep.config import from_dict
 
 FlatConfig = dict[tuple[str, ...], Any]
 

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 from raysweep.search import SEARCHERS, Proposer, RandomProposer, make_proposer
 
-from raysweep.config import Method, Metric, RaysweepOptions, from_dict
-from raysweep.space import Categorical, Constant, IntUniform, SearchSpace, canonical
+from raysweep.sweep.config import Method, Metric, RaysweepOptions, from_dict
+from raysweep.sweep.space import Categorical, Constant, IntUniform, SearchSpace, canonical
 
 FlatConfig = dict[tuple[str, ...], Any]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from raysweep.slots import ClusterSlots, slots_on
+from raysweep.execution.slots import ClusterSlots, slots_on
 
 
 def test_a_trial_runs_on_one_node_so_leftovers_do_not_add_up() -> None:

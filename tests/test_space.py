@@ -1,4 +1,4 @@
-"""Tests of raysweep.space beyond sampling: value equality, grid enumeration, SearchSpace."""
+"""Tests of raysweep.sweep.space beyond sampling: value equality, grid enumeration, SearchSpace."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from raysweep import config
-from raysweep import space as sp
+from raysweep.sweep import config
+from raysweep.sweep import space as sp
 
 NAN = float("nan")
 

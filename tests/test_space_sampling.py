@@ -1,4 +1,4 @@
-"""Statistical tests of the 18 W&B distributions in raysweep.space (spec §a.4).
+"""Statistical tests of the 18 W&B distributions in raysweep.sweep.space (spec §a.4).
 
 Every sampler is checked against the formula in the spec's table, computed independently with
 scipy: continuous ones with a Kolmogorov-Smirnov test, discrete and quantised ones with a
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from raysweep import space as sp
+from raysweep.sweep import space as sp
 
 N = 10_000
 P_MIN = 0.001

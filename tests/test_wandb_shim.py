@@ -1,6 +1,7 @@
 """raysweep's stand-in ``wandb``: W&B's config, logging and summary rules, and soft no-ops.
 
-Pure rules are tested on :mod:`raysweep.wandb_compat`; the stand-in package is imported in this
+Pure rules are tested on :mod:`~raysweep.program.wandb_compat`; the stand-in package is imported
+in this
 process (under its real name, ``wandb``) with a collecting reporter, and run as a subprocess
 with the environment of a program trial. No Ray.
 """
@@ -23,9 +24,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from raysweep import wandb_compat as compat
-from raysweep.reporting import RaysweepWarning, parse_report_line, set_function_reporter
-from raysweep.runner import ProgramSpec, trial_environment
+from raysweep.errors import RaysweepWarning
+from raysweep.execution.trainable import ProgramSpec, trial_environment
+from raysweep.program import wandb_compat as compat
+from raysweep.program.metrics import parse_report_line, set_function_reporter
 
 LOCKED = "Config item '{}' was locked by 'sweep' (ignored update)."
 
@@ -598,8 +600,8 @@ REAL_SCRIPT = """
 import os
 import wandb
 
-print("version", wandb.__version__, "shim on path:", any("_wandb_shim" in p for p in
-      __import__("sys").path), "PYTHONPATH has shim:", "_wandb_shim" in os.environ["PYTHONPATH"])
+print("version", wandb.__version__, "shim on path:", any("wandb_shim" in p for p in
+      __import__("sys").path), "PYTHONPATH has shim:", "wandb_shim" in os.environ["PYTHONPATH"])
 wandb.init(project="p")
 wandb.log({"loss": 0.5})
 wandb.log({"loss": 0.4}, step=3)

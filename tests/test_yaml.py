@@ -1,4 +1,4 @@
-"""Tests of raysweep._yaml (YAML loading with PyYAML's pitfalls fixed) and its use by load."""
+"""Tests of sweep.yamlfile (YAML loading with PyYAML's pitfalls fixed) and its use by load."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from raysweep import config
-from raysweep._yaml import load_yaml
 from raysweep.errors import SweepConfigError
+from raysweep.sweep import config
+from raysweep.sweep.yamlfile import load_yaml
 
 
 def data_of(text: str) -> Any:

@@ -68,7 +68,7 @@ def main() -> None:
             cluster.remove_node(node_b)
 
         threading.Thread(target=kill_b, daemon=True).start()
-        cfg = raysweep.config.from_dict(sweep, path=work / "sweep.yaml")
+        cfg = raysweep.sweep.config.from_dict(sweep, path=work / "sweep.yaml")
         result = raysweep.run(cfg, storage=str(work / "res"), name="nl")
         print(json.dumps(result.trials.to_dict(orient="records"), default=str))
     finally:

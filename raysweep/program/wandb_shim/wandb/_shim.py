@@ -1,6 +1,6 @@
 """The stand-in's runs: ``init``, ``log``, ``finish``, ``define_metric`` and soft no-ops.
 
-See the package docstring and :mod:`raysweep.wandb_compat` for the rules.
+See the package docstring and :mod:`raysweep.program.wandb_compat` for the rules.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from raysweep import wandb_compat as compat
+from raysweep.program import wandb_compat as compat
 
 from .errors import Error
 from .util import generate_id
@@ -56,8 +56,8 @@ class Run:
 
     Attributes:
         id: ``WANDB_RUN_ID`` in a sweep (raysweep's trial id), else a random id.
-        config: The run's :class:`raysweep.wandb_compat.Config` (also ``wandb.config``).
-        summary: The run's :class:`raysweep.wandb_compat.Summary` (also ``wandb.summary``).
+        config: The run's :class:`raysweep.program.wandb_compat.Config` (also ``wandb.config``).
+        summary: The run's :class:`raysweep.program.wandb_compat.Summary` (also ``wandb.summary``).
         sweep_id: ``WANDB_SWEEP_ID`` (raysweep's sweep name) or None.
     """
 
@@ -139,7 +139,8 @@ class Run:
         commit: bool | None = None,
         sync: bool | None = None,
     ) -> None:
-        """Log one row (or part of one) of metrics; see :class:`raysweep.wandb_compat.History`.
+        """Log one row (or part of one) of metrics; see
+        :class:`raysweep.program.wandb_compat.History`.
 
         Each committed row is one raysweep report (one step for early termination).
         """
@@ -328,8 +329,9 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
 def end_trial(report: bool) -> None:
     """Finish the open run at the end of a function trial and reset the module's state.
 
-    Called by :func:`raysweep.wandb_compat.function_trial`; ``report=False`` when the function
-    raised (the trial failed or was stopped: nothing more may be reported).
+
+    Called by :func:`raysweep.program.wandb_compat.function_trial`; ``report=False`` when the
+    function raised (the trial failed or was stopped: nothing more may be reported).
     """
     if run is not None:
         run._end(report=report)

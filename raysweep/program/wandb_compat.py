@@ -28,7 +28,7 @@ Only the run that W&B would count for the sweep reports to raysweep: one created
 variables (W&B's cross-validation example does this in its fold processes) keep their metrics
 to themselves, as they would in W&B.
 
-This module imports only the standard library, PyYAML and :mod:`raysweep.reporting`.
+This module imports only the standard library, PyYAML and :mod:`raysweep.program.metrics`.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._files import write_json_atomic
-from .reporting import RaysweepWarning, log
+from raysweep.errors import RaysweepWarning
+from raysweep.files import write_json_atomic
+from raysweep.program.metrics import log
 
 __all__ = [
     "MODES",
@@ -74,7 +75,7 @@ __all__ = [
     "write_param_file",
 ]
 
-SHIM_DIR = Path(__file__).resolve().parent / "_wandb_shim"
+SHIM_DIR = Path(__file__).resolve().parent / "wandb_shim"
 """The directory that holds the stand-in package ``wandb``; it goes first on ``PYTHONPATH``."""
 
 MODE_ENV = "RAYSWEEP_WANDB"
@@ -85,7 +86,7 @@ MODES = ("shim", "real")
 SWEEP_ID_ENV = "WANDB_SWEEP_ID"
 RUN_ID_ENV = "WANDB_RUN_ID"
 PARAM_PATH_ENV = "WANDB_SWEEP_PARAM_PATH"
-TRIAL_DIR_ENV = "RAYSWEEP_TRIAL_DIR"  # same name as raysweep.runner.TRIAL_DIR_ENV
+TRIAL_DIR_ENV = "RAYSWEEP_TRIAL_DIR"  # same name as raysweep.execution.trainable.TRIAL_DIR_ENV
 
 SUMMARY_MODES = ("min", "max", "mean", "first", "last", "best", "copy", "none")
 

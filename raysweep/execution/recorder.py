@@ -1,4 +1,5 @@
-"""Driver-side record of a sweep: what :mod:`raysweep.results` reads, and what the live view shows.
+"""Driver-side record of a sweep: what :mod:`raysweep.analysis.tables` reads, and what the
+live view shows.
 
 Files in the sweep directory (next to Ray's own):
 
@@ -25,9 +26,9 @@ from typing import IO, Any
 
 from ray.tune import Callback
 
-from ._files import write_json_atomic, write_text_atomic
-from .results import HISTORY_FILE, TRIALS_FILE
-from .runner import GPUS_KEY, NODE_KEY
+from raysweep.analysis.tables import HISTORY_FILE, TRIALS_FILE
+from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
+from raysweep.files import write_json_atomic, write_text_atomic
 
 __all__ = ["SweepRecorder", "TrialRecord"]
 

@@ -4,7 +4,7 @@ self-contained HTML report that opens offline.
 - :func:`parallel_figure`: parallel coordinates of every parameter (categoricals as labelled
   axes, log-distributed numbers on a log axis) and the metric, one line per trial.
 - :func:`importance_figure`: parameter importance (random forest) next to the correlation
-  with the metric, as W&B's panel shows both (:mod:`raysweep._importance`).
+  with the metric, as W&B's panel shows both (:mod:`raysweep.analysis.importance`).
 - :func:`curves_figure`: the metric against the step for every trial; trials a scheduler
   stopped are marked with an X where they stopped, failed ones with a red X.
 - :func:`best_figure`: each trial's value and the best so far against the trial number (the
@@ -33,15 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._files import write_text_atomic
-from ._importance import is_log_scale, is_numeric_values, parameter_importance
-from .errors import RaysweepError
-from .results import HISTORY_KEYS, reported_names
+from raysweep.analysis.importance import is_log_scale, is_numeric_values, parameter_importance
+from raysweep.analysis.tables import HISTORY_KEYS, reported_names
+from raysweep.errors import RaysweepError
+from raysweep.files import write_text_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .results import SweepResult
+    from raysweep.analysis.tables import SweepResult
 
 __all__ = [
     "MAX_CURVE_POINTS",
@@ -280,7 +280,7 @@ def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
 
 def importance_table(result: SweepResult, metric: str | None = None) -> pd.DataFrame:
     """Importance and correlation of each parameter with the metric (see
-    :func:`raysweep._importance.parameter_importance`)."""
+    :func:`raysweep.analysis.importance.parameter_importance`)."""
     metric = _metric_name(result, metric)
     col, _ = _value_column(result, metric)
     if col is None:

@@ -10,14 +10,14 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .results import ENDED_STATUSES as _DONE
-from .space import dotted
+from raysweep.analysis.tables import ENDED_STATUSES as _DONE
+from raysweep.sweep.space import dotted
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ._recorder import SweepRecorder
-    from .config import SweepConfig
+    from raysweep.execution.recorder import SweepRecorder
+    from raysweep.sweep.config import SweepConfig
 
 _REFRESH_S = 0.25
 _RECENT = 10

@@ -4,7 +4,7 @@ raysweep puts the directory above this package first on ``PYTHONPATH`` of every 
 trial, so ``import wandb`` in an unchanged W&B script finds this module: no W&B account, no
 network. ``wandb.init`` reads the sweep's values from ``WANDB_SWEEP_PARAM_PATH`` as W&B does,
 and every committed ``wandb.log`` row becomes one ``raysweep.log`` report. The rules live in
-:mod:`raysweep.wandb_compat`; what W&B offers beyond runs, config, logging and summaries
+:mod:`raysweep.program.wandb_compat`; what W&B offers beyond runs, config, logging and summaries
 (media, tables, artifacts, ``watch``, ...) is accepted and does nothing, with one warning.
 
 With ``RAYSWEEP_WANDB=real`` (``raysweep run --wandb real``) this module replaces itself with
@@ -16,7 +16,7 @@ import os as _os
 import sys as _sys
 
 if _os.environ.get("RAYSWEEP_WANDB") == "real":
-    from raysweep.wandb_compat import load_real_wandb as _load_real_wandb
+    from raysweep.program.wandb_compat import load_real_wandb as _load_real_wandb
 
     # The import system returns what sys.modules holds once this body has run.
     _sys.modules[__name__] = _load_real_wandb()

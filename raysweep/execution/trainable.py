@@ -1,17 +1,19 @@
 """Trial bodies that Ray Tune runs: a W&B-style program, or a Python function.
 
-A **program trial** expands the sweep's ``command`` (W&B macros, :mod:`raysweep.command`) into
-an argv list, runs it from the sweep file's directory in its own process group, writes its
-output to ``program.log`` in the trial directory and turns each report line
-(:mod:`raysweep.reporting`) into one ``ray.tune.report`` call, i.e. one step for the
-schedulers. When the trial ends or is stopped, the program's whole process group is killed.
+A **program trial** expands the sweep's ``command`` (W&B macros,
+:mod:`raysweep.sweep.command`) into an argv list, runs it from the sweep file's directory in
+its own process group, writes its output to ``program.log`` in the trial directory and turns
+each report line (:mod:`raysweep.program.metrics`) into one ``ray.tune.report`` call, i.e.
+one step for the schedulers.
+When the trial ends or is stopped, the program's whole process group is killed.
 
 A **function trial** calls ``function(config)`` in the Ray worker; ``raysweep.log`` inside it
 reports to Tune.
 
 Both kinds of trial can ``import wandb``: program trials find raysweep's stand-in first on
-``PYTHONPATH`` (or, with ``wandb="real"``, the installed package, patched to also report to
-raysweep); function trials get the same through :func:`raysweep.wandb_compat.function_trial`.
+``PYTHONPATH`` (or, with ``wandb="real"``, the installed package, patched to also report
+to raysweep); function trials get the same through
+:func:`raysweep.program.wandb_compat.function_trial`.
 
 Only what a trial needs travels to the workers (:class:`ProgramSpec`), not the whole config.
 """
@@ -29,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .command import DEFAULT_COMMAND, build_argv
-from .config import SweepConfig
-from .errors import RaysweepError
+from raysweep.errors import ProgramFailedError
+from raysweep.sweep.command import DEFAULT_COMMAND, build_argv
+from raysweep.sweep.config import SweepConfig
 
 __all__ = ["ProgramFailedError", "ProgramSpec", "make_trainable"]
 
@@ -39,10 +41,6 @@ __all__ = ["ProgramFailedError", "ProgramSpec", "make_trainable"]
 GPUS_KEY = "raysweep_gpus"
 NODE_KEY = "raysweep_node"
 TRIAL_DIR_ENV = "RAYSWEEP_TRIAL_DIR"
-
-
-class ProgramFailedError(RaysweepError):
-    """A trial's program exited with a non-zero status. The message carries its last lines."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ class ProgramSpec:
 
 def check_runnable(cfg: SweepConfig) -> None:
     """Raise a clear error, before Ray starts, if the sweep cannot run as a program sweep."""
-    from .errors import Issue, SweepConfigError
+    from raysweep.errors import Issue, SweepConfigError
 
     command = cfg.command or DEFAULT_COMMAND
     uses_program = any(str(tok) == "${program}" for tok in command)
@@ -178,7 +176,7 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
     """Run one program trial inside a Ray worker. Raises ProgramFailedError on a bad exit."""
     from ray import tune
 
-    from ._process import run_program
+    from raysweep.execution.process import run_program
 
     trial_id = tune.get_context().get_trial_id()
     trial_dir = trial_directory(spec.sweep_dir, trial_id)
@@ -222,8 +220,8 @@ def trial_environment(
     ``{name: {value: v}}`` entries, as the W&B agent writes it). Puts the ``wandb`` stand-in
     first on ``PYTHONPATH``; ``RAYSWEEP_WANDB`` tells it to stay or to load the real package.
     """
-    from . import wandb_compat
-    from .reporting import TRIAL_ID_ENV
+    from raysweep.program import wandb_compat
+    from raysweep.program.metrics import TRIAL_ID_ENV
 
     (trial_dir / "config.json").write_text(json.dumps(config, default=str), encoding="utf-8")
     param_path = wandb_compat.write_param_file(trial_dir, trial_id, config)
@@ -256,8 +254,8 @@ def _function_trainable(
     def raysweep_function(config: dict[str, Any]) -> None:
         from ray import tune
 
-        from .reporting import set_function_reporter
-        from .wandb_compat import function_trial
+        from raysweep.program.metrics import set_function_reporter
+        from raysweep.program.wandb_compat import function_trial
 
         trial_id = tune.get_context().get_trial_id()
         trial_dir = trial_directory(sweep_dir, trial_id)

@@ -2,7 +2,7 @@
 
 The program runs as W&B's agent runs it: in its own process group (session), with stdin
 closed and stderr merged into stdout. Every byte it prints is appended to a log file as it
-arrives; lines that follow the ``@raysweep`` protocol (:mod:`raysweep.reporting`) are handed
+arrives; lines that follow the ``@raysweep`` protocol (:mod:`raysweep.program.metrics`) are handed
 to a callback. Whatever way the run ends, the whole process group is killed afterwards, so
 no grandchild (a data loader worker, a daemon, a ``sleep``) outlives its trial.
 
@@ -23,8 +23,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from raysweep.errors import RaysweepError
-from raysweep.reporting import MAX_REPORT_BYTES, REPORT_PREFIX, ReportLineError, parse_report_line
+from raysweep.errors import ProgramStartError, ReportLineError
+from raysweep.program.metrics import (
+    MAX_REPORT_BYTES,
+    REPORT_PREFIX,
+    parse_report_line,
+)
 
 __all__ = ["ProgramOutcome", "ProgramStartError", "kill_process_group", "run_program"]
 
@@ -40,27 +44,6 @@ _DRAIN_AFTER_EXIT_S = 1.0
 _TAIL_LINES = 50
 _TAIL_CHARS = 4096
 _PREFIX_BYTES = REPORT_PREFIX.encode("ascii")
-
-
-class ProgramStartError(RaysweepError):
-    """Raised by :func:`run_program` when the program cannot be started.
-
-    Args:
-        program: ``argv[0]`` as given.
-        cwd: The working directory it was started in.
-        reason: What went wrong.
-        hint: How to fix it, or ``None``.
-    """
-
-    def __init__(self, program: str, cwd: str, reason: str, hint: str | None = None):
-        self.program = program
-        self.cwd = cwd
-        self.reason = reason
-        self.hint = hint
-        text = f"cannot start program {program!r} in {cwd!r}: {reason}"
-        if hint:
-            text = f"{text}. {hint}"
-        super().__init__(text)
 
 
 @dataclass(frozen=True)
@@ -413,7 +396,9 @@ class _OutputPump:
             metrics = parse_report_line(raw.decode("utf-8", errors="replace"))
             if overflow and metrics is not None:
                 # Only the head was kept, so what parsed is not what the program printed.
-                raise ReportLineError(f"line is longer than {_MAX_LINE_BYTES} bytes")
+                raise ReportLineError(
+                    f"line is longer than {_MAX_LINE_BYTES} bytes", tag=REPORT_PREFIX.strip()
+                )
         except ReportLineError as exc:
             self.bad_lines += 1
             if self.first_bad is None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Issue
+from raysweep.errors import Issue
 
 __all__ = ["LoadedYaml", "load_yaml"]
 

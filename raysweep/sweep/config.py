@@ -34,9 +34,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from . import space as sp
-from ._yaml import load_yaml
-from .errors import Issue, SweepConfigError, UnsupportedSweepError
+from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
+from raysweep.sweep import space as sp
+from raysweep.sweep.yamlfile import load_yaml
 
 __all__ = [
     "EarlyTerminate",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import RaysweepError
+from raysweep.errors import RaysweepError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,46 +155,46 @@ class SweepResult:
         """Trial ids in the order the trials started (empty if unknown)."""
         return list(self._configs)
 
-    # -- pictures (raysweep.report; plotly is optional: pip install 'raysweep[report]') ------
+    # -- pictures (analysis.report; plotly is optional: pip install 'raysweep[report]') --
     def plot_parallel(self, metric: str | None = None) -> Any:
         """Parallel coordinates of the parameters and the metric (a plotly Figure)."""
-        from .report import parallel_figure
+        from raysweep.analysis.report import parallel_figure
 
         return parallel_figure(self, metric)
 
     def plot_importance(self, metric: str | None = None) -> Any:
         """Parameter importance and correlation with the metric (a plotly Figure)."""
-        from .report import importance_figure
+        from raysweep.analysis.report import importance_figure
 
         return importance_figure(self, metric)
 
     def importance(self, metric: str | None = None) -> pd.DataFrame:
         """The numbers behind :meth:`plot_importance`: one row per (encoded) parameter."""
-        from .report import importance_table
+        from raysweep.analysis.report import importance_table
 
         return importance_table(self, metric)
 
     def plot_curves(self, metric: str | None = None) -> Any:
         """The metric against the step for every trial (a plotly Figure)."""
-        from .report import curves_figure
+        from raysweep.analysis.report import curves_figure
 
         return curves_figure(self, metric)
 
     def plot_best(self, metric: str | None = None) -> Any:
         """Each trial's value and the best so far against the trial number (a plotly Figure)."""
-        from .report import best_figure
+        from raysweep.analysis.report import best_figure
 
         return best_figure(self, metric)
 
     def report(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the HTML report (opens offline) to ``path`` [default: the sweep directory's
         ``report.html``] and return its path."""
-        from .report import write_report
+        from raysweep.analysis.report import write_report
 
         return write_report(self, path if path is not None else self.path / "report.html")
 
     def _repr_html_(self) -> str:
-        from .report import repr_html
+        from raysweep.analysis.report import repr_html
 
         return repr_html(self)
 
@@ -290,7 +290,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
 
 
 class _CallableModule(types.ModuleType):
-    """Importing this submodule rebinds the package attribute ``raysweep.results`` from the
+    """Importing this submodule rebinds the package attribute ``raysweep.analysis.tables`` from the
     documented function to the module, so the module answers calls as that function does."""
 
     def __call__(self, path: str | os.PathLike[str] | None = None) -> SweepResult:

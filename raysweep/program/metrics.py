@@ -6,7 +6,7 @@ them. There are two ways to report.
 
 **From Python**, call :func:`log`::
 
-    from raysweep.reporting import log
+    from raysweep.program.metrics import log
 
     for epoch in range(10):
         ...
@@ -50,7 +50,7 @@ Example in a shell script::
 
     echo "@raysweep {\\"loss\\": $LOSS}"
 
-This module imports only the standard library, so ``import raysweep.reporting`` stays cheap.
+This module imports only the standard library, so ``import raysweep.program.metrics`` stays cheap.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from raysweep.errors import RaysweepError
+from raysweep.errors import RaysweepWarning, ReportLineError
 
 __all__ = [
     "MAX_REPORT_BYTES",
@@ -99,23 +99,8 @@ _PREFIX_BEFORE_OBJECT = re.compile(re.escape(REPORT_PREFIX) + r"(?=\s*\{)")
 Reporter = Callable[[dict[str, Any]], object]
 
 
-class RaysweepWarning(UserWarning):
-    """Warning issued by raysweep when something is probably not what the user meant.
-
-    :func:`log` issues it once per process when it is called outside a raysweep trial.
-    """
-
-
-class ReportLineError(RaysweepError, ValueError):
-    """Raised by :func:`parse_report_line` for a line with the prefix but a bad payload.
-
-    Args:
-        reason: What is wrong with the payload, naming the offending key where there is one.
-    """
-
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(f"invalid {REPORT_PREFIX.strip()} report line: {reason}")
+def _bad_line(reason: str) -> ReportLineError:
+    return ReportLineError(reason, tag=REPORT_PREFIX.strip())
 
 
 def parse_report_line(line: str) -> dict[str, Any] | None:
@@ -143,7 +128,7 @@ def parse_report_line(line: str) -> dict[str, Any] | None:
     >>> parse_report_line("@raysweep loss=0.25")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    raysweep.reporting.ReportLineError: invalid @raysweep report line: payload is not JSON ...
+    raysweep.errors.ReportLineError: invalid @raysweep report line: payload ...
     """
     line = line.rstrip("\r\n")
     match = _PREFIX_AT_START.match(line) or _PREFIX_BEFORE_OBJECT.search(line)
@@ -151,23 +136,23 @@ def parse_report_line(line: str) -> dict[str, Any] | None:
         return None
     payload = line[match.end() :]
     if len(payload) > MAX_REPORT_BYTES:
-        raise ReportLineError(
+        raise _bad_line(
             f"payload is {len(payload)} characters long, more than the limit of {MAX_REPORT_BYTES}"
         )
     try:
         data = json.loads(payload)
     except json.JSONDecodeError as exc:
-        raise ReportLineError(f"payload is not JSON ({exc})") from None
+        raise _bad_line(f"payload is not JSON ({exc})") from None
     except RecursionError:
-        raise ReportLineError("payload is nested too deeply") from None
+        raise _bad_line("payload is nested too deeply") from None
     if not isinstance(data, dict):
-        raise ReportLineError(
+        raise _bad_line(
             f'payload must be a JSON object like {{"loss": 0.25}}, got {_json_type_name(data)}'
         )
     try:
         return _flatten(data)
     except (TypeError, ValueError) as exc:
-        raise ReportLineError(str(exc)) from None
+        raise _bad_line(str(exc)) from None
 
 
 def format_report_line(metrics: Mapping[str, Any], *, step: int | None = None) -> str:
