@@ -129,16 +129,48 @@ def test_importance_of_a_sweep_directory(sweep: SweepResult) -> None:
     assert corr["optimizer=sgd"] > 0.1
 
 
-def test_importance_is_deterministic_and_agrees_with_scikit_learn() -> None:
-    sklearn_ensemble = pytest.importorskip("sklearn.ensemble")
+def test_forest_importance_ranks_the_drivers_and_is_deterministic_for_a_seed() -> None:
     rng = np.random.default_rng(3)
     X = rng.uniform(size=(300, 4))
     y = 4 * X[:, 0] + 2 * X[:, 1] ** 2 + 0.1 * rng.normal(size=300)
-    ours = forest_importance(X, y, seed=0)
-    assert np.array_equal(ours, forest_importance(X, y, seed=0))
-    theirs = sklearn_ensemble.RandomForestRegressor(n_estimators=50, random_state=0).fit(X, y)
-    assert list(np.argsort(-ours)[:2]) == list(np.argsort(-theirs.feature_importances_)[:2])
-    assert np.abs(ours - theirs.feature_importances_).max() < 0.1
+    importance = forest_importance(X, y, seed=0)
+    assert np.array_equal(importance, forest_importance(X, y, seed=0))
+    assert list(np.argsort(-importance)[:2]) == [0, 1]
+    assert importance[2:].max() < 0.02  # the two noise columns
+    assert importance.sum() == pytest.approx(1.0)
+    assert np.all(importance >= 0)
+
+
+@pytest.mark.parametrize(
+    ("X", "y"),
+    [
+        pytest.param(np.zeros((0, 2)), np.zeros(0), id="no_trials"),
+        pytest.param(np.zeros((10, 0)), np.arange(10.0), id="no_features"),
+        pytest.param(np.ones((10, 2)), np.arange(10.0), id="constant_features"),
+        pytest.param(np.arange(20.0).reshape(10, 2), np.ones(10), id="constant_target"),
+    ],
+)
+def test_forest_importance_without_a_useful_split_is_all_zero(
+    X: np.ndarray, y: np.ndarray
+) -> None:
+    importance = forest_importance(X, y)
+    assert importance.shape == (X.shape[1],)
+    assert not importance.any()
+
+
+def test_importance_leaves_out_trials_without_a_finite_value() -> None:
+    rng = np.random.default_rng(5)
+    n = 50
+    frame = pd.DataFrame({"x": rng.uniform(size=n), "noise": rng.uniform(size=n)})
+    missing: list[object] = [np.nan, np.inf, None, "oops", -np.inf, np.nan, np.nan, None,
+                             np.nan, np.nan]
+    frame["loss"] = pd.Series(missing + list(3 * frame["x"][10:]), dtype=object)
+    table = parameter_importance(frame, ["x", "noise"], "loss", seed=1)
+    assert list(table["parameter"]) == ["x", "noise"]
+    assert set(table["n"]) == {n - 10}
+    assert table.set_index("parameter").loc["noise", "importance"] < 0.05
+    pd.testing.assert_frame_equal(table, parameter_importance(frame, ["x", "noise"], "loss",
+                                                              seed=1))
 
 
 def test_encoding_one_hot_log_constant_and_missing() -> None:

@@ -1,27 +1,11 @@
 """Parameter importance and correlation, as W&B's parameter-importance panel shows them.
 
-W&B fits a random forest (parameters -> metric) and shows its feature importances next to the
-linear correlation of each parameter with the metric. This module does the same with a small
-random forest written in NumPy, so neither scikit-learn nor any other model library is needed
-and the numbers are the same on every machine (fixed seed):
-
-- **Encoding.** Numeric and boolean parameters are one feature each; parameters whose values
-  are all positive, span at least two decades and look log-distributed
-  (``log_uniform_values`` and the like) are taken as ``log10``, so the correlation is the one
-  the user means. Categorical parameters are
-  one-hot encoded, one feature per value (``optimizer=adam``), as W&B shows them; a parameter
-  with more than :data:`MAX_LEVELS` values gets one ordinal feature instead. Parameters with a
-  single value carry no information and are left out. Missing numbers take the median.
-- **Importance.** Mean decrease in impurity (the squared-error reduction of every split made
-  on a feature, summed over the forest, normalised to sum to 1), as scikit-learn's
-  ``RandomForestRegressor.feature_importances_``, which W&B reports. Trees are grown on
-  bootstrap samples, with every feature considered at each split (scikit-learn's default for
-  regression) and candidate thresholds at up to :data:`N_BINS` quantiles of each feature
-  (histogram splits, as LightGBM and scikit-learn's ``HistGradientBoosting`` do), which keeps
-  a 2,000-trial sweep well under a second.
-- **Correlation.** Pearson's r of each feature with the metric (NaN for a constant feature).
-
-Trials without a finite metric value (failed, or not reported yet) are left out.
+Each parameter is encoded as numbers (:func:`encode_parameters`): one feature per numeric or
+boolean parameter, ``log10`` of one that looks log-distributed (so the correlation is the one
+the user means), one feature per value of a categorical parameter (``optimizer=adam``, as W&B
+shows them). A random forest of the metric on these features gives each feature's importance
+(:func:`forest_importance`, summing to 1), shown next to its Pearson correlation with the
+metric. Trials without a finite metric value (failed, or not reported yet) are left out.
 """
 
 from __future__ import annotations
@@ -35,11 +19,11 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Encoded", "MAX_LEVELS", "N_BINS", "encode_parameters", "forest_importance",
+__all__ = ["Encoded", "MAX_LEVELS", "encode_parameters", "forest_importance",
            "parameter_importance"]
 
+# A categorical parameter with more values gets one ordinal feature instead of one per value.
 MAX_LEVELS = 30
-N_BINS = 32
 LOG_SPAN = 100.0  # max / min at which a positive parameter is taken on a log10 scale
 
 
@@ -96,7 +80,13 @@ def _levels(values: Sequence[Any]) -> list[str]:
 
 
 def encode_parameters(frame: pd.DataFrame, parameters: Sequence[str]) -> Encoded:
-    """Encode the ``parameters`` columns of ``frame`` (see the module docstring)."""
+    """Encode the ``parameters`` columns of ``frame`` as numeric features.
+
+    Numbers and booleans give one feature each (``log10`` when :func:`is_log_scale`), missing
+    numbers taking the median; categorical values are one-hot encoded, or ordinal past
+    :data:`MAX_LEVELS` values. Parameters with one value carry no information and are left
+    out, as are names ``frame`` lacks.
+    """
     n = len(frame)
     columns: list[np.ndarray] = []
     features: list[str] = []
@@ -138,65 +128,6 @@ def encode_parameters(frame: pd.DataFrame, parameters: Sequence[str]) -> Encoded
     return Encoded(X=X, features=features, parameters=owners)
 
 
-def _bin(X: np.ndarray, n_bins: int) -> np.ndarray:
-    """Replace each column by bin codes ``0..n_bins-1`` (quantile edges of its unique values)."""
-    codes = np.zeros(X.shape, dtype=np.int64)
-    for j in range(X.shape[1]):
-        unique = np.unique(X[:, j])
-        if unique.size <= n_bins:
-            edges = (unique[:-1] + unique[1:]) / 2
-        else:
-            qs = np.quantile(unique, np.linspace(0, 1, n_bins + 1)[1:-1])
-            edges = np.unique(qs)
-        codes[:, j] = np.searchsorted(edges, X[:, j], side="right")
-    return codes
-
-
-def _grow_tree(
-    codes: np.ndarray,
-    y: np.ndarray,
-    weights: np.ndarray,
-    n_bins: int,
-    max_depth: int,
-    min_leaf: int,
-    gains: np.ndarray,
-) -> None:
-    """Grow one regression tree on the weighted samples; add each split's gain to ``gains``."""
-    n_features = codes.shape[1]
-    offsets = np.arange(n_features) * n_bins
-    stack: list[tuple[np.ndarray, int]] = [(np.flatnonzero(weights > 0), 0)]
-    while stack:
-        idx, depth = stack.pop()
-        w = weights[idx]
-        if depth >= max_depth or w.sum() < 2 * min_leaf:
-            continue
-        yi = y[idx]
-        flat = (codes[idx] + offsets).ravel()
-        w_rep = np.repeat(w, n_features)
-        cnt = np.bincount(flat, weights=w_rep, minlength=n_features * n_bins)
-        tot = np.bincount(flat, weights=np.repeat(w * yi, n_features),
-                          minlength=n_features * n_bins)
-        cnt = cnt.reshape(n_features, n_bins).cumsum(axis=1)
-        tot = tot.reshape(n_features, n_bins).cumsum(axis=1)
-        n_all, s_all = cnt[0, -1], tot[0, -1]
-        n_right = n_all - cnt
-        s_right = s_all - tot
-        ok = (cnt >= min_leaf) & (n_right >= min_leaf)
-        if not ok.any():
-            continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gain = tot**2 / cnt + s_right**2 / n_right - s_all**2 / n_all
-        gain = np.where(ok, gain, -np.inf)
-        best = int(np.argmax(gain))
-        feature, threshold = divmod(best, n_bins)
-        if not gain.flat[best] > 1e-12 * max(1.0, abs(s_all**2 / n_all)):
-            continue
-        gains[feature] += gain.flat[best]
-        left = codes[idx, feature] <= threshold
-        stack.append((idx[left], depth + 1))
-        stack.append((idx[~left], depth + 1))
-
-
 def forest_importance(
     X: np.ndarray,
     y: np.ndarray,
@@ -204,18 +135,21 @@ def forest_importance(
     n_trees: int = 48,
     max_depth: int = 8,
     min_leaf: int = 2,
-    n_bins: int = N_BINS,
     seed: int = 0,
 ) -> np.ndarray:
     """Mean-decrease-in-impurity importance of each column of ``X`` for predicting ``y``.
+
+    The ``feature_importances_`` of a scikit-learn ``RandomForestRegressor``: the
+    squared-error reduction of every split made on a column, summed over the forest and
+    normalised to sum to 1. Every column is a split candidate at every node, and the depth
+    is limited, so that columns of pure noise gain little.
 
     Args:
         X: ``(n, k)`` feature matrix (finite).
         y: ``(n,)`` target (finite).
         n_trees: Trees in the forest, each grown on a bootstrap sample.
         max_depth: Depth limit of each tree.
-        min_leaf: Fewest (bootstrap-weighted) samples in a leaf.
-        n_bins: Candidate thresholds per feature, at quantiles.
+        min_leaf: Fewest samples in a leaf.
         seed: Seed of the bootstrap draws.
 
     Returns:
@@ -228,18 +162,19 @@ def forest_importance(
     True
     """
     n, k = X.shape
-    gains = np.zeros(k)
     if n < 2 * min_leaf or k == 0:
-        return gains
-    y = np.asarray(y, dtype=float)
-    y = (y - y.mean()) / (y.std() or 1.0)
-    codes = _bin(X, n_bins)
-    rng = np.random.default_rng(seed)
-    for _ in range(n_trees):
-        weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        _grow_tree(codes, y, weights, n_bins, max_depth, min_leaf, gains)
-    total = gains.sum()
-    return gains / total if total > 0 else gains
+        return np.zeros(k)
+    # Imported here: scikit-learn (with SciPy) takes most of a second to import, and only the
+    # importance needs it.
+    from sklearn.ensemble import RandomForestRegressor
+
+    forest = RandomForestRegressor(
+        n_estimators=n_trees, max_depth=max_depth, min_samples_leaf=min_leaf,
+        max_features=1.0, bootstrap=True, random_state=seed,
+    )
+    forest.fit(X, np.asarray(y, dtype=float))
+    importance: np.ndarray = np.asarray(forest.feature_importances_, dtype=float)
+    return importance
 
 
 def correlations(X: np.ndarray, y: np.ndarray) -> np.ndarray:
