@@ -2,8 +2,8 @@
 memory.
 
 Writes a synthetic sweep directory (no Ray needed to read it) of ``--trials`` trials with
-``--steps`` reports each, in the on-disk format of ``raysweep/_recorder.py`` and
-``raysweep/api.py`` (``raysweep.json``, ``trials.json``, ``history.jsonl``), then loads it in
+``--steps`` reports each, in the on-disk format that ``raysweep/execution/recorder.py`` and
+``tuner.py`` write (``raysweep.json``, ``trials.json``, ``history.jsonl``), then loads it in
 fresh child processes (so that imports and peak memory are measured from a clean start) and
 prints the timings and peak resident memory.
 
@@ -46,7 +46,7 @@ def _config(rng: random.Random) -> dict[str, Any]:
 
 
 def _meta(name: str) -> dict[str, Any]:
-    # As raysweep.api._write_meta writes it.
+    # As raysweep.execution.tuner.write_meta writes it.
     return {
         "name": name,
         "method": "random",

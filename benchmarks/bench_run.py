@@ -58,15 +58,15 @@ with open(os.path.join("marks", f"{os.getpid()}.json"), "w") as f:
 
 
 def _ray_init(num_cpus: int, tmp: str) -> None:
-    from raysweep.api import _RAY_QUIET_ENV, _WORKER_ENV
+    from raysweep.execution.ray_session import RAY_QUIET_ENV, WORKER_ENV
 
-    for key, value in {**_RAY_QUIET_ENV, **_WORKER_ENV}.items():
+    for key, value in {**RAY_QUIET_ENV, **WORKER_ENV}.items():
         os.environ.setdefault(key, value)
     import ray
 
     ray.init("local", num_cpus=num_cpus, num_gpus=0, include_dashboard=False,
              logging_level="ERROR", log_to_driver=False, _temp_dir=tmp,
-             runtime_env={"env_vars": dict(_WORKER_ENV)})
+             runtime_env={"env_vars": dict(WORKER_ENV)})
 
 
 _LOGGERS_ENV = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"

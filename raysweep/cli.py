@@ -339,7 +339,7 @@ def run(
       raysweep run sweep.yaml --count 20 --seed 1
       raysweep run sweep.yaml --address auto --gpu 1
     """
-    from raysweep.api import RunOptions, run_sweep
+    from raysweep.api import run as run_sweep
 
     cfg = _load_or_exit(sweep)
     resources: dict[str, float] = {}
@@ -365,13 +365,12 @@ def run(
         console.print(f"  results: {_escape(str(sweep_dir))}")
         view.__enter__()
 
-    options = RunOptions(
-        count=count, address=address, storage=storage, name=name, seed=seed,
+    result = _run_with_view(view, lambda: run_sweep(
+        cfg, None, count=count, address=address, storage=storage, name=name, seed=seed,
         resources=resources or None, max_concurrent_trials=max_concurrent,
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
         on_start=on_start, on_change=view.update, wandb=wandb_mode,
-    )
-    result = _run_with_view(view, lambda: run_sweep(cfg, None, options))
+    ))
     _print_outcome(console, result)
 
 
@@ -580,10 +579,11 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
     programs it runs are those of the sweep, so only resume sweeps you trust.
     """
     from raysweep.analysis.live import LiveView
-    from raysweep.analysis.tables import ENDED_STATUSES, load_results
+    from raysweep.analysis.tables import load_results
     from raysweep.api import resume as resume_sweep
-    from raysweep.api import saved_config
     from raysweep.errors import RaysweepError
+    from raysweep.execution.resume import saved_config
+    from raysweep.files import ENDED_STATUSES
 
     path = _existing_dir(directory)
     try:

@@ -1,4 +1,4 @@
-"""Whole-file writes that readers can never see half done (no Ray, no pandas).
+"""The sweep directory: where it goes, what its files are called, and how they are written.
 
 Every file raysweep rewrites while a sweep runs (``trials.json``, ``searcher.json``,
 ``scheduler.json``, the report, W&B's parameter files) is written next to its target under a
@@ -14,7 +14,49 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "CANCEL_FILE",
+    "CONFIG_FILE",
+    "ENDED_STATUSES",
+    "HISTORY_FILE",
+    "META_FILE",
+    "SCHEDULER_FILE",
+    "SEARCHER_FILE",
+    "STOP_FILE",
+    "STORAGE_ENV",
+    "TRIALS_FILE",
+    "default_storage",
+    "is_sweep_dir",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
+# What a sweep directory holds besides Ray's own files (the names are part of its format:
+# `raysweep resume` and `raysweep results` read directories written by earlier versions).
+META_FILE = "raysweep.json"  # the sweep's name, method, metric, ...; marks a sweep directory
+CONFIG_FILE = "sweep.yaml"  # the configuration as the sweep started
+TRIALS_FILE = "trials.json"  # one entry per trial: status, config, last and best values
+HISTORY_FILE = "history.jsonl"  # one line per report
+SEARCHER_FILE = "searcher.json"  # the searcher's state, for resume
+SCHEDULER_FILE = "scheduler.json"  # the early-termination state, for resume
+STOP_FILE = "STOP"  # written by `raysweep stop`: start no new trials
+CANCEL_FILE = "CANCEL"  # written by `raysweep cancel`: also end the running ones
+
+# A trial in one of these states (``trials.json``) is over and never runs again, also not
+# on `raysweep resume`.
+ENDED_STATUSES = ("finished", "stopped", "failed")
+
+STORAGE_ENV = "RAYSWEEP_STORAGE"
+
+
+def default_storage() -> Path:
+    """Where sweeps go unless told otherwise: ``$RAYSWEEP_STORAGE`` or ``./raysweep_results``."""
+    return Path(os.environ.get(STORAGE_ENV) or "raysweep_results").expanduser()
+
+
+def is_sweep_dir(path: Path) -> bool:
+    """Whether ``path`` is a sweep directory (it has :data:`META_FILE`)."""
+    return (path / META_FILE).is_file()
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, *, sync: bool = False) -> None:

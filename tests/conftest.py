@@ -28,9 +28,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def ray_session() -> Iterator[None]:
     """One local Ray for the whole test session: its own temp dir, 2 CPUs, 2 fake GPUs, no
     dashboard. Shut down at the end."""
-    from raysweep.api import _RAY_QUIET_ENV, _WORKER_ENV
+    from raysweep.execution.ray_session import RAY_QUIET_ENV, WORKER_ENV
 
-    for key, value in {**_RAY_QUIET_ENV, **_WORKER_ENV}.items():
+    for key, value in {**RAY_QUIET_ENV, **WORKER_ENV}.items():
         os.environ.setdefault(key, value)
     # A short path: Ray's socket paths must stay under the 107-byte AF_UNIX limit.
     tmp = tempfile.mkdtemp(prefix="rst", dir="/tmp")
@@ -45,7 +45,7 @@ def ray_session() -> Iterator[None]:
         logging_level="ERROR",
         log_to_driver=False,
         _temp_dir=tmp,
-        runtime_env={"env_vars": dict(_WORKER_ENV)},
+        runtime_env={"env_vars": dict(WORKER_ENV)},
     )
     try:
         yield

@@ -344,7 +344,7 @@ def test_callback_writes_the_reason_and_carries_the_state() -> None:
 def test_resume_restores_the_state_without_the_dropped_trials(tmp_path: Any, kind: str) -> None:
     # What `raysweep resume` does with scheduler.json: the ended trials' values stay, the
     # trials that were running when the driver died are forgotten (they run again).
-    from raysweep.api import _restore_scheduler, _ResumePlan
+    from raysweep.execution.resume import ResumePlan, restore_scheduler
 
     et = SimpleNamespace(type=kind, min_iter=1, max_iter=None, s=None, eta=3, strict=True)
     metric = SimpleNamespace(name="loss", goal="minimize")
@@ -356,7 +356,7 @@ def test_resume_restores_the_state_without_the_dropped_trials(tmp_path: Any, kin
     before.save(os.fspath(tmp_path / "scheduler.json"))
 
     after = make_scheduler(et, metric)
-    _restore_scheduler(after, tmp_path, _ResumePlan(ended=3, dropped_ids={"running"},
+    restore_scheduler(after, tmp_path, ResumePlan(ended=3, dropped_ids={"running"},
                                                     dropped_configs={}))
     text = json.dumps(after.state_dict())
     assert '"a"' in text and '"running"' not in text
@@ -370,7 +370,7 @@ def test_resume_leaves_no_saved_hyperband_trial_live(tmp_path: Any) -> None:
     # A trial can be live in scheduler.json without being in trials.json (its start had not
     # been written when the driver died): it is not dropped, but it cannot be live either,
     # or hyperband would wait for it / judge it forever.
-    from raysweep.api import _restore_scheduler, _ResumePlan
+    from raysweep.execution.resume import ResumePlan, restore_scheduler
 
     et = SimpleNamespace(type="hyperband", min_iter=1, max_iter=None, s=None, eta=3, strict=True)
     metric = SimpleNamespace(name="loss", goal="minimize")
@@ -381,7 +381,7 @@ def test_resume_leaves_no_saved_hyperband_trial_live(tmp_path: Any) -> None:
     assert before.state_dict()["live"] == ["unrecorded"]
 
     after = make_scheduler(et, metric)
-    _restore_scheduler(after, tmp_path, _ResumePlan(ended=1, dropped_ids=set(),
+    restore_scheduler(after, tmp_path, ResumePlan(ended=1, dropped_ids=set(),
                                                     dropped_configs={}))
     assert after.state_dict()["live"] == []
     assert after.state_dict()["histories"] == before.state_dict()["histories"]
@@ -389,15 +389,15 @@ def test_resume_leaves_no_saved_hyperband_trial_live(tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("file", ["scheduler.json", "searcher.json"])
 def test_resume_names_a_damaged_state_file(tmp_path: Any, file: str) -> None:
-    from raysweep.api import _restore_scheduler, _restore_searcher, _ResumePlan
     from raysweep.errors import RaysweepError
+    from raysweep.execution.resume import ResumePlan, restore_scheduler, restore_searcher
 
     (tmp_path / file).write_text('{"histories": {', encoding="utf-8")
-    plan = _ResumePlan(ended=0, dropped_ids=set(), dropped_configs={})
+    plan = ResumePlan(ended=0, dropped_ids=set(), dropped_configs={})
     with pytest.raises(RaysweepError, match=rf"{file} is damaged .*raysweep results"):
         if file == "scheduler.json":
             et = SimpleNamespace(type="hyperband", min_iter=1, max_iter=None, s=None, eta=3)
             scheduler = make_scheduler(et, SimpleNamespace(name="loss", goal="minimize"))
-            _restore_scheduler(scheduler, tmp_path, plan)
+            restore_scheduler(scheduler, tmp_path, plan)
         else:
-            _restore_searcher(SimpleNamespace(), None, tmp_path, SimpleNamespace(), plan)
+            restore_searcher(SimpleNamespace(), None, tmp_path, SimpleNamespace(), plan)

@@ -180,7 +180,7 @@ def test_bayes_proposes_no_further_ahead_than_trials_can_run(
 ) -> None:
     """On 2 CPUs bayes has at most 2 proposals outstanding (each further one would be made on
     guesses, not results); random still proposes ahead so that trials start fast."""
-    from raysweep.execution.recorder import SEARCHER_FILE
+    from raysweep.files import SEARCHER_FILE
 
     def train(config: dict[str, Any]) -> None:
         time.sleep(0.3)

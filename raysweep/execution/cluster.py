@@ -23,12 +23,18 @@ Where the autoscaler's node types come from, first match wins (:func:`cluster_sh
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from raysweep.ray_internals import (
+    autoscaler_status,
+    head_autoscaling_config,
+    prepare_cluster_config,
+    published_node_groups,
+)
 
 __all__ = [
     "ClusterShape",
@@ -197,13 +203,7 @@ def _load_cluster_config(path: str) -> dict[str, Any] | None:
         return None
     if not isinstance(config, dict):
         return None
-    try:
-        # Fills per-type max_workers and the on-premise node type, as the autoscaler does.
-        from ray.autoscaler._private.util import prepare_config
-
-        return dict(prepare_config(config))
-    except Exception:  # noqa: BLE001 - e.g. fake_multinode has no defaults in the wheel
-        return config
+    return prepare_cluster_config(config)
 
 
 def _view_from_config_path(path: str | None) -> tuple[bool | None, tuple[NodeType, ...] | None]:
@@ -217,35 +217,27 @@ def _view_from_config_path(path: str | None) -> tuple[bool | None, tuple[NodeTyp
 
 def _own_head_view() -> tuple[bool | None, tuple[NodeType, ...] | None] | None:
     """Source 1: this process started the head node."""
-    import ray
-
-    node = getattr(ray._private.worker.global_worker, "node", None)
-    if node is None or not getattr(node, "head", False):
+    is_head, config_path = head_autoscaling_config()
+    if not is_head:
         return None
-    params = getattr(node, "_ray_params", None)
-    return _view_from_config_path(getattr(params, "autoscaling_config", None))
+    return _view_from_config_path(config_path)
 
 
 def _gcs_config_view() -> tuple[bool | None, tuple[NodeType, ...] | None] | None:
     """Source 2: the cluster config published in the GCS (autoscaler v2, KubeRay)."""
-    from ray._private.state import state
-
-    config = state.get_cluster_config()
-    if config is None or not config.node_group_configs:
+    groups = published_node_groups()
+    if groups is None:
         return None
-    types = []
-    for group in config.node_group_configs:
-        resources = {str(k): float(v) for k, v in group.resources.items()}
-        max_count = int(group.max_count)
-        types.append(
-            NodeType(
-                name=group.name,
-                resources=resources or None,
-                max_workers=None if max_count < 0 else max_count,
-                min_workers=int(group.min_count),
-            )
+    types = tuple(
+        NodeType(
+            name=g["name"],
+            resources=g["resources"] or None,
+            max_workers=None if g["max_count"] < 0 else g["max_count"],
+            min_workers=g["min_count"],
         )
-    return True, tuple(types)
+        for g in groups
+    )
+    return True, types
 
 
 def _local_addresses() -> set[str]:
@@ -343,15 +335,10 @@ def autoscaling_from_status(status: Mapping[str, Any]) -> bool | None:
 
 def _status_view() -> tuple[bool | None, tuple[NodeType, ...] | None] | None:
     """Source 4: the autoscaler status in the GCS."""
-    from ray._private import ray_constants
-    from ray.experimental.internal_kv import _internal_kv_get, _internal_kv_initialized
-
-    if not _internal_kv_initialized():  # type: ignore[no-untyped-call]
+    status = autoscaler_status()
+    if status is None:
         return None
-    raw = _internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS)
-    if not raw:
-        return None
-    autoscaling = autoscaling_from_status(json.loads(raw))
+    autoscaling = autoscaling_from_status(status)
     if autoscaling is None:
         return None
     return autoscaling, None

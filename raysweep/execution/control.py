@@ -15,11 +15,11 @@ from typing import Any
 
 from ray.tune import Callback, Stopper
 
-__all__ = ["CANCEL_FILE", "STOP_FILE", "SweepControl", "request"]
+from raysweep.files import CANCEL_FILE, STOP_FILE
 
-STOP_FILE = "STOP"
-CANCEL_FILE = "CANCEL"
-# W&B's agent gives up after repeated early failures (spec §d); raysweep ends the sweep when
+__all__ = ["SweepControl", "request"]
+
+# W&B's agent gives up after repeated early failures; raysweep ends the sweep when
 # this many trials have ended, every one of them failed.
 FIRST_FAILURES = 3
 _POLL_S = 0.5

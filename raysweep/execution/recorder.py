@@ -26,14 +26,17 @@ from typing import IO, Any
 
 from ray.tune import Callback
 
-from raysweep.analysis.tables import HISTORY_FILE, TRIALS_FILE
 from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
-from raysweep.files import write_json_atomic, write_text_atomic
+from raysweep.files import (
+    HISTORY_FILE,
+    SCHEDULER_FILE,
+    TRIALS_FILE,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 __all__ = ["SweepRecorder", "TrialRecord"]
 
-SCHEDULER_FILE = "scheduler.json"
-SEARCHER_FILE = "searcher.json"
 STOP_REASON_KEY = "raysweep_stop_reason"
 # Keys Ray adds to every result; they are not the user's metrics.
 RAY_AUTO_KEYS = frozenset(
@@ -63,9 +66,6 @@ RAY_AUTO_KEYS = frozenset(
     }
 )
 _SNAPSHOT_EVERY_S = 1.0
-# Live views by sweep directory. Tune pickles callbacks (tuner.pkl) and a restored recorder has
-# no view; it finds the one the resuming driver registered here.
-LISTENERS: dict[str, Callable[[SweepRecorder], None]] = {}
 
 
 class StopReasons:
@@ -150,20 +150,11 @@ class SweepRecorder(Callback):
         self._load_existing()
 
     def __getstate__(self) -> dict[str, Any]:
-        # Tune pickles callbacks into tuner.pkl; locks, open files and the live view stay here.
+        # Tune pickles its callbacks with the run's settings (tuner.pkl) although raysweep
+        # never restores from that file; locks, open files and the live view cannot be pickled.
         state = self.__dict__.copy()
         state.update(_lock=None, _history=None, on_change=None, _encoded={}, _dirty=set())
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-        for key, value in (("_encoded", {}), ("_dirty", set()), ("_last_sync", 0.0),
-                           ("_unsynced", False)):
-            self.__dict__.setdefault(key, value)
-        # Restored by Tuner.restore from tuner.pkl (written before any trial ran): the trials
-        # recorded since are on disk.
-        self._load_existing()
 
     # -- persistence ---------------------------------------------------------------------------
     def _load_existing(self) -> None:
@@ -251,7 +242,7 @@ class SweepRecorder(Callback):
         return rec
 
     def _changed(self) -> None:
-        listener = self.on_change or LISTENERS.get(str(self.sweep_dir))
+        listener = self.on_change
         if listener is not None:
             listener(self)
 

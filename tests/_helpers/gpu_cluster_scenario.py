@@ -103,9 +103,9 @@ def main(workdir: Path) -> dict[str, Any]:
     ray_tmp = tempfile.mkdtemp(prefix="rsg", dir="/tmp")
     os.environ["RAY_TMPDIR"] = ray_tmp
     os.environ.pop("RAY_ADDRESS", None)
-    from raysweep.api import _RAY_QUIET_ENV, _WORKER_ENV
+    from raysweep.execution.ray_session import RAY_QUIET_ENV, WORKER_ENV
 
-    for key, value in {**_RAY_QUIET_ENV, **_WORKER_ENV}.items():
+    for key, value in {**RAY_QUIET_ENV, **WORKER_ENV}.items():
         os.environ.setdefault(key, value)
     import ray
     from ray.cluster_utils import Cluster
@@ -134,7 +134,7 @@ def main(workdir: Path) -> dict[str, Any]:
             }
         }
         ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False,
-                 runtime_env={"env_vars": dict(_WORKER_ENV)})
+                 runtime_env={"env_vars": dict(WORKER_ENV)})
         for name, spec in SWEEPS.items():
             result = raysweep.run(_sweep(workdir, name, spec), storage=workdir / "results",
                                   name=name)

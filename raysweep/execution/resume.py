@@ -1,0 +1,151 @@
+"""What a resumed sweep keeps of its past, read from the sweep directory's own JSON files.
+
+A sweep is resumed from raysweep's files (``trials.json``, ``history.jsonl``,
+``searcher.json``, ``scheduler.json``, ``sweep.yaml``), never from Ray's pickles: ended trials
+are kept, trials that were running are dropped from the files and run again first, and the
+searcher and scheduler continue from their saved states.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raysweep.errors import RaysweepError, SweepConfigError
+from raysweep.files import (
+    CONFIG_FILE,
+    ENDED_STATUSES,
+    HISTORY_FILE,
+    SCHEDULER_FILE,
+    SEARCHER_FILE,
+    TRIALS_FILE,
+    write_json_atomic,
+    write_text_atomic,
+)
+from raysweep.sweep.config import SweepConfig, loads
+
+__all__ = [
+    "ResumePlan",
+    "reconcile",
+    "restore_scheduler",
+    "restore_searcher",
+    "saved_config",
+]
+
+@dataclass
+class ResumePlan:
+    """What a resumed sweep must know about its past (see :func:`reconcile`).
+
+    Attributes:
+        ended: How many trials ended before (they count towards ``run_cap``/``count``).
+        dropped_ids: Trials that were running when the driver stopped.
+        dropped_configs: Their configurations (trial id -> nested config), to run again.
+    """
+
+    ended: int
+    dropped_ids: set[str]
+    dropped_configs: dict[str, dict[str, Any]]
+
+
+def saved_config(sweep_dir: Path, meta: Mapping[str, Any]) -> SweepConfig:
+    """The configuration a sweep directory keeps (``sweep.yaml``, as the sweep started).
+
+    Raises:
+        RaysweepError: the file is missing or unreadable (a SweepConfigError if it no longer
+            loads).
+    """
+    path = sweep_dir / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise RaysweepError(
+            f"cannot read the sweep's configuration {path} ({reason}): raysweep resume needs "
+            f"the sweep.yaml it saved when the sweep started"
+        ) from None
+    try:
+        # The original file's path: programs run from its directory.
+        return loads(text, path=meta.get("source") or str(path))
+    except SweepConfigError as exc:
+        # But the problems (and their line numbers) are in the saved copy: name that.
+        raise type(exc)(exc.issues, str(path)) from None
+
+
+def reconcile(sweep_dir: Path) -> ResumePlan:
+    """Keep the ended trials of an interrupted sweep and drop the rest from its files.
+
+    Trials that had not ended when the driver died are removed from ``trials.json`` and
+    ``history.jsonl`` (atomically): they run again, as new trials with the same config.
+    """
+    trials_path = sweep_dir / TRIALS_FILE
+    try:
+        entries = json.loads(trials_path.read_text(encoding="utf-8")).get("trials", [])
+    except (OSError, ValueError):
+        entries = []
+    kept = [e for e in entries if e.get("status") in ENDED_STATUSES]
+    dropped = [e for e in entries if e.get("status") not in ENDED_STATUSES]
+    dropped_ids = {str(e.get("trial_id")) for e in dropped}
+    write_json_atomic(trials_path, {"trials": kept, "updated": time.time()}, sync=True)
+    history = sweep_dir / HISTORY_FILE
+    if dropped_ids and history.exists():
+        lines = history.read_text(encoding="utf-8").splitlines(keepends=True)
+        keep_lines = []
+        for line in lines:
+            if not line.endswith("\n"):
+                continue  # cut by the crash
+            try:
+                tid = json.loads(line).get("trial_id")
+            except ValueError:
+                continue
+            if tid not in dropped_ids:
+                keep_lines.append(line)
+        write_text_atomic(history, "".join(keep_lines), sync=True)
+    configs = {str(e.get("trial_id")): e.get("config") or {}
+               for e in dropped if e.get("config") is not None}
+    return ResumePlan(ended=len(kept), dropped_ids=dropped_ids, dropped_configs=configs)
+
+
+def _saved_state(path: Path) -> Any | None:
+    """A state file the sweep wrote for resume (None if it has none), or a clear error."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RaysweepError(
+            f"{path} is damaged ({exc}): raysweep resume needs it to continue the sweep where "
+            f"it stopped. The results so far stay readable (`raysweep results {path.parent}`)"
+        ) from None
+
+
+def restore_searcher(
+    searcher: Any, scheduler: Any, sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan
+) -> None:
+    """Load the searcher's saved state and queue the interrupted trials' configs.
+
+    Call after :func:`restore_scheduler`: a re-run of a promoted configuration is the
+    scheduler's to run again, not a proposal.
+    """
+    state = _saved_state(sweep_dir / SEARCHER_FILE)
+    if state is not None:
+        searcher.set_state(state)
+    # A trial the recorder saw running but the searcher already closed (the driver died
+    # between the two writes) must run again too.
+    searcher.abandon_live()
+    runs_again = getattr(scheduler, "runs_again", None)
+    flats = [cfg.parameters.flatten(c) for tid, c in plan.dropped_configs.items()
+             if not (callable(runs_again) and runs_again(tid, c))]
+    searcher.requeue([f for f in flats if len(f) == len(cfg.parameters)])
+
+
+def restore_scheduler(scheduler: Any, sweep_dir: Path, plan: ResumePlan) -> None:
+    """Load the scheduler's state saved at the last trial end, minus the dropped trials."""
+    if not callable(getattr(scheduler, "resume_from", None)):
+        return  # no early termination, or a scheduler with nothing to restore
+    state = _saved_state(sweep_dir / SCHEDULER_FILE)
+    if state is not None:
+        scheduler.resume_from(state, plan.dropped_ids)

@@ -1,0 +1,270 @@
+"""One sweep on Ray Tune: the searcher, scheduler, trainable and recorder wired into a Tuner.
+
+``run_sweep`` starts a new sweep directory and ``resume_sweep`` continues one; both end in
+:func:`fit`, which builds the pieces (each from its own module), runs ``Tuner.fit`` and loads
+the tables back from the sweep directory (the recorder wrote every trial there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from raysweep.analysis.tables import SweepResult, load_results, read_meta
+from raysweep.errors import RaysweepError
+from raysweep.execution.options import (
+    RunOptions,
+    check_options,
+    storage_root,
+    sweep_name,
+    trial_count,
+    trial_resources,
+)
+from raysweep.execution.ray_session import ray_for
+from raysweep.execution.resume import (
+    ResumePlan,
+    reconcile,
+    restore_scheduler,
+    restore_searcher,
+    saved_config,
+)
+from raysweep.execution.slots import ClusterSlots
+from raysweep.files import CONFIG_FILE, META_FILE, SEARCHER_FILE, write_json_atomic
+from raysweep.sweep.config import Method, SweepConfig
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["fit", "resume_sweep", "run_sweep", "write_meta"]
+
+
+def run_sweep(
+    cfg: SweepConfig, function: Callable[..., Any] | None, options: RunOptions
+) -> SweepResult:
+    """Run ``cfg`` in a new sweep directory (see :func:`raysweep.run`)."""
+    from raysweep.execution.trainable import check_runnable
+
+    check_options(options, function)
+    if function is None:
+        check_runnable(cfg)
+    storage = storage_root(cfg, options)
+    name = options.name or sweep_name(cfg)
+    if "://" in storage:
+        # Checked before Ray starts: nothing would run.
+        raise RaysweepError(
+            f"remote storage URIs are not supported yet ({storage}); use a folder that every "
+            "node can reach (a shared file system), e.g. --storage /shared/raysweep_results"
+        )
+    sweep_dir = Path(storage) / name
+    if (sweep_dir / META_FILE).exists():
+        raise RaysweepError(
+            f"a sweep named {name!r} already exists in {storage}; continue it with "
+            f"`raysweep resume {sweep_dir}`, or choose another --name"
+        )
+    _make_storage(sweep_dir.parent)
+    with ray_for(options):
+        return fit(cfg, function, options, sweep_dir)
+
+
+def resume_sweep(
+    sweep_dir: Path, function: Callable[..., Any] | None, options: RunOptions, *,
+    wandb_given: bool,
+) -> SweepResult:
+    """Continue the sweep in ``sweep_dir`` (see :func:`raysweep.resume`).
+
+    ``wandb_given`` says whether the caller chose ``options.wandb``; if not, the sweep resumes
+    with the ``wandb`` it was started with.
+    """
+    from raysweep.execution.trainable import check_runnable
+
+    meta = read_meta(sweep_dir)
+    cfg = saved_config(sweep_dir, meta)
+    if not wandb_given:
+        options.wandb = meta.get("wandb", "shim")
+    check_options(options, function)
+    options.storage = str(sweep_dir.parent)
+    options.name = sweep_dir.name
+    plan = reconcile(sweep_dir)
+    if function is None:
+        check_runnable(cfg)
+    with ray_for(options):
+        return fit(cfg, function, options, sweep_dir, resume=plan)
+
+
+def _make_storage(root: Path) -> None:
+    """Create the folder that holds sweep directories, before Ray starts, or say why not."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RaysweepError(
+            f"cannot create the results folder {root}: {exc.strerror or exc}. Choose another "
+            "with --storage (or `raysweep: {storage: DIR}` in the sweep file)"
+        ) from None
+
+
+def write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim") -> None:
+    """Write the sweep directory's metadata and its copy of the configuration."""
+    import yaml
+
+    from raysweep.sweep.space import dotted
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "name": name,
+        "method": str(cfg.method),
+        "metric": cfg.metric.name if cfg.metric else None,
+        "goal": str(cfg.metric.goal) if cfg.metric else None,
+        "mode": cfg.metric.mode if cfg.metric else "min",
+        "parameters": [dotted(p) for p, _ in cfg.parameters],
+        "early_terminate": cfg.early_terminate.type if cfg.early_terminate else None,
+        "source": str(cfg.path) if cfg.path else None,
+        "run_cap": cfg.run_cap,
+        "wandb": wandb,
+        "created": time.time(),
+    }
+    write_json_atomic(sweep_dir / META_FILE, meta, sync=True)
+    (sweep_dir / CONFIG_FILE).write_text(
+        yaml.safe_dump(json.loads(json.dumps(cfg.raw, default=str)), sort_keys=False),
+        encoding="utf-8",
+    )
+
+
+def fit(
+    cfg: SweepConfig,
+    function: Callable[..., Any] | None,
+    options: RunOptions,
+    sweep_dir: Path,
+    resume: ResumePlan | None = None,
+) -> SweepResult:
+    """Build the sweep's Tuner on the running Ray, run it to its end, load its tables."""
+    from ray import tune
+
+    from raysweep.execution.cluster import cluster_shape, unfit_message
+    from raysweep.execution.control import SweepControl
+    from raysweep.execution.recorder import StopReasons, SweepRecorder
+    from raysweep.execution.trainable import make_trainable
+    from raysweep.schedulers import make_callbacks, make_scheduler
+    from raysweep.search import make_searcher
+
+    name = sweep_dir.name
+    searcher = make_searcher(cfg, seed=options.seed)
+    scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
+    if callable(getattr(scheduler, "rerun", None)):
+        searcher.take_reruns_from(scheduler)  # type: promotion: re-runs before new proposals
+    num_samples = trial_count(cfg, options)
+    if resume is not None:
+        restore_scheduler(scheduler, sweep_dir, resume)
+        restore_searcher(searcher, scheduler, sweep_dir, cfg, resume)
+        if num_samples > 0:
+            num_samples -= resume.ended
+            if num_samples <= 0:
+                return load_results(sweep_dir)
+    searcher.autosave_to(str(sweep_dir / SEARCHER_FILE))
+    resources = trial_resources(cfg, options)
+    shape = cluster_shape()
+    # Fail fast if no node, nor any node type an autoscaler may add, can ever give one trial
+    # what it asks for: Ray would wait forever.
+    unfit = unfit_message(resources, shape)
+    if unfit is not None:
+        raise RaysweepError(unfit)
+    slots = ClusterSlots(resources, can_grow=bool(shape.autoscaling))
+    if cfg.method is Method.BAYES:
+        # Each proposal made before the others' results arrive is made on guesses: no more
+        # outstanding than can run (with max_concurrent_trials, Tune's limit applies too).
+        searcher.limit_outstanding(slots)
+    trainable = tune.with_resources(
+        make_trainable(cfg, name, function, str(sweep_dir), options.wandb), resources
+    )
+    if resume is None:
+        write_meta(sweep_dir, cfg, name, wandb=options.wandb)
+    recorder = SweepRecorder(
+        sweep_dir,
+        cfg.metric.name if cfg.metric else None,
+        cfg.metric.mode if cfg.metric else "min",
+        stop_reasons=StopReasons(scheduler),
+        on_change=options.on_change,
+    )
+    control = SweepControl(sweep_dir, searcher)
+    control.clear_markers()
+    max_concurrent = options.max_concurrent_trials or cfg.options.max_concurrent_trials
+    max_failures = (
+        options.max_failures if options.max_failures is not None else cfg.options.max_failures
+    )
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=num_samples,
+            max_concurrent_trials=max_concurrent,
+            reuse_actors=True,
+            trial_name_creator=lambda t: f"trial_{t.trial_id}",
+            trial_dirname_creator=lambda t: f"trial_{t.trial_id}",
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=str(sweep_dir.parent),
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+            # Trial files written where the worker cannot see the storage reach it this way.
+            sync_config=tune.SyncConfig(sync_artifacts=True),
+            callbacks=[*make_callbacks(scheduler), recorder, control, *options.extra_callbacks],
+            stop=control,
+        ),
+    )
+    if options.on_start is not None:
+        options.on_start(sweep_dir, cfg)
+    with _pending_trials(max_concurrent, slots), _quiet_tune_logs():
+        try:
+            tuner.fit()  # the tables come from the sweep directory, which has every trial
+        finally:
+            recorder.snapshot(force=True)
+            recorder.close()
+    result = load_results(sweep_dir)
+    result.meta["end_reason"] = control.reason
+    return result
+
+
+_PENDING_ENV = "TUNE_MAX_PENDING_TRIALS_PG"
+
+
+@contextlib.contextmanager
+def _pending_trials(max_concurrent: int | None, slots: ClusterSlots) -> Iterator[None]:
+    """Let Tune start as many trials at once as the cluster can run, for this sweep only.
+
+    With a custom searcher and no ``max_concurrent_trials``, Tune keeps one trial waiting for
+    a worker at a time, so trials start one by one: trials shorter than an actor start run one
+    after another however many CPUs there are. At least 4 may wait, so an autoscaler sees
+    demand. Bayes is held back by its searcher instead (``TuneSearcher.limit_outstanding``).
+    With ``max_concurrent_trials`` Tune uses that; a value the user set in the environment
+    wins. Tune reads the variable when the run starts; it is put back as it was afterwards.
+    """
+    if os.environ.get(_PENDING_ENV) or max_concurrent:
+        yield
+        return
+    os.environ[_PENDING_ENV] = str(max(4, min(slots(), 256)))
+    try:
+        yield
+    finally:
+        os.environ.pop(_PENDING_ENV, None)
+
+
+@contextlib.contextmanager
+def _quiet_tune_logs() -> Iterator[None]:
+    """Silence Tune's per-trial error tracebacks and end summary for the block: raysweep shows
+    both itself (results table, live view), so the terminal stays clean."""
+    quiet = [logging.getLogger(n) for n in ("ray.tune", "ray.train", "ray.air")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(quiet, levels, strict=True):
+            lg.setLevel(level)
