@@ -2,8 +2,9 @@
 
 Every cluster gets its own short ``RAY_TMPDIR`` (Ray's socket paths must stay under the 107-byte
 AF_UNIX limit) and free ports, so it never meets the session Ray of the ``ray`` tests, another
-test run, or a stale ``ray_current_cluster`` file (ray-tune-notes gotcha 7). Token auth is off
-on every process of it, head, workers and drivers alike (gotcha 6).
+test run, or a stale ``ray_current_cluster`` file (which ``ray.init("auto")`` would follow to
+a cluster that is gone). Token auth is off on every process of it, head, workers and drivers
+alike: a process with another setting than its cluster's cannot connect.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def fake_autoscaling_config(
     gcs_address: str, head_cpus: int, worker_types: dict[str, dict[str, object]]
 ) -> dict[str, object]:
     """A cluster config for Ray's ``fake_multinode`` provider, which starts "nodes" as local
-    raylets (the wheel lacks its example.yaml: ray-tune-notes gotcha 11)."""
+    raylets (written here: the wheel lacks the provider's example.yaml)."""
     types: dict[str, object] = {
         "ray.head.default": {
             "resources": {"CPU": head_cpus, "GPU": 0},

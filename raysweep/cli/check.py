@@ -1,0 +1,193 @@
+"""``raysweep validate`` and ``raysweep preview``: the sweep file checked and shown, no Ray.
+
+Neither imports Ray, pandas or scikit-learn, so both answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from raysweep.cli.common import (
+    EXIT_INVALID,
+    escape,
+    load_or_exit,
+    make_console,
+    print_error,
+    print_issues,
+    summary,
+)
+from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
+from raysweep.sweep.config import Method, SweepConfig, load
+from raysweep.sweep.space import SearchSpace, dotted
+
+if TYPE_CHECKING:
+    pass
+
+
+def _param_table(space: SearchSpace) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    table.add_column("parameter")
+    table.add_column("distribution")
+    table.add_column("values / range", overflow="fold")
+    for path, spec in space:
+        table.add_row(escape(dotted(path)), str(spec.distribution), escape(spec.describe()))
+    return table
+
+
+def _issue_json(issue: Issue) -> dict[str, Any]:
+    return {"path": issue.path, "message": issue.message, "hint": issue.hint, "line": issue.line}
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON: non-finite floats become the strings "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file, as a list.")
+def validate(files: tuple[str, ...], as_json: bool) -> None:
+    """Check sweep files and show their parameters.
+
+    Every problem of a file is listed at once, with its key path, line and a hint. Exit code
+    0 if every file is valid, 2 if any is not.
+    """
+    console = make_console()
+    report = []
+    ok = True
+    for name in files:
+        try:
+            cfg = load(name)
+        except SweepConfigError as exc:
+            ok = False
+            report.append(
+                {
+                    "file": name,
+                    "valid": False,
+                    "supported": not isinstance(exc, UnsupportedSweepError),
+                    "issues": [_issue_json(i) for i in exc.issues],
+                    "warnings": [],
+                }
+            )
+            if not as_json:
+                print_error(console, exc)
+            continue
+        report.append(
+            {
+                "file": name,
+                "valid": True,
+                "supported": True,
+                "method": str(cfg.method),
+                "issues": [],
+                "warnings": [_issue_json(w) for w in cfg.warnings],
+                "parameters": [
+                    {
+                        "name": dotted(p),
+                        "distribution": str(s.distribution),
+                        "values": s.describe(),
+                    }
+                    for p, s in cfg.parameters
+                ],
+            }
+        )
+        if not as_json:
+            console.print(f"[bold green]✓ {escape(name)}[/]: {escape(summary(cfg))}")
+            if cfg.warnings:
+                print_issues(console, cfg.warnings, "yellow")
+            console.print(_param_table(cfg.parameters))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    if not ok:
+        sys.exit(EXIT_INVALID)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-n", "count", type=click.IntRange(min=1), default=None,
+              help="How many configurations to show [grid: all; random/bayes: 10].")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed for random draws [default: raysweep.seed in the file, else 0].")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="json prints one array of run configs.")
+def preview(file: str, count: int | None, seed: int | None, fmt: str) -> None:
+    """Show what a sweep would try, without running anything.
+
+    Grid sweeps list every combination in the order they will run (W&B's order). Random
+    sweeps show their first draws from the priors, bayes sweeps their first trials (a
+    space-filling design; later trials follow the model), exactly as a run with the same seed
+    proposes them.
+    """
+    from raysweep.search import make_proposer
+
+    cfg = load_or_exit(file)
+    space = cfg.parameters
+    if seed is None:
+        seed = cfg.options.seed if cfg.options.seed is not None else 0
+    total: int | None = None
+    limit = count or 10
+    if cfg.method is Method.GRID:
+        total = space.grid_size()
+        limit = total if count is None else min(count, total)
+    proposer = make_proposer(cfg, seed=seed)
+    if cfg.method is Method.BAYES:
+        from raysweep.search.bayes import BayesProposer
+
+        if isinstance(proposer, BayesProposer):  # what comes later depends on the results
+            limit = min(limit, proposer.n_initial)
+    flats: list[dict[Any, Any]] = []
+    while len(flats) < limit:
+        flat = proposer.propose()
+        if flat is None:
+            break
+        flats.append(flat)
+    configs = [SearchSpace.unflatten(f) for f in flats]
+    if fmt == "json":
+        click.echo(json.dumps(_jsonable(configs), indent=2))
+        return
+    _print_preview(cfg, flats, total, seed)
+
+
+def _print_preview(
+    cfg: SweepConfig, flats: list[dict[Any, Any]], total: int | None, seed: int
+) -> None:
+    from rich.table import Table
+
+    console = make_console()
+    space = cfg.parameters
+    if total is not None:
+        head = f"grid: {total} combination{'s' if total != 1 else ''}"
+        if len(flats) < total:
+            head += f" (showing the first {len(flats)})"
+    else:
+        head = f"{cfg.method}: {len(flats)} draws from the priors (seed {seed})"
+        if cfg.method is Method.BAYES:
+            head = (f"bayes: the first {len(flats)} trials, a space-filling design (seed "
+                    f"{seed}); later trials follow the model")
+    console.print(f"[bold]{escape(head)}[/]")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("#", justify="right")
+    columns = [p for p, _ in space]
+    for path in columns:
+        table.add_column(escape(dotted(path)), overflow="fold")
+    for i, flat in enumerate(flats, 1):
+        table.add_row(str(i), *(escape(_fmt_value(flat[p])) for p in columns))
+    console.print(table)
+
+
+def _fmt_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return repr(value) if isinstance(value, str) else str(value)

@@ -1,0 +1,190 @@
+"""``raysweep results`` and ``raysweep report``: a sweep directory as a table, a file, a page."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from raysweep.cli.common import (
+    escape,
+    fail,
+    make_console,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]),
+              default="table", show_default=True,
+              help="json prints the table as a JSON array of records.")
+@click.option("--history", is_flag=True, help="The long table: one row per report.")
+@click.option("-n", "top", type=click.IntRange(min=1), default=None,
+              help="Only the N best trials [table format default: 20].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of standard output (required for parquet on a "
+                   "terminal). Without --format, a .csv, .json or .parquet name sets it.")
+@click.pass_context
+def results(
+    ctx: click.Context, directory: str | None, fmt: str, history: bool, top: int | None,
+    output: str | None
+) -> None:
+    """Show the trials of a sweep, best first [default: the latest sweep].
+
+    Works while the sweep runs and after it ended. DIRECTORY is the sweep directory that
+    `raysweep run` printed; without it, the most recent one under ./raysweep_results (or
+    $RAYSWEEP_STORAGE).
+    """
+    from raysweep.analysis.tables import find_latest_sweep, load_results
+    from raysweep.errors import RaysweepError
+
+    try:
+        path = Path(directory) if directory else find_latest_sweep()
+        result = load_results(path)
+    except RaysweepError as exc:
+        fail(str(exc))
+    if output is not None and fmt == "table":
+        fmt = _file_format(output, explicit=ctx.get_parameter_source("fmt")
+                           is click.core.ParameterSource.COMMANDLINE)
+    table = result.history if history else result.trials
+    if top is None and fmt == "table" and not history:
+        top = 20
+    if top is not None:
+        table = table.head(top)
+    if fmt == "table":
+        _print_table(result, table, history)
+        return
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        fail("parquet is binary: give -o FILE, or redirect standard output")
+    try:
+        if fmt == "parquet":
+            table.to_parquet(output or sys.stdout.buffer, index=False)
+            return
+        text = table.to_csv(index=False) if fmt == "csv" else table.to_json(
+            orient="records", indent=2, default_handler=str
+        )
+        if output:
+            Path(output).write_text(text if text.endswith("\n") else text + "\n",
+                                    encoding="utf-8")
+            return
+    except OSError as exc:
+        fail(f"cannot write {output or 'standard output'}: {exc.strerror or exc}")
+    click.echo(text.rstrip("\n"))
+
+
+def _file_format(output: str, *, explicit: bool) -> str:
+    """The file format for ``results -o FILE`` when the format is ``table``: the file's
+    suffix, unless ``--format table`` was asked for (a terminal table is not a file format)."""
+    suffix = Path(output).suffix.lower().lstrip(".")
+    if not explicit and suffix in ("csv", "json", "parquet"):
+        return suffix
+    fail(f"-o {output}: the table format is for the terminal; give --format csv, json or "
+         "parquet (or name the file .csv, .json or .parquet)")
+
+
+def _print_table(result: Any, table: Any, history: bool) -> None:
+    from rich.table import Table
+
+    console = make_console()
+    if not console.is_terminal:
+        console.width = 250  # pipes and logs: one line per row instead of folded cells
+    meta = result.meta
+    head = f"{meta.get('name')}: {meta.get('method')}"
+    if result.metric:
+        head += f", {result.metric} ({meta.get('goal')})"
+    console.print(f"[bold]{escape(head)}[/]  {escape(str(result.path))}")
+    view = Table(box=None, pad_edge=False, header_style="bold")
+    columns = [
+        c
+        for c in table.columns
+        if c != "error"
+        and not (c in _OPTIONAL_COLUMNS and table[c].isna().all())
+        and not (c in _HIDE_WHEN_ZERO and not table[c].fillna(0).any())
+    ]
+    for col in columns:
+        view.add_column(escape(str(col)), overflow="fold", max_width=40)
+    for _, row in table.iterrows():
+        view.add_row(*(escape(_fmt_cell(row[c])) for c in columns))
+    console.print(view)
+
+
+_OPTIONAL_COLUMNS = ("rerun_of", "node", "gpus", "stop_reason", "runtime_s")
+
+
+_HIDE_WHEN_ZERO = ("retries",)
+
+
+def _fmt_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="The HTML file to write [default: DIRECTORY/report.html].")
+@click.option("--open", "open_browser", is_flag=True, help="Open the report in a web browser.")
+@click.option("--watch", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
+              help="Rebuild the report every SECONDS while the sweep runs (the open page "
+                   "reloads itself); Ctrl-C stops.")
+def report(
+    directory: str | None, output: str | None, open_browser: bool, watch: float | None
+) -> None:
+    """Write a sweep's HTML report [default: the latest sweep].
+
+    One self-contained file that opens offline: parallel coordinates, parameter importance
+    and correlation, the metric per step of every trial (early-stopped trials marked), the
+    best so far by trial number, and a sortable table of trials. Needs plotly:
+    pip install 'raysweep[report]'.
+    """
+    import time
+
+    from raysweep.analysis.report import write_report
+    from raysweep.analysis.tables import find_latest_sweep, load_results
+    from raysweep.errors import RaysweepError
+
+    console = make_console()
+    try:
+        path = Path(directory) if directory else find_latest_sweep()
+    except RaysweepError as exc:
+        fail(str(exc))
+    target = Path(output) if output else path / "report.html"
+
+    def build(refresh_s: float | None) -> Any:
+        try:
+            result = load_results(path)
+            write_report(result, target, refresh_s=refresh_s)
+        except RaysweepError as exc:
+            fail(str(exc))
+        return result
+
+    result = build(watch)
+    counts = result.trials["status"].value_counts().to_dict() if len(result.trials) else {}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials yet"
+    console.print(f"report: {escape(str(target))} ({summary})")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(target.resolve().as_uri())
+    if watch is None:
+        return
+    console.print(f"rebuilding every {watch:g} s; Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(watch)
+            result = build(watch)
+            n = len(result.trials)
+            running = int((result.trials["status"] == "running").sum()) if n else 0
+            console.print(f"{time.strftime('%H:%M:%S')} updated: {n} trials, {running} running")
+    except KeyboardInterrupt:
+        build(None)  # the last version does not reload itself
+        console.print(f"stopped watching; report: {escape(str(target))}")

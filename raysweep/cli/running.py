@@ -1,0 +1,281 @@
+"""``raysweep run``, ``resume``, ``stop`` and ``cancel``: a sweep on Ray, and control of one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from raysweep.cli.common import (
+    escape,
+    existing_dir,
+    exit_invalid,
+    fail,
+    load_or_exit,
+    make_console,
+    summary,
+)
+from raysweep.errors import SweepConfigError
+from raysweep.sweep.config import Method, SweepConfig, resource_issues
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@click.command()
+@click.argument("sweep", type=click.Path(dir_okay=False))
+@click.option("--address", default=None, metavar="ADDR",
+              help="Join a Ray cluster: 'auto' (the cluster of this machine), 'host:port' or "
+                   "'ray://host:10001'. Without it, a private local Ray is started and stopped.")
+@click.option("--count", type=click.IntRange(min=1), default=None,
+              help="Run at most N trials (with run_cap in the file, the smaller wins).")
+@click.option("--name", default=None, help="Sweep directory name [default: <name>-<time>].")
+@click.option("--storage", default=None, metavar="DIR",
+              help="Where sweep directories go [default: raysweep.storage, $RAYSWEEP_STORAGE, "
+                   "./raysweep_results].")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed for random and bayes search.")
+@click.option("--cpu", "cpu", type=click.FloatRange(min=0), default=None,
+              help="CPUs per trial (overrides raysweep.resources.cpu).")
+@click.option("--gpu", "gpu", type=click.FloatRange(min=0), default=None,
+              help="GPUs per trial, fractions allowed (overrides raysweep.resources.gpu).")
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=None,
+              help="At most N trials at once.")
+@click.option("--max-failures", type=click.IntRange(min=-1), default=None,
+              help="Retries per failed trial (-1: forever).")
+@click.option("--num-cpus", type=click.IntRange(min=1), default=None,
+              help="Size of the private local Ray [default: all cores].")
+@click.option("--num-gpus", type=click.IntRange(min=0), default=None,
+              help="GPUs of the private local Ray, a whole number [default: detected].")
+@click.option("--wandb", "wandb_mode", type=click.Choice(["shim", "real"]), default="shim",
+              show_default=True,
+              help="What `import wandb` gives programs: raysweep's stand-in (no account, no "
+                   "network), or the installed wandb package (your W&B dashboard too).")
+def run(
+    sweep: str,
+    address: str | None,
+    count: int | None,
+    name: str | None,
+    storage: str | None,
+    seed: int | None,
+    cpu: float | None,
+    gpu: float | None,
+    max_concurrent: int | None,
+    max_failures: int | None,
+    num_cpus: int | None,
+    num_gpus: int | None,
+    wandb_mode: str,
+) -> None:
+    """Run a W&B sweep file on Ray.
+
+    Each trial runs the sweep's `program` through its `command` (W&B macros such as ${args}
+    work), from the sweep file's directory. Programs report metrics with `raysweep.log({...})`,
+    by printing lines `@raysweep {"loss": 0.1}`, or, unchanged W&B scripts, with
+    `wandb.log({...})`; each report is one step.
+
+    \b
+    Examples:
+      raysweep run examples/quickstart/sweep.yaml
+      raysweep run sweep.yaml --count 20 --seed 1
+      raysweep run sweep.yaml --address auto --gpu 1
+    """
+    from raysweep.api import run as run_sweep
+
+    cfg = load_or_exit(sweep)
+    resources: dict[str, float] = {}
+    if cpu is not None:
+        resources["cpu"] = cpu
+    if gpu is not None:
+        resources["gpu"] = gpu
+    for issue in resource_issues(resources):  # the rules of raysweep.resources, per flag
+        flag = issue.path.rsplit(".", 1)[-1]
+        fail(f"--{flag} {resources[flag]:g}: {issue.message}", issue.hint)
+    console = make_console()
+    cap_values = [c for c in (count, cfg.run_cap) if c is not None]
+    cap = min(cap_values) if cap_values else (
+        cfg.parameters.grid_size() if cfg.method is Method.GRID else None
+    )
+    from raysweep.analysis.live import LiveView
+
+    view = LiveView(console, cfg, cap)
+
+    def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
+        where = "a private local Ray" if address is None else f"Ray at {address}"
+        console.print(f"[bold]raysweep[/]: {escape(summary(cfg))} on {escape(where)}")
+        console.print(f"  results: {escape(str(sweep_dir))}")
+        view.__enter__()
+
+    result = _run_with_view(view, lambda: run_sweep(
+        cfg, None, count=count, address=address, storage=storage, name=name, seed=seed,
+        resources=resources or None, max_concurrent_trials=max_concurrent,
+        max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
+        on_start=on_start, on_change=view.update, wandb=wandb_mode,
+    ))
+    _print_outcome(console, result)
+
+
+def _run_with_view(view: Any, call: Callable[[], Any]) -> Any:
+    """Run a sweep while ``view`` shows it; turn every failure into a message, not a traceback.
+    """
+    from raysweep.errors import RaysweepError
+
+    try:
+        try:
+            return call()
+        finally:
+            view.__exit__(None, None, None)
+    except SweepConfigError as exc:
+        exit_invalid(exc)
+    except RaysweepError as exc:
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - a bug or an unexpected Ray error: keep the details
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="raysweep-error-", suffix=".log", delete=False
+        ) as f:
+            traceback.print_exc(file=f)
+        fail(
+            f"unexpected error: {type(exc).__name__}: {exc}",
+            f"The full traceback is in {f.name}; please include it when reporting a bug.",
+        )
+
+
+def _print_outcome(console: Console, result: Any) -> None:
+    trials = result.trials
+    counts = trials["status"].value_counts().to_dict() if len(trials) else {}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials ran"
+    console.print(f"[bold]done[/]: {summary}")
+    if result.meta.get("end_reason"):
+        console.print(f"[yellow]{escape(str(result.meta['end_reason']))}[/]")
+    best = result.best
+    if best is not None:
+        console.print(
+            f"[bold green]best[/] {escape(str(result.metric))}={best['value']:.6g} "
+            f"(trial {best['trial_id']}, {best['status']})"
+        )
+        console.print("  " + escape(json.dumps(best["config"], default=str)))
+    note = _missing_metric_note(result)
+    if note:
+        console.print(f"[yellow]note[/]: {escape(note)}")
+    failed = trials[trials["status"] == "failed"] if len(trials) else trials
+    if len(failed):
+        first = failed.iloc[0]
+        console.print(f"[red]first failure[/] (trial {first['trial_id']}):")
+        console.print(escape(str(first["error"] or "")), markup=False)
+    console.print(f"results: {escape(str(result.path))}")
+    console.print(f"  raysweep results {escape(str(result.path))}")
+
+
+def _missing_metric_note(result: Any) -> str | None:
+    """Which ended trials never reported a number for the sweep's metric, and what they did
+    report: usually the program logs the metric under another name, and the sweep's ranking,
+    search and early stopping then have no value for those trials."""
+    from raysweep.analysis.tables import reported_names
+
+    metric, trials = result.metric, result.trials
+    if metric is None or not len(trials):
+        return None
+    # <metric>_best is the column `best` ranks by: only finite numbers, else empty.
+    ended = trials[trials["status"].isin(("finished", "stopped"))
+                   & trials[f"{metric}_best"].isna()]
+    if not len(ended):
+        return None
+    ids = [str(t) for t in ended["trial_id"]]
+    history = result.history
+    rows = history[history["trial_id"].astype(str).isin(ids)] if len(history) else history
+    keys = reported_names(rows)
+    shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+    return (f"{len(ids)} trial{'s' if len(ids) != 1 else ''} ended without a numeric "
+            f"{metric!r} ({shown}); they reported: {', '.join(keys) or 'nothing'}. Check the "
+            "name the program logs the metric under.")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--address", default=None, metavar="ADDR",
+              help="Join a Ray cluster instead of starting a private local Ray.")
+@click.option("--num-cpus", type=click.IntRange(min=1), default=None,
+              help="Size of the private local Ray [default: all cores].")
+@click.option("--num-gpus", type=click.IntRange(min=0), default=None,
+              help="GPUs of the private local Ray, a whole number [default: detected].")
+def resume(directory: str, address: str | None, num_cpus: int | None,
+           num_gpus: int | None) -> None:
+    """Continue an interrupted sweep (Ctrl-C, killed driver, lost head node).
+
+    Finished trials are kept and never run again; unfinished ones start over; grid continues
+    without repeating a combination; random and bayes continue from their saved state;
+    run_cap counts every trial ever run. Failed trials are not retried.
+
+    raysweep resumes from its own JSON files in DIRECTORY and unpickles nothing; the
+    programs it runs are those of the sweep, so only resume sweeps you trust.
+    """
+    from raysweep.analysis.live import LiveView
+    from raysweep.analysis.tables import load_results
+    from raysweep.api import resume as resume_sweep
+    from raysweep.errors import RaysweepError
+    from raysweep.execution.resume import saved_config
+    from raysweep.files import ENDED_STATUSES
+
+    path = existing_dir(directory)
+    try:
+        before = load_results(path)
+    except RaysweepError as exc:
+        fail(str(exc))
+    console = make_console()
+    try:
+        cfg = saved_config(path, before.meta)
+    except SweepConfigError as exc:
+        exit_invalid(exc)
+    except RaysweepError as exc:
+        fail(str(exc))
+    view = LiveView(console, cfg, cfg.run_cap)
+
+    def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
+        done = int(before.trials["status"].isin(ENDED_STATUSES).sum())
+        console.print(f"[bold]raysweep[/]: resuming {escape(str(sweep_dir))} "
+                      f"({done} trials already ended)")
+        view.__enter__()
+
+    result = _run_with_view(
+        view,
+        lambda: resume_sweep(path, address=address, num_cpus=num_cpus, num_gpus=num_gpus,
+                             on_start=on_start, on_change=view.update),
+    )
+    _print_outcome(console, result)
+
+
+def _control_command(directory: str, what: str) -> None:
+    from raysweep.analysis.tables import is_sweep_dir
+    from raysweep.execution.control import request
+
+    path = existing_dir(directory)
+    if not is_sweep_dir(path):
+        fail(f"{path} is not a raysweep sweep directory (no raysweep.json)")
+    marker = request(path, what)
+    make_console().print(f"{what} requested ({marker}); the sweep's driver acts on it within a "
+                     "second")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def stop(directory: str) -> None:
+    """Start no more trials of a running sweep; running trials finish.
+
+    Works from any terminal or node that sees the sweep directory.
+    """
+    _control_command(directory, "stop")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def cancel(directory: str) -> None:
+    """Stop a running sweep now: running trials are killed (their whole process groups).
+
+    Works from any terminal or node that sees the sweep directory.
+    """
+    _control_command(directory, "cancel")
