@@ -1,0 +1,163 @@
+"""Check a whole sweep document: its top-level keys, the W&B features only W&B's hosted
+service runs, ``method``, then each section, then what the method needs of the others.
+
+Every section is checked even after another one failed, so one run reports every problem.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from raysweep.sweep._check_parameters import check_method_needs, check_parameters
+from raysweep.sweep._check_sections import (
+    check_command,
+    check_controller,
+    check_early_terminate,
+    check_metric,
+    check_options,
+    check_run_cap,
+)
+from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
+from raysweep.sweep.model import Method, SweepConfig
+
+__all__ = ["LAUNCH_KEYS", "TOP_KEYS", "check_document"]
+
+TOP_KEYS = (
+    "method",
+    "parameters",
+    "metric",
+    "early_terminate",
+    "command",
+    "program",
+    "name",
+    "description",
+    "project",
+    "entity",
+    "controller",
+    "run_cap",
+    "job",
+    "image_uri",
+    "kind",
+    "apiVersion",
+    "raysweep",
+)
+# Keys W&B accepts but only its hosted service can act on.
+LAUNCH_KEYS = ("scheduler", "metrics")
+
+
+def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConfig | None:
+    if data is None:
+        c.error(
+            "", "the file is empty", "A sweep needs at least `method` and `parameters`."
+        )
+        return None
+    if not isinstance(data, Mapping):
+        c.error(
+            "",
+            f"a sweep config must be a mapping of keys to values, got {describe(data)}",
+            "Start with `method: random` and a `parameters:` section.",
+        )
+        return None
+    _check_launch(c, data)
+    for key in data:
+        if not isinstance(key, str):
+            c.error(str(key), f"keys must be text, got {key!r}")
+    c.unknown_keys(
+        {k: v for k, v in data.items() if k not in LAUNCH_KEYS},
+        TOP_KEYS,
+        "",
+        "A sweep config",
+    )
+    method = _check_method(c, data)
+    metric = check_metric(c, data)
+    parameters = check_parameters(c, data)
+    early = check_early_terminate(c, data, metric)
+    command = check_command(c, data)
+    strings = {k: c.optional_str(data, k) for k in ("program", "name", "description",
+                                                    "project", "entity")}
+    for key in ("job", "image_uri", "apiVersion"):
+        c.optional_str(data, key)
+    if "job" in data or "image_uri" in data:
+        c.warn(
+            "job" if "job" in data else "image_uri",
+            "W&B Launch keys are ignored: raysweep runs `program` / `command` on Ray",
+        )
+    if "kind" in data and data["kind"] != "sweep":
+        c.error("kind", f"must be 'sweep', got {describe(data['kind'])}")
+    check_controller(c, data)
+    run_cap = check_run_cap(c, data)
+    options = check_options(c, data)
+    if method is not None and parameters is not None:
+        check_method_needs(c, method, metric, parameters, early)
+    if c.issues or method is None or parameters is None:
+        return None
+    return SweepConfig(
+        method=method,
+        parameters=parameters,
+        metric=metric,
+        early_terminate=early,
+        command=command,
+        run_cap=run_cap,
+        options=options,
+        warnings=tuple(c.warnings),
+        path=path.resolve() if path is not None else None,
+        # A deep copy: the caller's nested lists and dicts stay theirs.
+        raw=copy.deepcopy(dict(data)),
+        **strings,
+    )
+
+
+def _check_launch(c: IssueCollector, data: Mapping[str, Any]) -> None:
+    why = (
+        "only W&B's hosted service runs these; raysweep runs grid, random and bayes "
+        "sweeps itself"
+    )
+    if "scheduler" in data:
+        c.refuse(
+            "scheduler",
+            "`scheduler` configures a W&B Launch sweep scheduler job, which raysweep "
+            "does not support: " + why,
+            "Remove `scheduler` and put the search space under `parameters` with "
+            "`method: grid|random|bayes`.",
+        )
+    if "metrics" in data:
+        c.refuse(
+            "metrics",
+            "`metrics` (several objectives) needs W&B's `method: custom` scheduler, which "
+            "raysweep does not support: " + why,
+            "Optimise one metric: write `metric: {name: ..., goal: ...}`.",
+        )
+    if data.get("method") == "custom":
+        c.refuse(
+            "method",
+            "`method: custom` hands the search to a W&B Launch scheduler, which raysweep "
+            "does not support: " + why,
+            "Use `method: grid`, `random` or `bayes`.",
+        )
+    if "method" not in data and ("job" in data or "scheduler" in data):
+        c.refuse(
+            "method",
+            "this is a W&B Launch sweep (a `job` or `scheduler` without a top-level "
+            "`method`), which raysweep cannot run: " + why,
+            "Add `method` and `program` (the script to run) to run it with raysweep.",
+        )
+
+
+def _check_method(c: IssueCollector, data: Mapping[str, Any]) -> Method | None:
+    if "method" not in data:
+        if not c.unsupported:
+            c.error("method", "missing", "Add `method: grid`, `random` or `bayes`.")
+        return None
+    value = data["method"]
+    if value == "custom":
+        return None
+    try:
+        return Method(value)
+    except ValueError:
+        options = [m.value for m in Method]
+        hint = did_you_mean(str(value).lower(), options) or "Use grid, random or bayes."
+        c.error("method", f"unknown method {value!r}", hint)
+        return None

@@ -1,0 +1,256 @@
+"""Check the sections of a sweep file other than ``parameters``: ``metric``,
+``early_terminate``, ``command``, ``controller``, ``run_cap`` and raysweep's own ``raysweep:``
+options (resources included).
+
+Each check records its problems on the collector and returns the typed value, or None (or the
+default) when the section is absent or wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
+from raysweep.sweep.model import EarlyTerminate, Goal, Metric, RaysweepOptions, Resources
+from raysweep.sweep.numbers import is_number
+
+__all__ = [
+    "ET_KEYS",
+    "ET_TYPES",
+    "IMPUTE",
+    "check_command",
+    "check_controller",
+    "check_early_terminate",
+    "check_metric",
+    "check_options",
+    "check_resources",
+    "check_run_cap",
+]
+
+ET_TYPES = ("hyperband", "asha", "median", "promotion")
+ET_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+IMPUTE = ("latest", "best", "worst")
+
+
+def check_metric(c: IssueCollector, data: Mapping[str, Any]) -> Metric | None:
+    if "metric" not in data or data["metric"] is None:
+        return None
+    m = data["metric"]
+    if not isinstance(m, Mapping):
+        c.error(
+            "metric",
+            f"must be a mapping, got {describe(m)}",
+            "Write `metric: {name: val_loss, goal: minimize}`.",
+        )
+        return None
+    c.unknown_keys(
+        m, ("name", "goal", "target", "impute", "impute_while_running"), "metric", "metric"
+    )
+    name = m.get("name")
+    if not isinstance(name, str) or not name:
+        c.error(
+            "metric.name",
+            "missing" if "name" not in m else f"must be text, got {describe(name)}",
+            "Name the metric your program reports, e.g. `name: val_loss`.",
+        )
+    goal = Goal.MINIMIZE
+    if "goal" in m:
+        try:
+            goal = Goal(m["goal"])
+        except ValueError:
+            raw = m["goal"]
+            hint = did_you_mean(str(raw), ["minimize", "maximize"])
+            hint = (hint + " " if hint else "") + (
+                "W&B silently treats any other goal as minimize; raysweep refuses it so a "
+                "typo does not flip your sweep."
+            )
+            c.error("metric.goal", f"must be minimize or maximize, got {describe(raw)}",
+                    hint)
+    target = None
+    if m.get("target") is not None:
+        target = c.number(m, "target", "metric.target")
+    impute = m.get("impute", "worst")
+    if impute not in IMPUTE:
+        c.error("metric.impute", f"must be one of latest, best, worst; got "
+                f"{describe(impute)}")
+    iwr = m.get("impute_while_running", False)
+    if iwr is not False and iwr not in IMPUTE:
+        c.error("metric.impute_while_running",
+                f"must be one of latest, best, worst or false; got {describe(iwr)}")
+    if not isinstance(name, str) or not name:
+        return None
+    return Metric(name=name, goal=goal, target=target, impute=str(impute),
+                  impute_while_running=iwr)
+
+
+def check_early_terminate(
+    c: IssueCollector, data: Mapping[str, Any], metric: Metric | None
+) -> EarlyTerminate | None:
+    if "early_terminate" not in data or data["early_terminate"] is None:
+        return None
+    et = data["early_terminate"]
+    if not isinstance(et, Mapping):
+        c.error("early_terminate", f"must be a mapping, got {describe(et)}",
+                "Write `early_terminate: {type: hyperband, min_iter: 3}`.")
+        return None
+    n_before = len(c.issues)
+    c.unknown_keys(et, ET_KEYS, "early_terminate", "early_terminate")
+    kind = et.get("type")
+    if kind not in ET_TYPES:
+        c.error("early_terminate.type",
+                "missing" if kind is None else f"unknown type {kind!r}",
+                (did_you_mean(str(kind), ET_TYPES) if kind is not None else None)
+                or "Use `type: hyperband` (W&B), or raysweep's `asha`, `median` or "
+                      "`promotion`.")
+    values: dict[str, Any] = {}
+    for key in ("min_iter", "max_iter", "s"):
+        if key in et and et[key] is not None:
+            v = c.number(et, key, f"early_terminate.{key}", integer=True)
+            if v is not None and v < 1:
+                c.error(f"early_terminate.{key}", f"must be at least 1, got {v}")
+            values[key] = v
+    eta = et.get("eta", 3)
+    if "eta" in et:
+        eta = c.number(et, "eta", "early_terminate.eta")
+        if eta is not None and not eta > 1:
+            c.error("early_terminate.eta", f"must be greater than 1, got {eta!r}",
+                    "eta is the factor between bands; 3 is the usual choice.")
+    strict = et.get("strict", True)
+    if not isinstance(strict, bool):
+        c.error("early_terminate.strict", f"must be true or false, got "
+                f"{describe(strict)}")
+    if len(c.issues) > n_before:
+        return None
+    min_iter, max_iter, s = values.get("min_iter"), values.get("max_iter"), values.get("s")
+    if max_iter is not None and s is None:
+        c.error("early_terminate.s", "missing: `max_iter` needs `s` (the number of bands)",
+                "Add `s: 2`, or use `min_iter` instead of `max_iter`.")
+        return None
+    if max_iter is None and min_iter is None:
+        c.error("early_terminate", "needs `min_iter`, or `max_iter` with `s`",
+                "Example: `early_terminate: {type: hyperband, min_iter: 3}`.")
+        return None
+    if max_iter is not None and min_iter is not None:
+        c.warn("early_terminate.min_iter",
+               "ignored: `max_iter` and `s` set the bands (as in W&B)")
+    elif min_iter is not None and s is not None:
+        c.warn("early_terminate.s", "ignored: `s` only counts with `max_iter` (as in W&B)")
+    result = EarlyTerminate(type=str(kind), min_iter=min_iter, max_iter=max_iter, s=s,
+                            eta=eta, strict=strict)
+    if not result.bands:
+        c.error("early_terminate",
+                "Bands must be an array of length at least 1",
+                "Try increasing s, decreasing eta, or increasing min_iter.")
+        return None
+    if kind == "promotion" and "strict" in et:
+        c.warn("early_terminate.strict",
+               "ignored by `type: promotion`: configurations are ranked by their value "
+               "at each rung")
+    if metric is None:
+        c.error("early_terminate", "early termination needs a `metric` to compare runs",
+                "Add `metric: {name: val_loss, goal: minimize}`.")
+    return result
+
+
+def check_command(c: IssueCollector, data: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    if "command" not in data or data["command"] is None:
+        return None
+    cmd = data["command"]
+    if not isinstance(cmd, list) or not cmd:
+        c.error("command", f"must be a non-empty list of arguments, got {describe(cmd)}",
+                "Write it as a list: `command: [${env}, ${interpreter}, ${program}, "
+                "${args}]`.")
+        return None
+    for i, item in enumerate(cmd):
+        if isinstance(item, (Mapping, list)) or item is None:
+            c.error(f"command[{i}]", f"must be a single argument, got {describe(item)}")
+    return tuple(cmd)
+
+
+def check_controller(c: IssueCollector, data: Mapping[str, Any]) -> None:
+    if "controller" not in data:
+        return
+    controller = data["controller"]
+    if not isinstance(controller, Mapping) or controller.get("type") not in ("local", "cloud"):
+        c.error("controller.type" if isinstance(controller, Mapping) else "controller",
+                "must be `{type: local}` or `{type: cloud}`",
+                "raysweep is its own controller: you can delete `controller`.")
+        return
+    c.warn("controller", "ignored: raysweep is the controller")
+
+
+def check_run_cap(c: IssueCollector, data: Mapping[str, Any]) -> int | None:
+    if data.get("run_cap") is None:
+        return None
+    v = c.number(data, "run_cap", "run_cap", integer=True)
+    if v is not None and v <= 0:
+        c.error("run_cap", f"must be greater than 0, got {v}")
+        return None
+    return None if v is None else int(v)
+
+
+def check_options(c: IssueCollector, data: Mapping[str, Any]) -> RaysweepOptions:
+    opts = data.get("raysweep")
+    if opts is None:
+        return RaysweepOptions()
+    if not isinstance(opts, Mapping):
+        c.error("raysweep", f"must be a mapping, got {describe(opts)}")
+        return RaysweepOptions()
+    keys = ("resources", "max_concurrent_trials", "max_failures", "seed", "storage", "unique")
+    c.unknown_keys(opts, keys, "raysweep", "The raysweep section")
+    out: dict[str, Any] = {}
+    if opts.get("resources") is not None:
+        out["resources"] = check_resources(c, opts["resources"])
+    if opts.get("max_concurrent_trials") is not None:
+        v = c.number(opts, "max_concurrent_trials", "raysweep.max_concurrent_trials",
+                     integer=True)
+        if v is not None and v < 1:
+            c.error("raysweep.max_concurrent_trials", f"must be at least 1, got {v}")
+        out["max_concurrent_trials"] = v
+    if opts.get("max_failures") is not None:
+        v = c.number(opts, "max_failures", "raysweep.max_failures", integer=True)
+        if v is not None and v < -1:
+            c.error("raysweep.max_failures",
+                    f"must be -1 (retry forever) or at least 0, got {v}")
+        out["max_failures"] = v
+    if opts.get("seed") is not None:
+        v = c.number(opts, "seed", "raysweep.seed", integer=True)
+        if v is not None and v < 0:
+            c.error("raysweep.seed", f"must not be negative, got {v}")
+        out["seed"] = v
+    if opts.get("storage") is not None:
+        out["storage"] = c.optional_str(opts, "storage", "raysweep.storage")
+    if "unique" in opts:
+        if not isinstance(opts["unique"], bool):
+            c.error("raysweep.unique", f"must be true or false, got "
+                    f"{describe(opts['unique'])}")
+        else:
+            out["unique"] = opts["unique"]
+    if c.issues:
+        return RaysweepOptions()
+    return RaysweepOptions(**out)
+
+
+def check_resources(c: IssueCollector, res: Any) -> Resources:
+    if not isinstance(res, Mapping):
+        c.error("raysweep.resources", f"must be a mapping like {{cpu: 1, gpu: 1}}, got "
+                f"{describe(res)}")
+        return Resources()
+    values: dict[str, float] = {}
+    for key, amount in res.items():
+        path = f"raysweep.resources.{key}"
+        if not is_number(amount) or not math.isfinite(amount) or amount < 0:
+            c.error(path, f"must be a non-negative number, got {describe(amount)}")
+            continue
+        values[str(key)] = float(amount)
+    lowered = {k.lower(): v for k, v in values.items()}
+    cpu = lowered.pop("cpu", 1.0)
+    gpu = lowered.pop("gpu", 0.0)
+    if gpu > 1 and not float(gpu).is_integer():
+        c.error("raysweep.resources.gpu",
+                f"fractions are only allowed below 1 GPU, got {gpu:g}",
+                "Ask for a whole number of GPUs, or a fraction such as 0.5.")
+    custom = tuple((k, v) for k, v in values.items() if k.lower() not in ("cpu", "gpu"))
+    return Resources(cpu=cpu, gpu=gpu, custom=custom)
