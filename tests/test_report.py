@@ -1,4 +1,4 @@
-"""Tests for the sweep report (analysis.report, analysis.importance, `raysweep report`).
+"""Tests for the sweep report (analysis.figures, .report, .importance, `raysweep report`).
 
 Sweep directories are written here as the recorder writes them (raysweep.json, trials.json,
 history.jsonl), so no test starts Ray. tests/test_report_browser.py renders a real sweep.
@@ -18,19 +18,19 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from raysweep.analysis.figures import (
+    MAX_CURVE_POINTS,
+    best_figure,
+    curves_figure,
+    parallel_figure,
+)
 from raysweep.analysis.importance import (
     encode_parameters,
     forest_importance,
     is_log_scale,
     parameter_importance,
 )
-from raysweep.analysis.report import (
-    MAX_CURVE_POINTS,
-    best_figure,
-    build_report,
-    curves_figure,
-    parallel_figure,
-)
+from raysweep.analysis.report import build_report
 from raysweep.analysis.tables import SweepResult, load_results
 from raysweep.cli import main
 from raysweep.errors import RaysweepError
@@ -99,6 +99,18 @@ def _without_plotly(monkeypatch: pytest.MonkeyPatch) -> None:
         if name == "plotly" or name.startswith("plotly."):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "plotly", None)  # makes `import plotly...` fail
+
+
+# -- the package ------------------------------------------------------------------------------
+
+
+def test_importing_the_tables_module_leaves_raysweep_results_the_function() -> None:
+    import raysweep
+    import raysweep.analysis.tables
+    import raysweep.api
+
+    assert raysweep.results is raysweep.api.results
+    assert not callable(raysweep.analysis.tables)
 
 
 # -- importance -------------------------------------------------------------------------------
@@ -464,7 +476,7 @@ def test_cli_report_watch_rebuilds_until_ctrl_c(
 
 
 def test_the_run_summary_names_trials_that_never_reported_the_metric() -> None:
-    from raysweep.cli import _missing_metric_note
+    from raysweep.cli.running import _missing_metric_note
 
     trials = pd.DataFrame({
         "trial_id": ["a", "b", "c", "d"],

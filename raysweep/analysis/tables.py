@@ -12,16 +12,15 @@ Two tables:
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import sys
-import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raysweep.analysis.history import read_history
+from raysweep.analysis.history import reported_names as reported_names  # for raysweep.cli
 from raysweep.errors import RaysweepError
 
 if TYPE_CHECKING:
@@ -34,8 +33,6 @@ TRIALS_FILE = "trials.json"
 META_FILE = "raysweep.json"
 # A trial in one of these states is over and is never run again (also by `raysweep resume`).
 ENDED_STATUSES = ("finished", "stopped", "failed")
-# The history table's own columns; every other one is something a trial reported.
-HISTORY_KEYS = ("trial_id", "step", "time_s")
 STORAGE_ENV = "RAYSWEEP_STORAGE"
 
 
@@ -71,38 +68,6 @@ def _flatten_config(config: Mapping[str, Any], prefix: str = "") -> Iterator[tup
             yield from _flatten_config(value, name + ".")
         else:
             yield name, value
-
-
-def _read_history(path: Path) -> pd.DataFrame:
-    import pandas as pd
-
-    if not path.exists():
-        return pd.DataFrame(columns=list(HISTORY_KEYS))
-    data = path.read_bytes()
-    end = data.rfind(b"\n")
-    data = data[: end + 1] if end >= 0 else b""  # a crash may cut the last line: drop it
-    if not data:
-        return pd.DataFrame(columns=list(HISTORY_KEYS))
-    try:
-        import pyarrow.json as pj
-
-        table = pj.read_json(io.BytesIO(data))
-        return table.to_pandas()
-    except Exception:  # noqa: BLE001 - mixed column types or odd lines: the slow, tolerant way
-        rows = []
-        for line in data.splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
-        return pd.DataFrame.from_records(rows)
-
-
-def reported_names(history: pd.DataFrame) -> list[str]:
-    """The names trials reported in ``history`` (rows of it), for messages: W&B's internal
-    ``_step``-style keys and the table's own columns left out."""
-    return [str(c) for c in history.columns
-            if c not in HISTORY_KEYS and not str(c).startswith("_") and history[c].notna().any()]
 
 
 @dataclass
@@ -155,34 +120,35 @@ class SweepResult:
         """Trial ids in the order the trials started (empty if unknown)."""
         return list(self._configs)
 
-    # -- pictures (analysis.report; plotly is optional: pip install 'raysweep[report]') --
+    # -- pictures: analysis.figures and analysis.report, which take a SweepResult without
+    # importing this module (plotly is optional: pip install 'raysweep[report]') --
     def plot_parallel(self, metric: str | None = None) -> Any:
         """Parallel coordinates of the parameters and the metric (a plotly Figure)."""
-        from raysweep.analysis.report import parallel_figure
+        from raysweep.analysis.figures import parallel_figure
 
         return parallel_figure(self, metric)
 
     def plot_importance(self, metric: str | None = None) -> Any:
         """Parameter importance and correlation with the metric (a plotly Figure)."""
-        from raysweep.analysis.report import importance_figure
+        from raysweep.analysis.figures import importance_figure
 
         return importance_figure(self, metric)
 
     def importance(self, metric: str | None = None) -> pd.DataFrame:
         """The numbers behind :meth:`plot_importance`: one row per (encoded) parameter."""
-        from raysweep.analysis.report import importance_table
+        from raysweep.analysis.figures import importance_table
 
         return importance_table(self, metric)
 
     def plot_curves(self, metric: str | None = None) -> Any:
         """The metric against the step for every trial (a plotly Figure)."""
-        from raysweep.analysis.report import curves_figure
+        from raysweep.analysis.figures import curves_figure
 
         return curves_figure(self, metric)
 
     def plot_best(self, metric: str | None = None) -> Any:
         """Each trial's value and the best so far against the trial number (a plotly Figure)."""
-        from raysweep.analysis.report import best_figure
+        from raysweep.analysis.figures import best_figure
 
         return best_figure(self, metric)
 
@@ -246,7 +212,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         entries = json.loads((root / TRIALS_FILE).read_text(encoding="utf-8"))["trials"]
     except (OSError, ValueError, KeyError):
         entries = []
-    history = _read_history(root / HISTORY_FILE)
+    history = read_history(root / HISTORY_FILE)
 
     rows = []
     configs = {}
@@ -288,13 +254,3 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
     result._configs = configs
     return result
 
-
-class _CallableModule(types.ModuleType):
-    """Importing this submodule rebinds the package attribute ``raysweep.analysis.tables`` from the
-    documented function to the module, so the module answers calls as that function does."""
-
-    def __call__(self, path: str | os.PathLike[str] | None = None) -> SweepResult:
-        return load_results(path if path is not None else find_latest_sweep())
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,445 @@
+"""The plots W&B users judge a sweep by, as plotly figures.
+
+- :func:`parallel_figure`: parallel coordinates of every parameter (categoricals as labelled
+  axes, log-distributed numbers on a log axis) and the metric, one line per trial.
+- :func:`importance_figure`: parameter importance (random forest) next to the correlation
+  with the metric, as W&B's panel shows both (:mod:`raysweep.analysis.importance`).
+- :func:`curves_figure`: the metric against the step for every trial; trials a scheduler
+  stopped are marked with an X where they stopped, failed ones with a red X.
+- :func:`best_figure`: each trial's value and the best so far against the trial number (the
+  order in which trials started).
+
+plotly is an optional dependency (``pip install 'raysweep[report]'``); :func:`graph_objects`
+says how to install it when it is missing. Functions take a
+:class:`~raysweep.analysis.tables.SweepResult` and never import its module, whose methods
+call them.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from raysweep.analysis.display import (
+    OTHER_COLOR,
+    STATUS_COLORS,
+    fmt,
+    goal_mode,
+    metric_name,
+    numbers,
+    parameters,
+    running_best,
+    start_order,
+    status_rank,
+    value_column,
+)
+from raysweep.analysis.importance import is_log_scale, is_numeric_values, parameter_importance
+from raysweep.errors import RaysweepError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from raysweep.analysis.tables import SweepResult
+
+__all__ = [
+    "MAX_CURVE_POINTS",
+    "PLOTLY_HINT",
+    "best_figure",
+    "curves_figure",
+    "graph_objects",
+    "importance_figure",
+    "importance_table",
+    "parallel_figure",
+]
+
+PLOTLY_HINT = "pip install 'raysweep[report]'"
+# Curves are thinned to this many points, all trials together, so big sweeps stay drawable.
+MAX_CURVE_POINTS = 60_000
+MAX_POINTS_PER_TRIAL = 500
+MIN_POINTS_PER_TRIAL = 12
+MAX_IMPORTANCE_ROWS = 25
+
+
+def graph_objects() -> Any:
+    """``plotly.graph_objects``, or a RaysweepError that says how to install it."""
+    try:
+        import plotly.graph_objects as go
+    except ImportError:
+        raise RaysweepError(
+            f"plots and reports need plotly, which raysweep does not install by default: "
+            f"{PLOTLY_HINT}"
+        ) from None
+    return go
+
+
+def _empty_figure(title: str, message: str, height: int = 260) -> Any:
+    go = graph_objects()
+    fig = go.Figure()
+    fig.add_annotation(text=html.escape(message), showarrow=False, x=0.5, y=0.5,
+                       xref="paper", yref="paper", font={"size": 15, "color": "#666"})
+    fig.update_layout(title=title, template="plotly_white", height=height,
+                      xaxis={"visible": False}, yaxis={"visible": False})
+    return fig
+
+
+def _title(result: SweepResult, text: str) -> str:
+    name = result.meta.get("name") or Path(result.path).name
+    return f"{text}<br><sup>{html.escape(str(name))}</sup>"
+
+
+# -- parallel coordinates -----------------------------------------------------------------------
+
+
+def _decade_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Ticks for a log10 axis from ``lo`` to ``hi`` (log10 values): decades, or 1-2-5 steps."""
+    first, last = math.floor(lo), math.ceil(hi)
+    mantissas = (1.0,) if last - first >= 3 else (1.0, 2.0, 5.0)
+    vals = [e + math.log10(m) for e in range(first, last + 1) for m in mantissas]
+    vals = [v for v in vals if lo - 1e-9 <= v <= hi + 1e-9]
+    return vals, [f"{10**v:.3g}" for v in vals]
+
+
+def _axis(name: str, values: list[Any]) -> dict[str, Any] | None:
+    """One parcoords dimension for a parameter, or None if it has a single value."""
+    label = html.escape(name if len(name) <= 28 else name[:27] + "…")
+    if is_numeric_values(values) and not any(isinstance(v, (bool, np.bool_)) for v in values):
+        x = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+        finite = x[np.isfinite(x)]
+        if np.unique(finite).size < 2:
+            return None
+        if is_log_scale(x):
+            lx = np.log10(x)
+            lo, hi = float(np.nanmin(lx)), float(np.nanmax(lx))
+            tickvals, ticktext = _decade_ticks(lo, hi)
+            return {"label": f"{label} (log)", "values": lx, "range": [lo, hi],
+                    "tickvals": tickvals, "ticktext": ticktext}
+        return {"label": label, "values": x}
+    labels = [str(v) for v in values]
+    levels = sorted(set(labels), key=lambda s: (s == "None", s))
+    if len(levels) < 2:
+        return None
+    code = {lv: i for i, lv in enumerate(levels)}
+    step = max(1, math.ceil(len(levels) / 25))  # at most ~25 labels on an axis
+    shown = levels[::step]
+    return {
+        "label": label,
+        "values": np.array([code[s] for s in labels], dtype=float),
+        "range": [0, len(levels) - 1],
+        "tickvals": [code[s] for s in shown],
+        "ticktext": [html.escape(s if len(s) <= 18 else s[:17] + "…") for s in shown],
+    }
+
+
+def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
+    """Parallel coordinates of the parameters and the metric, one line per trial.
+
+    Lines are coloured by the metric (brightest = best). Trials without a metric value yet
+    (failed, pending) are left out; parameters with one value are listed in the subtitle.
+
+    Args:
+        result: The sweep.
+        metric: Metric to show [default: the sweep's metric].
+
+    Returns:
+        A ``plotly.graph_objects.Figure``.
+    """
+    go = graph_objects()
+    metric = metric_name(result, metric)
+    col, label = value_column(result, metric)
+    title = _title(result, "Parallel coordinates")
+    trials = result.trials
+    if col is not None:
+        y = numbers(trials[col]) if len(trials) else np.zeros(0)
+        keep = np.isfinite(y)
+        trials, y = trials.loc[keep], y[keep]
+    else:
+        y = np.arange(1, len(trials) + 1, dtype=float)
+    if trials.empty:
+        return _empty_figure(title, "No trial has a metric value yet.")
+    dims = []
+    constant = []
+    for name in parameters(result):
+        values = list(trials[name])
+        dim = _axis(name, values)
+        if dim is None:
+            constant.append(f"{name}={fmt(values[0])}")
+        else:
+            dims.append(dim)
+    mode = goal_mode(result)
+    if col is not None:
+        dims.append({"label": html.escape(label), "values": y})
+        line = {"color": y, "colorscale": "Viridis", "reversescale": mode == "min",
+                "showscale": True, "colorbar": {"title": {"text": html.escape(label)},
+                                                "thickness": 14}}
+    else:
+        line = {"color": y, "colorscale": "Viridis", "showscale": True,
+                "colorbar": {"title": {"text": "trial #"}, "thickness": 14}}
+    left = len(result.trials) - len(trials)
+    notes = [f"{len(trials)} trials"]
+    if left:
+        notes.append(f"{left} without a value left out")
+    if constant:
+        notes.append("constant: " + ", ".join(constant[:6]) + (" …" if len(constant) > 6 else ""))
+    fig = go.Figure(go.Parcoords(dimensions=dims, line=line, labelangle=0,
+                                 labelfont={"size": 12}, tickfont={"size": 10}))
+    fig.update_layout(
+        title={"text": f"Parallel coordinates<br><sup>{html.escape('; '.join(notes))}</sup>",
+               "y": 0.97, "yanchor": "top"},
+        template="plotly_white", height=500, margin={"l": 70, "r": 40, "t": 140, "b": 30},
+    )
+    return fig
+
+
+# -- importance ---------------------------------------------------------------------------------
+
+
+def importance_table(result: SweepResult, metric: str | None = None) -> pd.DataFrame:
+    """Importance and correlation of each parameter with the metric (see
+    :func:`raysweep.analysis.importance.parameter_importance`)."""
+    metric = metric_name(result, metric)
+    col, _ = value_column(result, metric)
+    if col is None:
+        import pandas as pd
+
+        return pd.DataFrame(columns=["feature", "parameter", "importance", "correlation", "n"])
+    return parameter_importance(result.trials, parameters(result), col)
+
+
+def importance_figure(result: SweepResult, metric: str | None = None) -> Any:
+    """Parameter importance (random forest) and correlation with the metric, side by side.
+
+    Categorical parameters show one row per value (``optimizer=adam``), as in W&B; parameters
+    on a log scale are correlated as ``log10``.
+
+    Returns:
+        A ``plotly.graph_objects.Figure``.
+    """
+    go = graph_objects()
+    from plotly.subplots import make_subplots
+
+    metric = metric_name(result, metric)
+    col, label = value_column(result, metric)
+    title = "Parameter importance"
+    table = importance_table(result, metric)
+    if col is None:
+        return _empty_figure(title, "The sweep has no metric.")
+    if table.empty:
+        return _empty_figure(title, "Not enough trials with a metric value, or no parameter "
+                                    "takes more than one value.")
+    table = table.head(MAX_IMPORTANCE_ROWS)
+    n = int(table["n"].iloc[0])
+    names = [html.escape(f) for f in table["feature"]]
+    corr = table["correlation"].to_numpy(dtype=float)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=("importance", "correlation"))
+    fig.add_trace(go.Bar(x=table["importance"], y=names, orientation="h",
+                         marker_color="#3b6fb6", name="importance",
+                         hovertemplate="%{y}: importance %{x:.3f}<extra></extra>"), 1, 1)
+    fig.add_trace(go.Bar(x=np.nan_to_num(corr), y=names, orientation="h",
+                         marker_color=["#3a9a4a" if c >= 0 else "#c8372d"
+                                       for c in np.nan_to_num(corr)],
+                         name="correlation", customdata=corr,
+                         hovertemplate="%{y}: r = %{customdata:.3f}<extra></extra>"), 1, 2)
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(range=[0, max(0.05, float(table["importance"].max()) * 1.05)], row=1, col=1)
+    fig.update_xaxes(range=[-1, 1], zeroline=True, zerolinecolor="#888", row=1, col=2)
+    sub = (f"random forest of {label} over {n} trials (importances sum to 1); "
+           f"Pearson correlation with {label}")
+    fig.update_layout(
+        title={"text": f"{title}<br><sup>{html.escape(sub)}</sup>"},
+        template="plotly_white", showlegend=False,
+        height=max(420, 120 + 26 * len(table)), margin={"l": 10, "r": 30, "t": 100, "b": 40},
+    )
+    return fig
+
+
+# -- curves -------------------------------------------------------------------------------------
+
+
+def _thin(n: int, k: int) -> np.ndarray:
+    """Indices of at most ``k`` of ``n`` points, evenly spaced, first and last kept."""
+    if n <= k:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, k).round().astype(np.int64))
+
+
+def _why(info: pd.DataFrame | None, tid: str, column: str) -> str:
+    """The last line of a trial's stop reason or error (for hover text), or ""."""
+    if info is None or tid not in info.index or column not in info:
+        return ""
+    raw = info.at[tid, column]
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or not str(raw).strip():
+        return ""
+    return str(raw).strip().splitlines()[-1][:160]
+
+
+def _log_axis(values: np.ndarray) -> bool:
+    finite = values[np.isfinite(values)]
+    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() >= 100)
+
+
+def curves_figure(
+    result: SweepResult, metric: str | None = None, max_points: int = MAX_CURVE_POINTS
+) -> Any:
+    """The metric against the step for every trial, coloured by status.
+
+    Trials a scheduler stopped get an X at their last step (hover shows why), failed ones a
+    red X; the best trial is drawn on top in black. Curves are thinned to at most
+    ``max_points`` points in all (evenly spaced steps, first and last kept).
+
+    Returns:
+        A ``plotly.graph_objects.Figure``.
+    """
+    go = graph_objects()
+    metric = metric_name(result, metric)
+    title = f"{metric} per step" if metric else "Metric per step"
+    hist = result.history
+    if metric is None or metric not in hist or hist.empty:
+        return _empty_figure(title, "No metric reported yet.")
+    frame = hist[["trial_id", "step", metric]].copy()
+    frame[metric] = numbers(frame[metric])
+    frame["step"] = numbers(frame["step"])
+    frame = frame.dropna(subset=[metric, "step"])
+    if frame.empty:
+        return _empty_figure(title, "No metric reported yet.")
+    frame = frame.sort_values(["trial_id", "step"], kind="stable")
+    ids = frame["trial_id"].to_numpy()
+    steps = frame["step"].to_numpy(dtype=float)
+    values = frame[metric].to_numpy(dtype=float)
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    ends = np.r_[starts[1:], len(ids)]
+    n_trials = len(starts)
+    per_trial = int(np.clip(max_points // max(n_trials, 1), MIN_POINTS_PER_TRIAL,
+                            MAX_POINTS_PER_TRIAL))
+    info = result.trials.set_index("trial_id") if len(result.trials) else None
+    best = result.best
+    best_id = best["trial_id"] if best else None
+    groups: dict[str, tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = {}
+    marks: dict[str, list[tuple[float, float, str]]] = {"stopped": [], "failed": []}
+    best_curve: tuple[np.ndarray, np.ndarray] | None = None
+    gap = np.array([np.nan])
+    for s, e in zip(starts, ends, strict=True):
+        tid = ids[s]
+        status = "running"
+        if info is not None and tid in info.index:
+            status = str(info.at[tid, "status"])
+        sel = s + _thin(e - s, per_trial)
+        xs, ys = steps[sel], values[sel]
+        if tid == best_id:
+            best_curve = (steps[s:e], values[s:e])
+        g = groups.setdefault(status, ([], [], []))
+        g[0].extend((xs, gap))
+        g[1].extend((ys, gap))
+        g[2].extend((np.full(len(xs) + 1, tid, dtype=object),))
+        if status in marks:
+            why = _why(info, tid, "stop_reason" if status == "stopped" else "error")
+            text = f"{tid}: {html.escape(why)}" if why else str(tid)
+            marks[status].append((steps[e - 1], values[e - 1], text))
+    n_lines = n_trials
+    opacity = float(np.clip(2.2 / math.sqrt(n_lines), 0.18, 0.85))
+    fig = go.Figure()
+    for status in sorted(groups, key=status_rank):
+        xs_l, ys_l, tx_l = groups[status]
+        count = len(tx_l)
+        fig.add_trace(go.Scattergl(
+            x=np.concatenate(xs_l).astype(np.float32), y=np.concatenate(ys_l).astype(np.float32),
+            text=np.concatenate(tx_l), mode="lines", name=f"{status} ({count})",
+            line={"color": STATUS_COLORS.get(status, OTHER_COLOR), "width": 1.2},
+            opacity=opacity, connectgaps=False,
+            hovertemplate=f"%{{text}}<br>step %{{x}}<br>{html.escape(metric)} %{{y:.4g}}"
+                          f"<extra>{status}</extra>",
+        ))
+    symbols = {"stopped": ("x", STATUS_COLORS["stopped"], "stopped early (X)"),
+               "failed": ("x", STATUS_COLORS["failed"], "failed (X)")}
+    for status, points in marks.items():
+        if not points:
+            continue
+        symbol, color, name = symbols[status]
+        fig.add_trace(go.Scattergl(
+            x=[p[0] for p in points], y=[p[1] for p in points], text=[p[2] for p in points],
+            mode="markers", name=name,
+            marker={"symbol": symbol, "size": 9, "color": color,
+                    "line": {"width": 1.5, "color": color}},
+            hovertemplate="%{text}<br>step %{x}<br>%{y:.4g}<extra></extra>",
+        ))
+    if best_curve is not None:
+        bx, by = best_curve
+        k = _thin(len(bx), MAX_POINTS_PER_TRIAL)
+        fig.add_trace(go.Scattergl(
+            x=bx[k], y=by[k], mode="lines", name=f"best: {best_id}",
+            line={"color": "#111", "width": 2.6},
+            hovertemplate=f"best {best_id}<br>step %{{x}}<br>%{{y:.4g}}<extra></extra>",
+        ))
+    thinned = "" if per_trial >= int(np.max(ends - starts)) else (
+        f"; at most {per_trial} points per curve shown")
+    fig.update_layout(
+        title={"text": f"{html.escape(title)}<br><sup>{n_trials} trials{thinned}</sup>"},
+        template="plotly_white", height=480, hovermode="closest",
+        xaxis={"title": {"text": "step"}},
+        yaxis={"title": {"text": html.escape(metric)},
+               "type": "log" if _log_axis(values) else "linear"},
+        legend={"orientation": "h", "y": -0.18},
+        margin={"l": 70, "r": 30, "t": 90, "b": 60},
+    )
+    return fig
+
+
+# -- best so far --------------------------------------------------------------------------------
+
+
+def best_figure(result: SweepResult, metric: str | None = None) -> Any:
+    """Each trial's value and the best so far against the trial number (start order).
+
+    Returns:
+        A ``plotly.graph_objects.Figure``.
+    """
+    go = graph_objects()
+    metric = metric_name(result, metric)
+    col, label = value_column(result, metric)
+    title = "Best so far"
+    if col is None or result.trials.empty:
+        return _empty_figure(title, "No metric values yet.")
+    numbered = start_order(result)
+    trials = result.trials
+    x = np.array([numbered[t] for t in trials["trial_id"]], dtype=float)
+    y = numbers(trials[col])
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    ids = trials["trial_id"].to_numpy()[order]
+    status = trials["status"].astype(str).to_numpy()[order]
+    if not np.isfinite(y).any():
+        return _empty_figure(title, "No metric values yet.")
+    mode = goal_mode(result)
+    running = running_best(y, mode)
+    fig = go.Figure()
+    scatter = go.Scattergl if len(x) > 1000 else go.Scatter
+    for st in sorted(set(status), key=status_rank):
+        sel = (status == st) & np.isfinite(y)
+        if not sel.any():
+            continue
+        fig.add_trace(scatter(
+            x=x[sel], y=y[sel], text=ids[sel], mode="markers", name=f"{st} ({int(sel.sum())})",
+            marker={"color": STATUS_COLORS.get(st, OTHER_COLOR), "size": 7, "opacity": 0.8},
+            hovertemplate=f"trial #%{{x}} %{{text}}<br>{html.escape(label)} %{{y:.4g}}"
+                          f"<extra>{st}</extra>",
+        ))
+    # WebGL traces draw above SVG ones: the line must be of the markers' kind to stay on top.
+    line = go.Scattergl if scatter is go.Scattergl else go.Scatter
+    fig.add_trace(line(
+        x=x, y=running, mode="lines", line={"shape": "hv", "color": "#111", "width": 2.4},
+        name="best so far", hovertemplate="after %{x} trials: %{y:.4g}<extra></extra>",
+    ))
+    fig.update_layout(
+        title={"text": f"{title}<br><sup>{html.escape(label)}, goal {mode}imize</sup>"},
+        template="plotly_white", height=420, hovermode="closest",
+        xaxis={"title": {"text": "trial number (start order)"}},
+        yaxis={"title": {"text": html.escape(label)},
+               "type": "log" if _log_axis(y) else "linear"},
+        legend={"orientation": "h", "y": -0.22},
+        margin={"l": 70, "r": 30, "t": 90, "b": 60},
+    )
+    return fig
