@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from raysweep.errors import RaysweepWarning, ReportLineError
-from raysweep.program import metrics as reporting
 from raysweep.program.metrics import (
     MAX_REPORT_BYTES,
     REPORT_PREFIX,
@@ -20,19 +19,22 @@ from raysweep.program.metrics import (
     format_report_line,
     log,
     parse_report_line,
+    reset_stdout,
     set_function_reporter,
 )
+from raysweep.program.once import reset_warnings
 
 
 @pytest.fixture(autouse=True)
 def _isolated_channel(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Give every test a fresh channel: no hook, no trial id, no warning shown yet."""
     monkeypatch.delenv(TRIAL_ID_ENV, raising=False)
-    monkeypatch.setattr(reporting, "_warned_nowhere", False)
-    monkeypatch.setattr(reporting, "_stdout_fd", None)
+    reset_warnings()
+    reset_stdout()
     previous = set_function_reporter(None)
     yield
     set_function_reporter(previous)
+    reset_stdout()
 
 
 # --- parse_report_line ---------------------------------------------------------------------
@@ -292,20 +294,20 @@ def test_log_outside_raysweep_still_validates() -> None:
 
 
 def test_log_in_a_program_writes_one_line_to_the_original_stdout(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv(TRIAL_ID_ENV, "t1")
-    read_fd, write_fd = os.pipe()
-    # Stands in for the dup of fd 1 that log() takes on first use.
-    monkeypatch.setattr(reporting, "_stdout_fd", write_fd)
+    log({"loss": float("inf"), "val": {"acc": np.float32(0.5)}}, step=3)
+    # A program that points fd 1 elsewhere afterwards does not lose its reports.
+    saved_fd1 = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
     try:
-        log({"loss": float("inf"), "val": {"acc": np.float32(0.5)}}, step=3)
         log({"loss": 0.1})
-        os.close(write_fd)
-        with os.fdopen(read_fd, "rb") as reader:
-            data = reader.read()
     finally:
-        monkeypatch.setattr(reporting, "_stdout_fd", None)
-    assert data == (
-        b'@raysweep {"loss":Infinity,"val/acc":0.5,"_step":3}\n@raysweep {"loss":0.1}\n'
+        os.dup2(saved_fd1, 1)
+        os.close(saved_fd1)
+        os.close(devnull)
+    assert capfd.readouterr().out == (
+        '@raysweep {"loss":Infinity,"val/acc":0.5,"_step":3}\n@raysweep {"loss":0.1}\n'
     )

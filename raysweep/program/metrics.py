@@ -50,7 +50,8 @@ Example in a shell script::
 
     echo "@raysweep {\\"loss\\": $LOSS}"
 
-This module imports only the standard library, so ``import raysweep.program.metrics`` stays cheap.
+Besides the standard library this module imports only raysweep's errors and once-only warnings,
+so ``import raysweep`` in a trial's program stays cheap.
 """
 
 from __future__ import annotations
@@ -60,11 +61,11 @@ import os
 import re
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from raysweep.errors import RaysweepWarning, ReportLineError
+from raysweep.program.once import warn_once
 
 __all__ = [
     "MAX_REPORT_BYTES",
@@ -75,6 +76,7 @@ __all__ = [
     "format_report_line",
     "log",
     "parse_report_line",
+    "reset_stdout",
     "set_function_reporter",
 ]
 
@@ -228,13 +230,30 @@ def log(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
         body = json.dumps(flat, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
         _write_line(f"{REPORT_PREFIX}{body}\n".encode("ascii"))
     else:
-        _warn_nowhere()
+        warn_once(
+            "log-nowhere",
+            f"raysweep.log() was called outside a raysweep trial ({TRIAL_ID_ENV} is not set), "
+            "so the metrics go nowhere. This warning is shown once; run the program through "
+            "`raysweep run sweep.yaml` to record them.",
+        )
+
+
+def reset_stdout() -> None:
+    """Close the duplicate of standard output that reports go to; the next report takes a new one.
+
+    Tests call it to start from a new process's state, so that a report goes to whatever file
+    descriptor 1 is during the test.
+    """
+    global _stdout_fd
+    with _write_lock:
+        if _stdout_fd is not None:
+            fd, _stdout_fd = _stdout_fd, None
+            os.close(fd)
 
 
 _function_reporter: Reporter | None = None
 _stdout_fd: int | None = None
 _write_lock = threading.Lock()
-_warned_nowhere = False
 
 
 def _write_line(data: bytes) -> None:
@@ -259,20 +278,6 @@ def _write_line(data: bytes) -> None:
         while view:
             written = os.write(_stdout_fd, view)
             view = view[written:]
-
-
-def _warn_nowhere() -> None:
-    global _warned_nowhere
-    if _warned_nowhere:
-        return
-    _warned_nowhere = True
-    warnings.warn(
-        f"raysweep.log() was called outside a raysweep trial ({TRIAL_ID_ENV} is not set), so "
-        "the metrics go nowhere. This warning is shown once; run the program through "
-        "`raysweep run sweep.yaml` to record them.",
-        RaysweepWarning,
-        stacklevel=3,
-    )
 
 
 def _prepare(metrics: Mapping[str, Any], step: int | None) -> dict[str, Any]:
