@@ -14,9 +14,9 @@ promotion  :class:`PromotionScheduler` (promotion-type ASHA, re-runs from the st
            :func:`promotion_params`
 ========== ================================================================================
 
-Every scheduler built here keeps ``stop_reasons`` (``trial_id -> reason``) for the trials it
-stopped, which is how the results table marks them "stopped", and a state that
-:func:`make_callbacks` carries through Tune's experiment checkpoints.
+Every scheduler built here is a :class:`SweepScheduler`: it keeps ``stop_reasons``
+(``trial_id -> reason``) for the trials it stopped, which is how the results table marks them
+"stopped", and a JSON state that raysweep saves at each trial end and resumes from.
 """
 
 from __future__ import annotations
@@ -26,28 +26,34 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from ._hyperband_rule import BANDS_ERROR, Decision, HyperbandRule, bands, valid_history
-from ._mapping import (
-    STOP_REASON_KEY,
+from ._hyperband_rule import (
+    BANDS_ERROR,
+    Decision,
+    HyperbandRule,
+    bands,
+    decide,
+    threshold,
+    valid_history,
+)
+from ._stop_reasons import STOP_REASON_KEY
+from .ray_arguments import (
     AshaParams,
-    EarlyTerminateLike,
     MedianParams,
-    MetricLike,
     PromotionParams,
     asha_params,
-    early_terminate_kind,
     median_params,
-    mode_of,
     promotion_params,
 )
 
 if TYPE_CHECKING:
     from ray.tune import Callback
-    from ray.tune.schedulers import TrialScheduler
 
-    from ._ray import RecordingAsha, RecordingMedian, SchedulerStateCallback
-    from .hyperband import WandbHyperbandCallback, WandbHyperbandScheduler
+    from raysweep.sweep.config import EarlyTerminate, Metric
+
+    from ._base import StopReasonCallback, SweepScheduler
+    from .hyperband import WandbHyperbandScheduler
     from .promotion import PromotionScheduler
+    from .ray_schedulers import RecordingAsha, RecordingMedian
 
 __all__ = [
     "BANDS_ERROR",
@@ -61,24 +67,26 @@ __all__ = [
     "PromotionScheduler",
     "RecordingAsha",
     "RecordingMedian",
-    "SchedulerStateCallback",
-    "WandbHyperbandCallback",
+    "StopReasonCallback",
+    "SweepScheduler",
     "WandbHyperbandScheduler",
     "asha_params",
     "bands",
+    "decide",
     "make_callbacks",
     "make_scheduler",
     "median_params",
     "promotion_params",
+    "threshold",
     "valid_history",
 ]
 
 # Names served by ``__getattr__`` so that importing this package does not import Ray.
 _LAZY = {
-    "RecordingAsha": "._ray",
-    "RecordingMedian": "._ray",
-    "SchedulerStateCallback": "._ray",
-    "WandbHyperbandCallback": ".hyperband",
+    "RecordingAsha": ".ray_schedulers",
+    "RecordingMedian": ".ray_schedulers",
+    "StopReasonCallback": "._base",
+    "SweepScheduler": "._base",
     "WandbHyperbandScheduler": ".hyperband",
     "PromotionScheduler": ".promotion",
 }
@@ -90,44 +98,40 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _hyperband(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> TrialScheduler:
+def _hyperband(early_terminate: EarlyTerminate, metric: Metric | None) -> SweepScheduler:
     from .hyperband import WandbHyperbandScheduler
 
-    name, mode = mode_of(metric)
-    strict = getattr(early_terminate, "strict", None)
-    eta = getattr(early_terminate, "eta", None)
     return WandbHyperbandScheduler(
-        metric=name,
-        mode=mode,
-        min_iter=getattr(early_terminate, "min_iter", None),
-        max_iter=getattr(early_terminate, "max_iter", None),
-        s=getattr(early_terminate, "s", None),
-        eta=3 if eta is None else eta,
-        # W&B's default since sweeps#108, whatever its docs say.
-        strict=True if strict is None else strict,
+        metric=None if metric is None else metric.name,
+        mode=None if metric is None else metric.mode,
+        min_iter=early_terminate.min_iter,
+        max_iter=early_terminate.max_iter,
+        s=early_terminate.s,
+        eta=early_terminate.eta,
+        strict=early_terminate.strict,
     )
 
 
-def _asha(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> TrialScheduler:
-    from ._ray import RecordingAsha
+def _asha(early_terminate: EarlyTerminate, metric: Metric | None) -> SweepScheduler:
+    from .ray_schedulers import RecordingAsha
 
     return RecordingAsha(**asdict(asha_params(early_terminate, metric)))
 
 
-def _median(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> TrialScheduler:
-    from ._ray import RecordingMedian
+def _median(early_terminate: EarlyTerminate, metric: Metric | None) -> SweepScheduler:
+    from .ray_schedulers import RecordingMedian
 
     return RecordingMedian(**asdict(median_params(early_terminate, metric)))
 
 
-def _promotion(early_terminate: EarlyTerminateLike, metric: MetricLike | None) -> TrialScheduler:
+def _promotion(early_terminate: EarlyTerminate, metric: Metric | None) -> SweepScheduler:
     from .promotion import PromotionScheduler
 
     return PromotionScheduler(**asdict(promotion_params(early_terminate, metric)))
 
 
 #: ``early_terminate.type`` -> builder; the single source of scheduler names.
-SCHEDULERS: dict[str, Callable[[EarlyTerminateLike, MetricLike | None], TrialScheduler]] = {
+SCHEDULERS: dict[str, Callable[[EarlyTerminate, Metric | None], SweepScheduler]] = {
     "hyperband": _hyperband,
     "asha": _asha,
     "median": _median,
@@ -136,8 +140,8 @@ SCHEDULERS: dict[str, Callable[[EarlyTerminateLike, MetricLike | None], TrialSch
 
 
 def make_scheduler(
-    early_terminate: EarlyTerminateLike | None, metric: MetricLike | None
-) -> TrialScheduler | None:
+    early_terminate: EarlyTerminate | None, metric: Metric | None
+) -> SweepScheduler | None:
     """Build the Ray scheduler for a sweep's ``early_terminate`` section.
 
     With a ``metric``, the scheduler carries the metric and mode itself. Ray's ASHA and
@@ -145,40 +149,36 @@ def make_scheduler(
     ("the scheduler you are using was already instantiated with their own metric..."); so
     either leave those out of ``TuneConfig``, or pass ``metric=None`` here and let
     ``TuneConfig`` supply them. (:class:`WandbHyperbandScheduler` accepts both when they
-    agree.) Also pass :func:`make_callbacks` to ``tune.RunConfig`` (stop reasons in results,
-    state in experiment checkpoints).
+    agree.) Also pass :func:`make_callbacks` to ``tune.RunConfig`` (stop reasons in results).
 
     Args:
-        early_terminate: The parsed ``early_terminate`` section (``type``, ``min_iter``,
-            ``max_iter``, ``s``, ``eta``, ``strict``), or None for no early stopping.
-        metric: The parsed ``metric`` section (``name``, ``goal``), or None.
+        early_terminate: The sweep's ``early_terminate`` section
+            (:class:`raysweep.sweep.config.EarlyTerminate`), or None for no early stopping.
+        metric: The sweep's ``metric`` section (:class:`raysweep.sweep.config.Metric`), or
+            None.
 
     Returns:
         The scheduler, or None when ``early_terminate`` is None (Tune then runs FIFO).
 
     Raises:
-        ValueError: On an unknown ``type`` or invalid settings.
+        ValueError: On an unknown ``type`` or settings that give no band.
     """
     if early_terminate is None:
         return None
-    kind = early_terminate_kind(early_terminate)
-    build = SCHEDULERS.get(kind)
+    build = SCHEDULERS.get(early_terminate.type)
     if build is None:
         raise ValueError(
-            f"early_terminate.type must be one of {', '.join(map(repr, SCHEDULERS))}, got {kind!r}"
+            f"early_terminate.type must be one of {', '.join(map(repr, SCHEDULERS))}, "
+            f"got {early_terminate.type!r}"
         )
     return build(early_terminate, metric)
 
 
-def make_callbacks(scheduler: TrialScheduler | None) -> list[Callback]:
+def make_callbacks(scheduler: SweepScheduler | None) -> list[Callback]:
     """Return the Tune callbacks a scheduler from :func:`make_scheduler` needs.
 
-    For :class:`WandbHyperbandScheduler`, a :class:`WandbHyperbandCallback`; for
-    :class:`RecordingAsha`, :class:`RecordingMedian` and :class:`PromotionScheduler`, a
-    :class:`SchedulerStateCallback`.
-    Both write stop reasons into results (key :data:`STOP_REASON_KEY`) and keep the
-    scheduler's state in Tune's experiment checkpoints, so ``Tuner.restore`` resumes it.
-    Nothing for other schedulers.
+    A :class:`StopReasonCallback`, which writes the scheduler's stop reasons into results (key
+    :data:`STOP_REASON_KEY`); nothing without a scheduler.
 
     Args:
         scheduler: The scheduler passed to ``tune.TuneConfig``, or None.
@@ -188,12 +188,6 @@ def make_callbacks(scheduler: TrialScheduler | None) -> list[Callback]:
     """
     if scheduler is None:
         return []
-    from ._ray import RecordingAsha, RecordingMedian, SchedulerStateCallback
-    from .hyperband import WandbHyperbandCallback, WandbHyperbandScheduler
-    from .promotion import PromotionScheduler
+    from ._base import StopReasonCallback
 
-    if isinstance(scheduler, WandbHyperbandScheduler):
-        return [WandbHyperbandCallback(scheduler)]
-    if isinstance(scheduler, (RecordingAsha, RecordingMedian, PromotionScheduler)):
-        return [SchedulerStateCallback(scheduler)]
-    return []
+    return [StopReasonCallback(scheduler)]

@@ -1,7 +1,7 @@
 """W&B's Hyperband early-stopping rule as pure functions (no Ray, no I/O).
 
 This reproduces ``early_terminate: {type: hyperband}`` of wandb/sweeps
-(``hyperband_stopping.py``; spec section c) exactly:
+(``hyperband_stopping.py``) exactly:
 
 * An *iteration* is one valid logged value of the metric: rows without the metric, NaN,
   +-inf, bools and non-numbers are skipped (:func:`valid_history`). ``_step`` plays no part.
@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from raysweep.sweep.config import hyperband_bands
+
+from ._stop_reasons import show_number
 
 __all__ = [
     "BANDS_ERROR",
@@ -170,11 +172,6 @@ def threshold(histories: Iterable[Sequence[float]], band: int, eta: float) -> fl
     return values[int((1.0 / eta) * len(values))]
 
 
-def _fmt(number: float) -> str:
-    # "+ 0.0" turns the -0.0 that negating a maximized 0 gives into "0".
-    return f"{number + 0.0:.4g}"
-
-
 @dataclass(frozen=True)
 class Decision:
     """The verdict on one running run at its latest band.
@@ -228,7 +225,8 @@ class Decision:
         verb = "stopped" if stop else "kept"
         label = "" if strict else "best "
         reason = (
-            f"{verb} at band {band}: {label}{_fmt(value)} {relation} threshold {_fmt(shown_limit)}"
+            f"{verb} at band {band}: {label}{show_number(value)} {relation} "
+            f"threshold {show_number(shown_limit)}"
         )
         return cls(
             stop=stop, band=band, value=value + 0.0, threshold=shown_limit + 0.0, reason=reason
@@ -260,7 +258,7 @@ def decide(
         all_histories: The same for every run in any state, this one included.
         bands: Ascending bands, from :func:`bands`.
         eta: Reduction factor, greater than 1.
-        strict: W&B's ``strict`` (default True since sweeps#108).
+        strict: W&B's ``strict`` (True: the value at the band, W&B's default).
         maximize: Whether the metric is maximized; only changes how the decision shows
             numbers.
 

@@ -1,14 +1,14 @@
 """W&B-exact Hyperband early stopping as a Ray Tune scheduler.
 
 :class:`WandbHyperbandScheduler` applies :class:`~._hyperband_rule.HyperbandRule` to Tune
-results; :class:`WandbHyperbandCallback` carries its stop reasons into trial results and its
-state through Tune's experiment checkpoints. Wire both::
+results. Wire it with :class:`~._base.StopReasonCallback`, which carries its stop reasons into
+trial results::
 
     scheduler = WandbHyperbandScheduler(metric="loss", mode="min", min_iter=3)
     tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(scheduler=scheduler),
-        run_config=tune.RunConfig(callbacks=[WandbHyperbandCallback(scheduler)]),
+        run_config=tune.RunConfig(callbacks=[StopReasonCallback(scheduler)]),
     )
 
 **Ticks versus results.** W&B's controller re-judges every running run on each tick, so a run
@@ -31,29 +31,24 @@ cut back to the values reported before that iteration, as if those later ones ne
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ray.tune import Callback
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from raysweep.files import write_json_atomic
-
+from ._base import SweepScheduler
 from ._hyperband_rule import Decision, HyperbandRule, threshold, valid_history
-from ._mapping import STOP_REASON_KEY
-from ._resume import ResumableState
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
-__all__ = ["STOP_REASON_KEY", "WandbHyperbandCallback", "WandbHyperbandScheduler"]
+__all__ = ["WandbHyperbandScheduler"]
 
 _STATE_VERSION = 1
 _MODES = ("min", "max")
 
 
-class WandbHyperbandScheduler(ResumableState, FIFOScheduler):
+class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
     """Stop trials exactly as W&B's ``early_terminate: hyperband`` does.
 
     Trials run in FIFO order; a trial is judged whenever it reports the metric, against every
@@ -90,7 +85,7 @@ class WandbHyperbandScheduler(ResumableState, FIFOScheduler):
         eta: float = 3,
         strict: bool = True,
     ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # Ray is untyped here
+        super().__init__()
         _check_mode(mode)
         self._metric = metric
         self._mode = mode
@@ -107,7 +102,6 @@ class WandbHyperbandScheduler(ResumableState, FIFOScheduler):
         self._histories: dict[str, list[tuple[int, float]]] = {}
         self._live: set[str] = set()
         self._marked: dict[str, Decision] = {}
-        self.stop_reasons: dict[str, str] = {}
         # band -> threshold; dropped whenever a history reaches or leaves that band.
         self._limits: dict[int, float] = {}
 
@@ -196,7 +190,7 @@ class WandbHyperbandScheduler(ResumableState, FIFOScheduler):
     # -- persistence -------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Return the scheduler's state as JSON-compatible data (see :meth:`save`)."""
+        """Return the scheduler's state as JSON-compatible data."""
         return {
             "version": _STATE_VERSION,
             "metric": self._metric,
@@ -238,19 +232,6 @@ class WandbHyperbandScheduler(ResumableState, FIFOScheduler):
         self._marked = {k: Decision(**d) for k, d in state["marked"].items()}
         self.stop_reasons = dict(state["stop_reasons"])
         self._limits.clear()
-
-    def save(self, checkpoint_path: str) -> None:
-        """Write the state to ``checkpoint_path`` as JSON, atomically.
-
-        Tune never calls this (ray#30838: schedulers are not checkpointed);
-        :class:`WandbHyperbandCallback` persists the state through Tune instead.
-        """
-        write_json_atomic(checkpoint_path, self.state_dict())
-
-    def restore(self, checkpoint_path: str) -> None:
-        """Read state written by :meth:`save`."""
-        with open(checkpoint_path, encoding="utf-8") as handle:
-            self.load_state_dict(json.load(handle))
 
     # -- internals ---------------------------------------------------------------------
 
@@ -319,7 +300,7 @@ class WandbHyperbandScheduler(ResumableState, FIFOScheduler):
         self._marked.pop(trial_id, None)
 
     def resume_from(self, state: Mapping[str, Any], dropped_ids: Iterable[str]) -> None:
-        """As :meth:`ResumableState.resume_from`; no saved trial is live any more (each one
+        """As :meth:`SweepScheduler.resume_from`; no saved trial is live any more (each one
         ended, and then it is not live in the last save, or it is dropped)."""
         super().resume_from({**state, "live": []}, dropped_ids)
 
@@ -331,46 +312,6 @@ class WandbHyperbandScheduler(ResumableState, FIFOScheduler):
             self._histories.pop(trial_id, None)
             self.stop_reasons.pop(trial_id, None)
         self._limits.clear()
-
-
-class WandbHyperbandCallback(Callback):
-    """Carry a :class:`WandbHyperbandScheduler`'s stop reasons and state through Tune.
-
-    * Writes the stop reason into the stopping result under :data:`STOP_REASON_KEY`, so it
-      reaches ``trial.last_result``, ``result.json`` and ``ResultGrid``. (A scheduler cannot:
-      Tune hands it a flattened copy of the result, but hands callbacks the result itself.)
-    * Returns the scheduler's state from :meth:`get_state`, which Tune saves with every
-      experiment checkpoint and gives back to :meth:`set_state` on ``Tuner.restore``. Tune
-      pickles the scheduler and this callback together in ``tuner.pkl``, so after a restore
-      the callback still points at the scheduler Tune uses.
-
-    Args:
-        scheduler: The scheduler passed to ``tune.TuneConfig(scheduler=...)``.
-    """
-
-    def __init__(self, scheduler: ResumableState) -> None:
-        self.scheduler = scheduler
-
-    def on_trial_result(
-        self,
-        iteration: int,
-        trials: list[Trial],
-        trial: Trial,
-        result: dict[str, Any],
-        **info: Any,
-    ) -> None:
-        """Add the stop reason to the result that stopped the trial; called after the scheduler."""
-        reason = self.scheduler.stop_reasons.get(trial.trial_id)
-        if reason is not None:
-            result[STOP_REASON_KEY] = reason
-
-    def get_state(self) -> dict[str, Any] | None:
-        """Return the scheduler's state; called by Tune at each experiment checkpoint."""
-        return self.scheduler.state_dict()
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Restore the scheduler's state; called by Tune on ``Tuner.restore``."""
-        self.scheduler.load_state_dict(state)
 
 
 def _check_mode(mode: str | None) -> None:

@@ -1,7 +1,7 @@
 """``early_terminate: {type: promotion}``: promotion-type ASHA with retraining, on Ray Tune.
 
 A Tune scheduler can stop trials but cannot start one; only the searcher can. So
-:class:`PromotionScheduler` plays both parts of :class:`~._promotion.PromotionLadder`:
+:class:`PromotionScheduler` plays both parts of :class:`~.promotion_ladder.PromotionLadder`:
 
 * as the sweep's scheduler it stops every trial at its budget (the next rung) and records its
   value there, and learns which trials start, end, fail or are removed;
@@ -11,22 +11,19 @@ A Tune scheduler can stop trials but cannot start one; only the searcher can. So
   instead of finishing.
 
 The searcher's proposer learns from the first trial of each configuration (its best value up to
-the first rung); re-runs are not its proposals. Stop reasons and state travel like those of the
-other raysweep schedulers (:class:`~.hyperband.WandbHyperbandCallback`).
+the first rung); re-runs are not its proposals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from raysweep.files import write_json_atomic
-
+from ._base import SweepScheduler
 from ._hyperband_rule import valid_history
-from ._promotion import PromotionLadder
-from ._resume import ResumableState
+from .promotion_ladder import PromotionLadder
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -36,7 +33,7 @@ __all__ = ["PromotionScheduler"]
 _STATE_VERSION = 1
 
 
-class PromotionScheduler(ResumableState, FIFOScheduler):
+class PromotionScheduler(SweepScheduler, FIFOScheduler):
     """Stop each trial at its rung; re-run the best configurations to the next rung.
 
     An iteration is one report (Tune's ``training_iteration``), as for ``type: asha``.
@@ -52,18 +49,22 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
         stop_reasons: ``trial_id -> reason`` for every trial stopped at its rung.
     """
 
+    reruns_configurations: ClassVar[bool] = True
+
     def __init__(self, *, metric: str, mode: str, rungs: Sequence[int], eta: float) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # Ray is untyped here
+        super().__init__()
         self._metric = metric
         self._mode = mode
         self.ladder = PromotionLadder(rungs, eta, mode)
-        self.stop_reasons: dict[str, str] = {}
         self._dropped_reruns: set[str] = set()  # see forget()
 
     # -- the searcher's side -----------------------------------------------------------
 
     def rerun(self, trial_id: str) -> dict[str, Any] | None:
-        """The configuration to train again as ``trial_id``, or None: propose a new one."""
+        """The configuration to train again as ``trial_id``, or None: propose a new one.
+
+        Called by the searcher before each new proposal (``TuneSearcher.take_reruns_from``).
+        """
         return self.ladder.take(trial_id)
 
     def waiting(self) -> bool:
@@ -163,14 +164,3 @@ class PromotionScheduler(ResumableState, FIFOScheduler):
         return trial_id in self._dropped_reruns or (
             not self.ladder.knows(trial_id) and self.ladder.has_config(config)
         )
-
-    def save(self, checkpoint_path: str) -> None:
-        """Write :meth:`state_dict` as JSON (Ray's own ``save`` pickles ``__dict__``)."""
-        write_json_atomic(checkpoint_path, self.state_dict())
-
-    def restore(self, checkpoint_path: str) -> None:
-        """Read a file written by :meth:`save`."""
-        import json
-
-        with open(checkpoint_path, encoding="utf-8") as handle:
-            self.load_state_dict(json.load(handle))

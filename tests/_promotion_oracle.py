@@ -6,7 +6,7 @@ next curve; each trial stops at its rung or runs to the end of its curve.
 
 from __future__ import annotations
 
-from raysweep.schedulers._promotion import PromotionLadder
+from raysweep.schedulers.promotion_ladder import PromotionLadder
 
 Outcome = tuple[str, int, str]  # (status, steps, curve)
 

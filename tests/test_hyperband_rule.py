@@ -1,6 +1,6 @@
 """W&B's Hyperband stopping rule (pure; no Ray).
 
-Ports the cases of wandb/sweeps ``tests/test_hyperband_stopping.py`` (spec section f) with
+Ports the cases of wandb/sweeps ``tests/test_hyperband_stopping.py`` with
 hand-made histories: each case id says which rule it exercises, and the expected outcome
 follows from the spec's formula (worked out in the comment next to each case).
 """
@@ -14,8 +14,15 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from raysweep.schedulers import BANDS_ERROR, Decision, HyperbandRule, bands, valid_history
-from raysweep.schedulers._hyperband_rule import decide, threshold
+from raysweep.schedulers import (
+    BANDS_ERROR,
+    Decision,
+    HyperbandRule,
+    bands,
+    decide,
+    threshold,
+    valid_history,
+)
 
 # -- bands ---------------------------------------------------------------------------------
 

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import json
 import math
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from ray.tune.search import Searcher
 from raysweep.schedulers import (
     PromotionScheduler,
-    SchedulerStateCallback,
+    StopReasonCallback,
     make_callbacks,
     make_scheduler,
     promotion_params,
 )
-from raysweep.schedulers._promotion import PromotionLadder
+from raysweep.schedulers.promotion_ladder import PromotionLadder
 from raysweep.search import TuneSearcher
 
 from raysweep.sweep import config as rcfg
@@ -143,12 +142,11 @@ def test_bad_ladders_are_refused(rungs: list[int], eta: float, mode: str, match:
 # -- the mapping and the scheduler -------------------------------------------------------
 
 
-def _et(**kwargs: Any) -> SimpleNamespace:
-    return SimpleNamespace(**{"type": "promotion", "min_iter": None, "max_iter": None,
-                              "s": None, "eta": 3, **kwargs})
+def _et(**kwargs: Any) -> rcfg.EarlyTerminate:
+    return rcfg.EarlyTerminate(type="promotion", **kwargs)
 
 
-LOSS = SimpleNamespace(name="loss", goal="minimize")
+LOSS = rcfg.Metric("loss")
 
 
 def test_rungs_are_wandb_bands_and_a_metric_is_required() -> None:
@@ -188,7 +186,8 @@ def _train(scheduler: PromotionScheduler, trial: _Trial, losses: list[float]) ->
 
 def test_the_scheduler_stops_each_trial_at_its_budget_and_hands_out_reruns() -> None:
     scheduler = _scheduler()
-    assert [type(c) for c in make_callbacks(scheduler)] == [SchedulerStateCallback]
+    assert [type(c) for c in make_callbacks(scheduler)] == [StopReasonCallback]
+    assert scheduler.reruns_configurations
     assert _train(scheduler, _Trial("a", {"x": 1}), [3.0, 2.0, 1.0]) == 1
     assert _train(scheduler, _Trial("b", {"x": 2}), [5.0, 4.0, 3.0]) == 1
     assert scheduler.stop_reasons["a"].startswith("stopped at rung 1: 3, 1st of 1")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,10 +16,12 @@ from raysweep.schedulers import (
     STOP_REASON_KEY,
     RecordingAsha,
     RecordingMedian,
-    SchedulerStateCallback,
+    StopReasonCallback,
     make_callbacks,
     make_scheduler,
 )
+
+from raysweep.sweep.config import EarlyTerminate, Metric
 
 CONTINUE, STOP = "CONTINUE", "STOP"
 
@@ -304,27 +305,19 @@ def test_median_refuses_state_for_another_metric() -> None:
 # -- wiring ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _ET:
-    type: str
-    min_iter: int | None = 1
-    max_iter: int | None = None
-    s: int | None = None
-    eta: float = 3
-    strict: bool = True
+LOSS = Metric("loss")
 
 
 @pytest.mark.parametrize(("kind", "cls"), [("asha", RecordingAsha), ("median", RecordingMedian)])
 def test_make_scheduler_returns_the_recording_classes(kind: str, cls: type) -> None:
-    metric = SimpleNamespace(name="loss", goal="minimize")
-    scheduler = make_scheduler(_ET(kind), metric)
+    scheduler = make_scheduler(EarlyTerminate(kind, min_iter=1), LOSS)
     assert type(scheduler) is cls and scheduler.stop_reasons == {}
 
 
-def test_callback_writes_the_reason_and_carries_the_state() -> None:
+def test_callback_writes_the_reason_into_the_stopping_result() -> None:
     scheduler = _asha()
     (callback,) = make_callbacks(scheduler)
-    assert isinstance(callback, SchedulerStateCallback)
+    assert isinstance(callback, StopReasonCallback)
     _feed(scheduler, "a", [1.0])
     _feed(scheduler, "b", [5.0])
     kept, stopped = {"loss": 1.0}, {"loss": 5.0}
@@ -332,9 +325,8 @@ def test_callback_writes_the_reason_and_carries_the_state() -> None:
     callback.on_trial_result(0, [], _trial("b"), stopped)
     assert STOP_REASON_KEY not in kept
     assert stopped[STOP_REASON_KEY] == scheduler.stop_reasons["b"]
-    fresh = _asha()
-    SchedulerStateCallback(fresh).set_state(pickle.loads(pickle.dumps(callback.get_state())))
-    assert fresh.stop_reasons == scheduler.stop_reasons
+    assert scheduler.stop_reason("b") == scheduler.stop_reasons["b"]
+    assert scheduler.stop_reason("a") is None
 
 
 # -- resume --------------------------------------------------------------------------------
@@ -346,8 +338,7 @@ def test_resume_restores_the_state_without_the_dropped_trials(tmp_path: Any, kin
     # trials that were running when the driver died are forgotten (they run again).
     from raysweep.execution.resume import ResumePlan, restore_scheduler
 
-    et = SimpleNamespace(type=kind, min_iter=1, max_iter=None, s=None, eta=3, strict=True)
-    metric = SimpleNamespace(name="loss", goal="minimize")
+    et, metric = EarlyTerminate(kind, min_iter=1), LOSS
     before = make_scheduler(et, metric)
     for trial_id, value in [("a", 1.0), ("b", 2.0), ("c", 3.0)]:
         _feed(before, trial_id, [value, value, value])
@@ -372,8 +363,7 @@ def test_resume_leaves_no_saved_hyperband_trial_live(tmp_path: Any) -> None:
     # or hyperband would wait for it / judge it forever.
     from raysweep.execution.resume import ResumePlan, restore_scheduler
 
-    et = SimpleNamespace(type="hyperband", min_iter=1, max_iter=None, s=None, eta=3, strict=True)
-    metric = SimpleNamespace(name="loss", goal="minimize")
+    et, metric = EarlyTerminate("hyperband", min_iter=1), LOSS
     before = make_scheduler(et, metric)
     _feed(before, "a", [1.0, 1.0, 1.0])
     before.on_trial_add(None, _trial("unrecorded"))
@@ -396,8 +386,7 @@ def test_resume_names_a_damaged_state_file(tmp_path: Any, file: str) -> None:
     plan = ResumePlan(ended=0, dropped_ids=set(), dropped_configs={})
     with pytest.raises(RaysweepError, match=rf"{file} is damaged .*raysweep results"):
         if file == "scheduler.json":
-            et = SimpleNamespace(type="hyperband", min_iter=1, max_iter=None, s=None, eta=3)
-            scheduler = make_scheduler(et, SimpleNamespace(name="loss", goal="minimize"))
+            scheduler = make_scheduler(EarlyTerminate("hyperband", min_iter=1), LOSS)
             restore_scheduler(scheduler, tmp_path, plan)
         else:
             restore_searcher(SimpleNamespace(), None, tmp_path, SimpleNamespace(), plan)

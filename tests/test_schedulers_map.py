@@ -2,48 +2,29 @@
 
 from __future__ import annotations
 
-import enum
 import math
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 from raysweep.schedulers import (
+    BANDS_ERROR,
     SCHEDULERS,
     AshaParams,
     MedianParams,
+    StopReasonCallback,
     asha_params,
     make_callbacks,
     make_scheduler,
     median_params,
 )
 
+import raysweep
+from raysweep.sweep.config import EarlyTerminate as ET
+from raysweep.sweep.config import Goal, Metric
 
-@dataclass(frozen=True)
-class ET:
-    """Stand-in for the parsed ``early_terminate`` section."""
-
-    type: object = "hyperband"
-    min_iter: int | None = None
-    max_iter: int | None = None
-    s: int | None = None
-    eta: float = 3
-    strict: bool = True
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str = "loss"
-    goal: object = "minimize"
-
-
-class Kind(str, enum.Enum):
-    asha = "asha"
-
-
-LOSS = Metric()
-ACC = Metric("acc", "maximize")
+LOSS = Metric("loss")
+ACC = Metric("acc", Goal.MAXIMIZE)
 
 
 @pytest.mark.parametrize(
@@ -102,21 +83,16 @@ def test_asha_params(et: ET, metric: Metric | None, expected: AshaParams) -> Non
     )
 
 
-@pytest.mark.parametrize(
-    ("et", "metric", "message"),
-    [
-        pytest.param(ET("asha"), LOSS, 'either "max_iter" or "min_iter"', id="neither"),
-        pytest.param(ET("asha", max_iter=9), LOSS, "'s' is required", id="max_iter_without_s"),
-        pytest.param(ET("asha", min_iter=3, eta=1), LOSS, "greater than 1", id="eta_1"),
-        pytest.param(ET("asha", min_iter=0), LOSS, "at least 1", id="min_iter_0"),
-        pytest.param(
-            ET("asha", min_iter=3), Metric(goal="minimise"), "metric.goal", id="bad_goal"
-        ),
-    ],
-)
-def test_asha_params_reject_invalid_settings(et: ET, metric: Metric, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        asha_params(et, metric)
+def test_asha_params_need_max_iter_with_s_or_min_iter() -> None:
+    with pytest.raises(ValueError, match='either "max_iter" or "min_iter"'):
+        asha_params(ET("asha"), LOSS)
+
+
+def test_median_params_refuse_settings_without_a_band() -> None:
+    # Built by hand: the sweep file's check refuses these settings with the same message.
+    with pytest.raises(ValueError, match="Bands must be an array of length at least 1"):
+        median_params(ET("median", max_iter=2, s=1, eta=3), LOSS)
+    assert "Bands must be" in BANDS_ERROR
 
 
 @pytest.mark.parametrize(
@@ -142,25 +118,42 @@ def test_make_scheduler_hyperband_is_wandb_exact() -> None:
     assert isinstance(scheduler, WandbHyperbandScheduler)
     assert scheduler.rule.bands == (3, 9, 27)
     assert (scheduler.rule.strict, scheduler.rule.maximize) == (False, True)
-    assert (scheduler.metric, scheduler._mode) == ("acc", "max")
+    assert scheduler.metric == "acc"
 
 
 def test_make_scheduler_asha() -> None:
-    from ray.tune.schedulers import AsyncHyperBandScheduler
+    from raysweep.schedulers import RecordingAsha
 
-    scheduler = make_scheduler(ET(Kind.asha, min_iter=1), LOSS)
-    assert isinstance(scheduler, AsyncHyperBandScheduler)
-    assert (scheduler.metric, scheduler._mode) == ("loss", "min")
-    rungs = sorted(milestone for milestone, _ in scheduler._brackets[0]._rungs)
-    assert rungs[:4] == [1, 3, 9, 27] and not scheduler._stop_last_trials
+    scheduler = make_scheduler(ET("asha", min_iter=1), LOSS)
+    assert isinstance(scheduler, RecordingAsha)
+    assert (scheduler.metric, scheduler.mode) == ("loss", "min")
+    rungs = sorted(milestone for milestone, _ in scheduler.bracket_rungs()[0])
+    assert rungs[:4] == [1, 3, 9, 27] and not scheduler.stops_last_trials
 
 
 def test_make_scheduler_median() -> None:
-    from ray.tune.schedulers import MedianStoppingRule
+    from raysweep.schedulers import RecordingMedian
 
     scheduler = make_scheduler(ET("median", min_iter=2), ACC)
-    assert isinstance(scheduler, MedianStoppingRule)
-    assert (scheduler._grace_period, scheduler._time_attr) == (2, "training_iteration")
+    assert isinstance(scheduler, RecordingMedian)
+    assert (scheduler.grace_period, scheduler.time_attr) == (2, "training_iteration")
+
+
+def test_a_sweep_files_sections_build_the_scheduler_with_their_defaults() -> None:
+    from raysweep.schedulers import WandbHyperbandScheduler
+
+    cfg = raysweep.from_dict(
+        {
+            "method": "random",
+            "metric": {"name": "acc", "goal": "maximize"},
+            "parameters": {"x": {"values": [1, 2]}},
+            "early_terminate": {"type": "hyperband", "min_iter": 2},
+        }
+    )
+    scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
+    assert isinstance(scheduler, WandbHyperbandScheduler)
+    assert scheduler.rule.bands[:3] == (2, 6, 18)  # eta 3 by default
+    assert (scheduler.rule.strict, scheduler.rule.maximize) == (True, True)
 
 
 def test_make_scheduler_rejects_unknown_type() -> None:
@@ -189,17 +182,24 @@ def test_hyperband_accepts_matching_tune_config_metric_and_refuses_conflicts() -
     assert not scheduler.set_search_properties(None, "max")
 
 
-def test_make_callbacks_carry_each_schedulers_state() -> None:
-    from raysweep.schedulers import SchedulerStateCallback, WandbHyperbandCallback
-
-    hyperband = make_scheduler(ET("hyperband", min_iter=1), LOSS)
-    (callback,) = make_callbacks(hyperband)
-    assert isinstance(callback, WandbHyperbandCallback) and callback.scheduler is hyperband
-    for kind in ("asha", "median"):
+def test_every_scheduler_gets_the_stop_reason_callback() -> None:
+    for kind in SCHEDULERS:
         scheduler = make_scheduler(ET(kind, min_iter=1), LOSS)
         (callback,) = make_callbacks(scheduler)
-        assert isinstance(callback, SchedulerStateCallback) and callback.scheduler is scheduler
+        assert isinstance(callback, StopReasonCallback) and callback.scheduler is scheduler
     assert make_callbacks(None) == []
+
+
+def test_only_promotion_reruns_configurations() -> None:
+    reruns = {}
+    for kind in SCHEDULERS:
+        scheduler = make_scheduler(ET(kind, min_iter=1), LOSS)
+        assert scheduler is not None
+        reruns[kind] = scheduler.reruns_configurations
+        if not scheduler.reruns_configurations:
+            assert scheduler.rerun("t") is None and not scheduler.waiting()
+            assert scheduler.rerun_of("t") is None and not scheduler.runs_again("t", {})
+    assert reruns == {"hyperband": False, "asha": False, "median": False, "promotion": True}
 
 
 def test_making_schedulers_does_not_start_ray() -> None:

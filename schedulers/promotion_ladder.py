@@ -13,8 +13,8 @@ so here a promoted configuration is **trained again from the start** as a new tr
 stopped at the next rung (or, above the last rung, runs to its own end). A *lineage* is one
 configuration's chain of trials; it is named after its first trial.
 
-Pure (no Ray): :class:`PromotionLadder` is driven by ``schedulers.promotion`` (Tune's
-scheduler and searcher hooks) and by the benchmark's replay.
+Pure (no Ray): :class:`PromotionLadder` is driven by :class:`~.promotion.PromotionScheduler`
+(Tune's scheduler and searcher hooks) and by the benchmark's replay.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from ._stop_reasons import show_number
 
 __all__ = ["PromotionLadder", "Stop"]
 
@@ -37,10 +39,6 @@ class Stop:
     rung: int
     value: float
     reason: str
-
-
-def _fmt(number: float) -> str:
-    return f"{number + 0.0:.4g}"
 
 
 def _ordinal(n: int) -> str:
@@ -148,7 +146,10 @@ class PromotionLadder:
         values = [v for v in self._at[level].values() if not math.isnan(v)]
         place = sum(v < loss for v in values) + 1
         shown = -loss if self.mode == "max" else loss
-        return f"{where}: {_fmt(shown)}, {_ordinal(place)} of {len(values)} there so far; {rule}"
+        return (
+            f"{where}: {show_number(shown)}, {_ordinal(place)} of {len(values)} there so far; "
+            f"{rule}"
+        )
 
     def end(self, trial_id: str, *, stopped: bool, failed: bool = False) -> None:
         """The trial is over: ``stopped`` at its budget (its lineage may be promoted later),
