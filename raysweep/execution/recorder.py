@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
@@ -31,9 +31,11 @@ from raysweep.files import (
     HISTORY_FILE,
     SCHEDULER_FILE,
     TRIALS_FILE,
-    write_json_atomic,
     write_text_atomic,
 )
+
+if TYPE_CHECKING:
+    from raysweep.schedulers import SweepScheduler
 
 __all__ = ["SweepRecorder", "TrialRecord"]
 
@@ -69,31 +71,28 @@ _SNAPSHOT_EVERY_S = 1.0
 
 
 class StopReasons:
-    """Looks up why the sweep's scheduler stopped a trial (picklable, follows the scheduler
-    even after its state is restored)."""
+    """Asks the sweep's scheduler (if any) why it stopped a trial and which configuration a
+    trial trains again, and saves its state; picklable, and follows the scheduler.
 
-    def __init__(self, scheduler: Any) -> None:
+    Args:
+        scheduler: The sweep's scheduler, or None without early termination.
+    """
+
+    def __init__(self, scheduler: SweepScheduler | None) -> None:
         self.scheduler = scheduler
 
     def __call__(self, trial_id: str) -> str | None:
-        reasons = getattr(self.scheduler, "stop_reasons", None) or {}
-        reason = reasons.get(trial_id)
-        return str(reason) if reason else None
+        return None if self.scheduler is None else self.scheduler.stop_reason(trial_id)
 
     def rerun_of(self, trial_id: str) -> str | None:
         """The first trial of the configuration this trial trains again (``type:
         promotion``), or None."""
-        lookup = getattr(self.scheduler, "rerun_of", None)
-        first = lookup(trial_id) if callable(lookup) else None
-        return str(first) if first else None
+        return None if self.scheduler is None else self.scheduler.rerun_of(trial_id)
 
     def save_state(self, path: Path) -> None:
-        """Write the scheduler's state (if it has one) for ``raysweep resume``."""
-        state_dict = getattr(self.scheduler, "state_dict", None)
-        if callable(state_dict):
-            # Synced, as before the shared helper: after an OS crash it must not be older than
-            # the trials.json that a resume pairs it with.
-            write_json_atomic(path, state_dict(), sync=True)
+        """Write the scheduler's state (if there is a scheduler) for ``raysweep resume``."""
+        if self.scheduler is not None:
+            self.scheduler.save(path)
 
 
 def _finite_or_none(value: Any) -> Any:
