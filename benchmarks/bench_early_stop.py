@@ -66,7 +66,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 import numpy as np
@@ -318,8 +317,16 @@ def make_policy(spec: str, exact: bool = False) -> Policy:
     if not exact and et["type"] == "median":
         return MedianReplica(grace=et["min_iter"])
     # ASHA is always the real class: it is fast enough.
-    config = SimpleNamespace(**{"max_iter": None, "s": None, "eta": 3, "strict": True, **et})
-    return SchedulerDriver(make_scheduler(config, SimpleNamespace(name="loss", goal="minimize")))
+    return SchedulerDriver(make_scheduler(*_typed(et)))
+
+
+def _typed(et: dict[str, Any]) -> tuple[Any, Any]:
+    """``early_terminate`` and the metric as a sweep file gives them to make_scheduler."""
+    import raysweep
+
+    cfg = raysweep.from_dict({"method": "random", "metric": {"name": "loss", "goal": "minimize"},
+                              "parameters": {"x": {"value": 1}}, "early_terminate": et})
+    return cfg.early_terminate, cfg.metric
 
 
 def early_terminate(spec: str) -> dict[str, Any] | None:
@@ -449,8 +456,7 @@ def promotion_episode(table: Table, source: Source, spec: str) -> Episode:
     hands out the re-runs."""
     from raysweep.schedulers import make_scheduler
 
-    config = SimpleNamespace(**{"max_iter": None, "s": None, **(early_terminate(spec) or {})})
-    scheduler = make_scheduler(config, SimpleNamespace(name="loss", goal="minimize"))
+    scheduler = make_scheduler(*_typed(early_terminate(spec) or {}))
     return episode(table, source, SchedulerDriver(scheduler), reruns=scheduler)
 
 

@@ -24,7 +24,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -100,8 +99,11 @@ class _Trial:
 
 def _scheduler_oracle(curves: list[list[float]], early_terminate: dict[str, Any]) -> list[Outcome]:
     """The scheduler raysweep builds, fed the curves one trial at a time by hand."""
-    et = SimpleNamespace(**{"min_iter": None, "max_iter": None, "s": None, **early_terminate})
-    scheduler = make_scheduler(et, SimpleNamespace(name="loss", goal="minimize"))
+    # Built as a sweep file would give it: validated and defaulted by the config layer.
+    cfg = raysweep.from_dict({"method": "random", "metric": {"name": "loss", "goal": "minimize"},
+                              "parameters": {"x": {"value": 1}},
+                              "early_terminate": early_terminate})
+    scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
     assert scheduler is not None
     outcomes: list[Outcome] = []
     for index, curve in enumerate(curves):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from _procs import alive
 from _promotion_oracle import promotion_oracle
-from raysweep.schedulers._hyperband_rule import HyperbandRule
+from raysweep.schedulers import HyperbandRule
 
 import raysweep
 

@@ -33,13 +33,13 @@ from raysweep.files import (
     TRIALS_FILE,
     write_text_atomic,
 )
+from raysweep.schedulers import STOP_REASON_KEY
 
 if TYPE_CHECKING:
     from raysweep.schedulers import SweepScheduler
 
-__all__ = ["SweepRecorder", "TrialRecord"]
+__all__ = ["StopReasons", "SweepRecorder", "TrialRecord"]
 
-STOP_REASON_KEY = "raysweep_stop_reason"
 # Keys Ray adds to every result; they are not the user's metrics.
 RAY_AUTO_KEYS = frozenset(
     {
@@ -119,7 +119,8 @@ class SweepRecorder(Callback):
         sweep_dir: The sweep's directory.
         metric: Name of the sweep's metric, or None.
         mode: ``"min"`` or ``"max"``.
-        stop_reasons: Called with a trial id, returns why a scheduler stopped it (or None).
+        stop_reasons: The sweep's scheduler, asked why it stopped a trial, which trial a
+            re-run trains again, and for its state; None without early termination.
         on_change: Called (in the driver thread) after each event, for a live view.
     """
 
@@ -128,13 +129,13 @@ class SweepRecorder(Callback):
         sweep_dir: Path,
         metric: str | None,
         mode: str,
-        stop_reasons: Callable[[str], str | None] | None = None,
+        stop_reasons: StopReasons | None = None,
         on_change: Callable[[SweepRecorder], None] | None = None,
     ) -> None:
         self.sweep_dir = Path(sweep_dir)
         self.metric = metric
         self.mode = mode
-        self.stop_reasons = stop_reasons or (lambda _tid: None)
+        self.stop_reasons = stop_reasons or StopReasons(None)
         self.on_change = on_change
         self.trials: dict[str, TrialRecord] = {}
         self.order: list[str] = []
@@ -232,8 +233,7 @@ class SweepRecorder(Callback):
             )
             # Asked once, when the trial is first seen (it has started, so the scheduler
             # knows it), not at every report.
-            rerun_of = getattr(self.stop_reasons, "rerun_of", None)
-            first = rerun_of(tid) if callable(rerun_of) else None
+            first = self.stop_reasons.rerun_of(tid)
             if first:
                 rec["rerun_of"] = first
             self.trials[tid] = rec
@@ -306,9 +306,7 @@ class SweepRecorder(Callback):
             rec["stop_reason"] = reason
         # The scheduler was told first (Tune notifies it before callbacks): its state now
         # includes this trial's history, which a resumed sweep needs for the same decisions.
-        save = getattr(self.stop_reasons, "save_state", None)
-        if callable(save):
-            save(self.sweep_dir / SCHEDULER_FILE)
+        self.stop_reasons.save_state(self.sweep_dir / SCHEDULER_FILE)
         return rec
 
     def on_trial_complete(

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raysweep.errors import RaysweepError, SweepConfigError
 from raysweep.files import (
@@ -27,6 +27,10 @@ from raysweep.files import (
     write_text_atomic,
 )
 from raysweep.sweep.config import SweepConfig, loads
+
+if TYPE_CHECKING:
+    from raysweep.schedulers import SweepScheduler
+    from raysweep.search import TuneSearcher
 
 __all__ = [
     "ResumePlan",
@@ -123,7 +127,11 @@ def _saved_state(path: Path) -> Any | None:
 
 
 def restore_searcher(
-    searcher: Any, scheduler: Any, sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan
+    searcher: TuneSearcher,
+    scheduler: SweepScheduler | None,
+    sweep_dir: Path,
+    cfg: SweepConfig,
+    plan: ResumePlan,
 ) -> None:
     """Load the searcher's saved state and queue the interrupted trials' configs.
 
@@ -136,16 +144,17 @@ def restore_searcher(
     # A trial the recorder saw running but the searcher already closed (the driver died
     # between the two writes) must run again too.
     searcher.abandon_live()
-    runs_again = getattr(scheduler, "runs_again", None)
     flats = [cfg.parameters.flatten(c) for tid, c in plan.dropped_configs.items()
-             if not (callable(runs_again) and runs_again(tid, c))]
+             if not (scheduler is not None and scheduler.runs_again(tid, c))]
     searcher.requeue([f for f in flats if len(f) == len(cfg.parameters)])
 
 
-def restore_scheduler(scheduler: Any, sweep_dir: Path, plan: ResumePlan) -> None:
+def restore_scheduler(
+    scheduler: SweepScheduler | None, sweep_dir: Path, plan: ResumePlan
+) -> None:
     """Load the scheduler's state saved at the last trial end, minus the dropped trials."""
-    if not callable(getattr(scheduler, "resume_from", None)):
-        return  # no early termination, or a scheduler with nothing to restore
+    if scheduler is None:
+        return  # no early termination
     state = _saved_state(sweep_dir / SCHEDULER_FILE)
     if state is not None:
         scheduler.resume_from(state, plan.dropped_ids)

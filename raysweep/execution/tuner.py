@@ -155,7 +155,7 @@ def fit(
     name = sweep_dir.name
     searcher = make_searcher(cfg, seed=options.seed)
     scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
-    if callable(getattr(scheduler, "rerun", None)):
+    if scheduler is not None and scheduler.reruns_configurations:
         searcher.take_reruns_from(scheduler)  # type: promotion: re-runs before new proposals
     num_samples = trial_count(cfg, options)
     if resume is not None:
