@@ -1,9 +1,8 @@
 """raysweep's stand-in ``wandb``: W&B's config, logging and summary rules, and soft no-ops.
 
-Pure rules are tested on :mod:`~raysweep.program.wandb_compat`; the stand-in package is imported
-in this
-process (under its real name, ``wandb``) with a collecting reporter, and run as a subprocess
-with the environment of a program trial. No Ray.
+Pure rules are tested on their modules in ``raysweep.program``; the stand-in package is
+imported in this process (under its real name, ``wandb``) with a collecting reporter, and run
+as a subprocess with the environment of a program trial. No Ray.
 """
 
 from __future__ import annotations
@@ -26,8 +25,25 @@ import pytest
 
 from raysweep.errors import RaysweepWarning
 from raysweep.execution.trainable import ProgramSpec, trial_environment
-from raysweep.program import wandb_compat as compat
 from raysweep.program.metrics import parse_report_line, set_function_reporter
+from raysweep.program.once import reset_warnings
+from raysweep.program.wandb_agent import (
+    end_trial,
+    function_trial,
+    set_trial_end,
+    write_param_file,
+)
+from raysweep.program.wandb_config import (
+    Config,
+    ConfigError,
+    config_values,
+    merge_dicts,
+    read_config_file,
+)
+from raysweep.program.wandb_history import History, reportable
+from raysweep.program.wandb_init import sweep_values
+from raysweep.program.wandb_package import SHIM_DIR, pythonpath_with_shim
+from raysweep.program.wandb_summary import MetricDefinition, Summary
 
 LOCKED = "Config item '{}' was locked by 'sweep' (ignored update)."
 
@@ -35,9 +51,9 @@ LOCKED = "Config item '{}' was locked by 'sweep' (ignored update)."
 @pytest.fixture(autouse=True)
 def fresh_warnings() -> Iterator[None]:
     """Every test sees each once-only warning afresh."""
-    compat._warned.clear()
+    reset_warnings()
     yield
-    compat._warned.clear()
+    reset_warnings()
 
 
 # --- the parameter file and merging ---------------------------------------------------------
@@ -45,37 +61,37 @@ def fresh_warnings() -> Iterator[None]:
 
 def test_param_file_round_trips_as_the_agent_writes_it(tmp_path: Path) -> None:
     values = {"lr": 1e-05, "opt": {"name": "adam", "betas": [0.9, 0.99]}, "flag": True, "n": None}
-    path = compat.write_param_file(tmp_path, "run1", values)
+    path = write_param_file(tmp_path, "run1", values)
 
     assert path.name == "config-run1.yaml"
     assert path.read_text().startswith("wandb_version: 1\nlr:\n  value: 1.0e-05\n")
-    assert compat.read_config_file(path) == values
-    assert compat.sweep_values({"WANDB_SWEEP_PARAM_PATH": str(path)}) == values
-    assert compat.sweep_values({}) == {}
+    assert read_config_file(path) == values
+    assert sweep_values({"WANDB_SWEEP_PARAM_PATH": str(path)}) == values
+    assert sweep_values({}) == {}
 
 
 def test_config_values_accepts_plain_and_wrapped_entries() -> None:
     doc = {"wandb_version": 1, "_wandb": {"value": {}}, "a": {"value": 1, "desc": None}, "b": 2}
-    assert compat.config_values(doc) == {"a": 1, "b": 2}
+    assert config_values(doc) == {"a": 1, "b": 2}
 
 
 def test_merge_dicts_is_recursive_and_does_not_mutate() -> None:
     base = {"opt": {"lr": 0.1, "sched": {"kind": "cos", "warmup": 5}}, "bs": 8}
-    merged = compat.merge_dicts(base, {"opt": {"sched": {"warmup": 0}}, "new": 1})
+    merged = merge_dicts(base, {"opt": {"sched": {"warmup": 0}}, "new": 1})
     assert merged == {"opt": {"lr": 0.1, "sched": {"kind": "cos", "warmup": 0}}, "bs": 8,
                       "new": 1}
     assert base["opt"]["sched"]["warmup"] == 5  # type: ignore[index]
 
 
 def test_a_non_dict_sweep_value_replaces_a_dict_default() -> None:
-    assert compat.merge_dicts({"opt": {"lr": 0.1}}, {"opt": "adam"}) == {"opt": "adam"}
+    assert merge_dicts({"opt": {"lr": 0.1}}, {"opt": "adam"}) == {"opt": "adam"}
 
 
 # --- wandb.config ---------------------------------------------------------------------------
 
 
-def _sweep_config() -> compat.Config:
-    config = compat.Config()
+def _sweep_config() -> Config:
+    config = Config()
     config.set_defaults({"lr": 0.1, "epochs": 3, "opt": {"name": "sgd", "m": 0.9}})
     config.merge_locked({"lr": 0.01, "opt": {"name": "adam"}}, user="sweep")
     return config
@@ -113,9 +129,9 @@ def test_update_sets_free_keys_and_skips_locked_ones() -> None:
 
 def test_changing_a_value_needs_allow_val_change_as_in_wandb() -> None:
     config = _sweep_config()
-    with pytest.raises(compat.ConfigError, match='change value of key "epochs" from 3 to 4'):
+    with pytest.raises(ConfigError, match='change value of key "epochs" from 3 to 4'):
         config.update({"epochs": 4})
-    with pytest.raises(compat.ConfigError):
+    with pytest.raises(ConfigError):
         config.epochs = 4
     config.update({"epochs": 4}, allow_val_change=True)
     assert config["epochs"] == 4
@@ -170,7 +186,7 @@ def test_history_commits_rows_by_wandb_step_rules(
     rows: list[tuple[int, dict[str, Any]]],
     step: int,
 ) -> None:
-    history = compat.History()
+    history = History()
     committed = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -187,7 +203,7 @@ def test_history_commits_rows_by_wandb_step_rules(
 
 
 def test_finish_flushes_the_row_being_built() -> None:
-    history = compat.History()
+    history = History()
     assert history.log({"a": 1}, step=7) == []
     assert history.flush() == (7, {"a": 1})
     assert history.flush() is None
@@ -198,12 +214,12 @@ def test_finish_flushes_the_row_being_built() -> None:
 
 def test_summary_keeps_last_values_and_define_metric_aggregates() -> None:
     definitions = [
-        compat.MetricDefinition("loss", summary="min,mean"),
-        compat.MetricDefinition("val/*", summary="max"),
-        compat.MetricDefinition("acc", summary="best", goal="maximize"),
-        compat.MetricDefinition("noise", summary="none"),
+        MetricDefinition("loss", summary="min,mean"),
+        MetricDefinition("val/*", summary="max"),
+        MetricDefinition("acc", summary="best", goal="maximize"),
+        MetricDefinition("noise", summary="none"),
     ]
-    summary = compat.Summary(definitions)
+    summary = Summary(definitions)
     for row in ({"loss": 3.0, "val/acc": 0.5, "acc": 0.7, "noise": 1, "epoch": 0},
                 {"loss": 1.0, "val/acc": 0.4, "acc": 0.9, "noise": 2, "epoch": 1}):
         summary.observe(row)
@@ -216,7 +232,7 @@ def test_summary_keeps_last_values_and_define_metric_aggregates() -> None:
 
 
 def test_explicit_summary_values_until_the_key_is_logged() -> None:
-    summary = compat.Summary()
+    summary = Summary()
     summary["test_acc"] = 0.9
     summary.update({"best": 1})
     summary.best_epoch = 4
@@ -227,10 +243,10 @@ def test_explicit_summary_values_until_the_key_is_logged() -> None:
 
 def test_bad_define_metric_arguments_warn_and_are_ignored() -> None:
     with pytest.warns(RaysweepWarning, match="unknown summary 'median'"):
-        definition = compat.MetricDefinition("loss", summary="median,min")
+        definition = MetricDefinition("loss", summary="median,min")
     assert definition.summary == ("min",)
     with pytest.warns(RaysweepWarning, match="goal must be 'minimize' or 'maximize'"):
-        assert compat.MetricDefinition("loss", goal="maximise").goal is None
+        assert MetricDefinition("loss", goal="maximise").goal is None
 
 
 def test_reportable_keeps_scalars_and_unwraps_numpy() -> None:
@@ -245,17 +261,17 @@ def test_reportable_keeps_scalars_and_unwraps_numpy() -> None:
         "val": {"acc": 1.0, "cm": np.eye(2)},
         "_step": 4,
     }
-    clean, dropped = compat.reportable(row)
+    clean, dropped = reportable(row)
     assert clean == {"loss": 0.5, "n": 3, "ok": True, "one": 2.5, "val": {"acc": 1.0}}
     assert all(type(v) in (float, int, bool) for k, v in clean.items() if k != "val")
     assert dropped == ["arr", "img", "hist", "val/cm"]
 
 
 def test_pythonpath_puts_the_stand_in_first_once() -> None:
-    shim = str(compat.SHIM_DIR)
-    assert compat.pythonpath_with_shim(None) == shim
-    assert compat.pythonpath_with_shim(f"/a{os.pathsep}{shim}") == f"{shim}{os.pathsep}/a"
-    assert (compat.SHIM_DIR / "wandb" / "__init__.py").is_file()
+    shim = str(SHIM_DIR)
+    assert pythonpath_with_shim(None) == shim
+    assert pythonpath_with_shim(f"/a{os.pathsep}{shim}") == f"{shim}{os.pathsep}/a"
+    assert (SHIM_DIR / "wandb" / "__init__.py").is_file()
 
 
 # --- the stand-in package, imported in this process --------------------------------------
@@ -281,7 +297,7 @@ def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
 
 
 def _sweep_params(trial: dict[str, Any], values: dict[str, Any], monkeypatch: Any) -> None:
-    path = compat.write_param_file(trial["dir"], "t1", values)
+    path = write_param_file(trial["dir"], "t1", values)
     monkeypatch.setenv("WANDB_SWEEP_PARAM_PATH", str(path))
 
 
@@ -291,21 +307,24 @@ def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[Mo
     saved = {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
     for name in saved:
         del sys.modules[name]
-    monkeypatch.syspath_prepend(str(compat.SHIM_DIR))
+    saved_meta_path = list(sys.meta_path)
+    saved_end = set_trial_end(None)
+    monkeypatch.syspath_prepend(str(SHIM_DIR))
     import wandb as module
 
     try:
         yield module
     finally:
-        module._end_trial(report=False)
+        end_trial(report=False)  # the open run ends without reporting, as a failed trial's
+        set_trial_end(saved_end)
         for name in [k for k in sys.modules if k == "wandb" or k.startswith("wandb.")]:
             del sys.modules[name]
         sys.modules.update(saved)
-        sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_SoftModuleFinder"]
+        sys.meta_path[:] = saved_meta_path
 
 
 def test_stand_in_is_the_package_imported(wandb: ModuleType) -> None:
-    assert wandb.__file__ == str(compat.SHIM_DIR / "wandb" / "__init__.py")
+    assert wandb.__file__ == str(SHIM_DIR / "wandb" / "__init__.py")
     assert wandb.run is None
 
 
@@ -385,7 +404,9 @@ def test_init_twice_returns_the_active_run_unless_reinit(wandb: ModuleType) -> N
     with pytest.warns(RaysweepWarning, match="returning that run"):
         assert wandb.init() is first
     second = wandb.init(reinit=True)
-    assert second is not first and first._finished and wandb.run is second
+    assert second is not first and wandb.run is second
+    with pytest.warns(RaysweepWarning, match=f"Run {first.id} is finished"):
+        first.log({"a": 1})
 
 
 def test_id_argument_is_ignored_in_a_sweep(wandb: ModuleType) -> None:
@@ -491,9 +512,10 @@ def test_function_trial_gives_functions_the_stand_in(tmp_path: Path) -> None:
     reports: list[dict[str, Any]] = []
     previous = set_function_reporter(reports.append)
     before = sys.modules.get("wandb")
+    saved_meta_path = list(sys.meta_path)
     try:
-        with compat.function_trial({"lr": 0.5}, trial_id="f1", trial_dir=tmp_path,
-                                   sweep_id="s", mode="shim"):
+        with function_trial({"lr": 0.5}, trial_id="f1", trial_dir=tmp_path,
+                            sweep_id="s", mode="shim"):
             import wandb
 
             run = wandb.init(config={"lr": 0.1, "epochs": 1})
@@ -505,9 +527,55 @@ def test_function_trial_gives_functions_the_stand_in(tmp_path: Path) -> None:
     assert reports == [{"loss": 0.2, "_step": 0}]
     assert sys.modules.get("wandb") is before
     assert "WANDB_RUN_ID" not in os.environ or os.environ["WANDB_RUN_ID"] != "f1"
-    assert str(compat.SHIM_DIR) not in sys.path
+    assert str(SHIM_DIR) not in sys.path
     assert (tmp_path / "summary.json").is_file()
-    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_SoftModuleFinder"]
+    sys.meta_path[:] = saved_meta_path
+
+
+def test_function_trial_swaps_an_installed_wandb_for_the_stand_in(tmp_path: Path) -> None:
+    installed = ModuleType("wandb")  # as if the real package was imported before the trial
+    saved = {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
+    saved_meta_path = list(sys.meta_path)
+    reports: list[dict[str, Any]] = []
+    previous = set_function_reporter(reports.append)
+    sys.modules["wandb"] = installed
+    try:
+        with function_trial({}, trial_id="f2", trial_dir=tmp_path, sweep_id="s", mode="shim"):
+            import wandb
+
+            assert wandb is not installed and wandb.__file__ == str(SHIM_DIR / "wandb" /
+                                                                   "__init__.py")
+            wandb.init()
+            wandb.log({"loss": 0.3})
+        assert sys.modules["wandb"] is installed
+    finally:
+        set_function_reporter(previous)
+        for name in [k for k in sys.modules if k == "wandb" or k.startswith("wandb.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+        sys.meta_path[:] = saved_meta_path
+    assert reports == [{"loss": 0.3, "_step": 0}]
+
+
+def test_a_function_trial_that_raises_reports_no_pending_row(tmp_path: Path) -> None:
+    reports: list[dict[str, Any]] = []
+    previous = set_function_reporter(reports.append)
+    saved_meta_path = list(sys.meta_path)
+    try:
+        with pytest.raises(RuntimeError, match="stopped"), function_trial(
+            {}, trial_id="f3", trial_dir=tmp_path, sweep_id="s", mode="shim"
+        ):
+            import wandb
+
+            wandb.init()
+            wandb.log({"loss": 0.1})
+            wandb.log({"loss": 0.2}, step=5)  # pending: dropped when the function raises
+            raise RuntimeError("stopped")
+    finally:
+        set_function_reporter(previous)
+        sys.meta_path[:] = saved_meta_path
+    assert reports == [{"loss": 0.1, "_step": 0}]
+    assert "wandb" not in sys.modules
 
 
 # --- as a program trial (subprocess) --------------------------------------------------------

@@ -4,8 +4,9 @@ raysweep puts the directory above this package first on ``PYTHONPATH`` of every 
 trial, so ``import wandb`` in an unchanged W&B script finds this module: no W&B account, no
 network. ``wandb.init`` reads the sweep's values from ``WANDB_SWEEP_PARAM_PATH`` as W&B does,
 and every committed ``wandb.log`` row becomes one ``raysweep.log`` report. The rules live in
-:mod:`raysweep.program.wandb_compat`; what W&B offers beyond runs, config, logging and summaries
-(media, tables, artifacts, ``watch``, ...) is accepted and does nothing, with one warning.
+``raysweep.program`` (:mod:`raysweep.program.wandb_compat` maps them); what W&B offers beyond
+runs, config, logging and summaries (media, tables, artifacts, ``watch``, ...) is accepted and
+does nothing, with one warning.
 
 With ``RAYSWEEP_WANDB=real`` (``raysweep run --wandb real``) this module replaces itself with
 the installed ``wandb`` package, patched so that raysweep still receives the metrics.
@@ -15,8 +16,10 @@ Outside raysweep trials this directory is never on the path, so a real ``wandb``
 import os as _os
 import sys as _sys
 
-if _os.environ.get("RAYSWEEP_WANDB") == "real":
-    from raysweep.program.wandb_compat import load_real_wandb as _load_real_wandb
+from raysweep.program.wandb_package import MODE_ENV as _MODE_ENV
+
+if _os.environ.get(_MODE_ENV) == "real":
+    from raysweep.program.wandb_package import load_real_wandb as _load_real_wandb
 
     # The import system returns what sys.modules holds once this body has run.
     _sys.modules[__name__] = _load_real_wandb()
@@ -45,8 +48,7 @@ else:
 
     __version__ = _shim.__version__
     __getattr__ = _shim.__getattr__  # unknown names: soft no-ops (PEP 562)
-    _RAYSWEEP_SHIM = True
-    _end_trial = _shim.end_trial
+    _RAYSWEEP_SHIM = True  # raysweep.program.wandb_package.STAND_IN_MARK: is_stand_in() reads it
     _shim.bind(_sys.modules[__name__])
 
     __all__ = [

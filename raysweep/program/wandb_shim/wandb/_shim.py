@@ -1,13 +1,13 @@
-"""The stand-in's runs: ``init``, ``log``, ``finish``, ``define_metric`` and soft no-ops.
+"""The stand-in's runs: ``init``, ``log``, ``finish``, ``define_metric`` and the rest of W&B's API.
 
-See the package docstring and :mod:`raysweep.program.wandb_compat` for the rules.
+The W&B rules these follow live in ``raysweep.program`` (:mod:`raysweep.program.wandb_compat`
+maps them); this module holds the state of the ``wandb`` module (``run``, ``config``,
+``summary``) and the API around it. Names it does not define are no-ops (``_soft``).
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib.abc
-import importlib.machinery
 import os
 import sys
 import types
@@ -15,26 +15,38 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from raysweep.program import wandb_compat as compat
+from raysweep.files import write_json_atomic
+from raysweep.program import wandb_agent
+from raysweep.program.once import warn_once
+from raysweep.program.wandb_config import Config
+from raysweep.program.wandb_history import History, report_row
+from raysweep.program.wandb_init import RUN_ID_ENV, SWEEP_ID_ENV, TRIAL_DIR_ENV, init_config
+from raysweep.program.wandb_summary import MetricDefinition, Summary
 
+from ._soft import SoftModuleFinder, is_soft, soft
 from .errors import Error
 from .util import generate_id
 
 __version__ = "0.19.0+raysweep.shim"
 
 run: Run | None = None
-config: compat.Config = compat.Config()
-summary: compat.Summary = compat.Summary()
+config: Config = Config()
+summary: Summary = Summary()
 
 _package: types.ModuleType | None = None
 _atexit_registered = False
 
+
 def bind(package: types.ModuleType) -> None:
-    """Remember the ``wandb`` package module, whose ``run``/``config``/``summary`` we set."""
+    """Remember the ``wandb`` package module, whose ``run``/``config``/``summary`` we set.
+
+    Also registers :func:`end_trial` for function trials and the finder of unknown submodules.
+    """
     global _package
     _package = package
-    if not any(isinstance(f, _SoftModuleFinder) for f in sys.meta_path):
-        sys.meta_path.append(_SoftModuleFinder())
+    wandb_agent.set_trial_end(end_trial)
+    if not any(isinstance(f, SoftModuleFinder) for f in sys.meta_path):
+        sys.meta_path.append(SoftModuleFinder())
 
 
 def _set_globals(**values: Any) -> None:
@@ -56,8 +68,9 @@ class Run:
 
     Attributes:
         id: ``WANDB_RUN_ID`` in a sweep (raysweep's trial id), else a random id.
-        config: The run's :class:`raysweep.program.wandb_compat.Config` (also ``wandb.config``).
-        summary: The run's :class:`raysweep.program.wandb_compat.Summary` (also ``wandb.summary``).
+        config: The run's :class:`raysweep.program.wandb_config.Config` (also ``wandb.config``).
+        summary: The run's :class:`raysweep.program.wandb_summary.Summary` (also
+            ``wandb.summary``).
         sweep_id: ``WANDB_SWEEP_ID`` (raysweep's sweep name) or None.
     """
 
@@ -74,7 +87,7 @@ class Run:
         name: str,
         project: str,
         entity: str | None,
-        config: compat.Config,
+        config: Config,
         reports: bool,
         sweep_id: str | None,
         directory: str | None,
@@ -93,9 +106,9 @@ class Run:
         self.job_type = job_type
         self.tags = tuple(tags or ())
         self.notes = notes
-        self._definitions: list[compat.MetricDefinition] = []
-        self.summary = compat.Summary(self._definitions)
-        self._history = compat.History()
+        self._definitions: list[MetricDefinition] = []
+        self.summary = Summary(self._definitions)
+        self._history = History()
         self._reports = reports
         self._dir = directory
         self._pid = os.getpid()
@@ -119,9 +132,11 @@ class Run:
 
     @property
     def path(self) -> str:
+        """``entity/project/id``, as W&B names a run."""
         return "/".join(p for p in (self.entity, self.project, self.id) if p)
 
     def get_url(self) -> str | None:
+        """None: without a W&B server the run has no web page (nor do the next two)."""
         return None
 
     def get_project_url(self) -> str | None:
@@ -140,12 +155,12 @@ class Run:
         sync: bool | None = None,
     ) -> None:
         """Log one row (or part of one) of metrics; see
-        :class:`raysweep.program.wandb_compat.History`.
+        :class:`raysweep.program.wandb_history.History`.
 
         Each committed row is one raysweep report (one step for early termination).
         """
         if self._finished:
-            compat.warn_once(
+            warn_once(
                 f"log-finished-{self.id}",
                 f"Run {self.id} is finished. The call to `log` will be ignored.",
             )
@@ -156,16 +171,16 @@ class Run:
             try:
                 step = int(step)
             except (TypeError, ValueError):
-                compat.warn_once(f"step-{step!r}", f"wandb.log: step={step!r} is not an int; "
+                warn_once(f"step-{step!r}", f"wandb.log: step={step!r} is not an int; "
                                  "ignored")
                 step = None
-        data = {k: v for k, v in data.items() if not isinstance(v, (_Soft, _SoftMeta))}
+        data = {k: v for k, v in data.items() if not is_soft(v)}
         for row_step, row in self._history.log(data, step, None if commit is None else
                                                bool(commit)):
             self._commit(row_step, row)
 
     def _commit(self, step: int | None, row: Mapping[str, Any]) -> None:
-        clean = compat.report_row(row, step, send=self._reports)
+        clean = report_row(row, step, send=self._reports)
         self.summary.observe(clean)
 
     def define_metric(
@@ -178,9 +193,9 @@ class Run:
         goal: str | None = None,
         overwrite: bool | None = None,
         **kwargs: Any,
-    ) -> compat.MetricDefinition:
+    ) -> MetricDefinition:
         """Declare how a metric is summarised (``summary="min"``...); it is reported as logged."""
-        definition = compat.MetricDefinition(
+        definition = MetricDefinition(
             name, step_metric=step_metric, summary=summary, goal=goal, hidden=hidden
         )
         self._definitions.append(definition)
@@ -203,10 +218,10 @@ class Run:
             unlogged = self.summary.unlogged()
             if unlogged and self._reports:
                 # W&B's sweeps read the summary too: a metric only ever set there still counts.
-                compat.report_row(unlogged, None)
-        trial_dir = os.environ.get(compat.TRIAL_DIR_ENV)
+                report_row(unlogged, None)
+        trial_dir = os.environ.get(TRIAL_DIR_ENV)
         if self._reports and trial_dir and os.path.isdir(trial_dir):
-            compat.dump_json(Path(trial_dir) / "summary.json", self.summary.as_dict())
+            write_json_atomic(Path(trial_dir) / "summary.json", self.summary.as_dict(), indent=2)
         if run is self:
             _set_globals(run=None)
 
@@ -228,7 +243,7 @@ class Run:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return _soft(f"Run.{name}", f"wandb.run.{name}")
+        return soft(f"Run.{name}", f"wandb.run.{name}")
 
 
 def init(
@@ -255,33 +270,23 @@ def init(
     current = run
     if current is not None and not current._finished and current._pid == os.getpid():
         if reinit in (None, False, "default", "return_previous"):
-            compat.warn_once(
+            warn_once(
                 "init-twice",
                 "wandb.init() was called while a run is active; returning that run (pass "
                 "reinit=True to finish it and start another)",
             )
             return current
         current.finish()
-    run_id_env = os.environ.get(compat.RUN_ID_ENV) or None
-    sweep_id = os.environ.get(compat.SWEEP_ID_ENV) or None
+    run_id_env = os.environ.get(RUN_ID_ENV) or None
+    sweep_id = os.environ.get(SWEEP_ID_ENV) or None
     if id and run_id_env and id != run_id_env:
-        compat.warn_once("init-id", "Ignored wandb.init() arg id when running a sweep.")
+        warn_once("init-id", "Ignored wandb.init() arg id when running a sweep.")
     run_id = run_id_env or id or generate_id()
 
-    values: dict[str, Any] = {}
-    defaults_file = Path("config-defaults.yaml")
-    if defaults_file.is_file():
-        values.update(compat.read_config_file(defaults_file))
-    values.update(compat.parse_config(config))
-    if config_include_keys:
-        values = {k: v for k, v in values.items() if k in set(config_include_keys)}
-    if config_exclude_keys:
-        values = {k: v for k, v in values.items() if k not in set(config_exclude_keys)}
-    cfg = compat.Config()
-    cfg.set_defaults(values)
-    cfg.merge_locked(compat.sweep_values(), user="sweep")
-
-    trial_dir = os.environ.get(compat.TRIAL_DIR_ENV)
+    cfg = init_config(
+        config, include_keys=config_include_keys, exclude_keys=config_exclude_keys
+    )
+    trial_dir = os.environ.get(TRIAL_DIR_ENV)
     new = Run(
         run_id=run_id,
         name=name or os.environ.get("WANDB_NAME") or f"run-{run_id}",
@@ -313,7 +318,7 @@ def log(
     run.log(data, step=step, commit=commit, sync=sync)
 
 
-def define_metric(name: str, *args: Any, **kwargs: Any) -> compat.MetricDefinition:
+def define_metric(name: str, *args: Any, **kwargs: Any) -> MetricDefinition:
     """``wandb.define_metric``: see :meth:`Run.define_metric`."""
     if run is None:
         raise Error("You must call wandb.init() before wandb.define_metric()")
@@ -329,13 +334,13 @@ def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
 def end_trial(report: bool) -> None:
     """Finish the open run at the end of a function trial and reset the module's state.
 
-
-    Called by :func:`raysweep.program.wandb_compat.function_trial`; ``report=False`` when the
+    Registered with :func:`raysweep.program.wandb_agent.set_trial_end`, so that
+    :func:`~raysweep.program.wandb_agent.function_trial` calls it; ``report=False`` when the
     function raised (the trial failed or was stopped: nothing more may be reported).
     """
     if run is not None:
         run._end(report=report)
-    _set_globals(run=None, config=compat.Config(), summary=compat.Summary())
+    _set_globals(run=None, config=Config(), summary=Summary())
 
 
 def _register_atexit() -> None:
@@ -354,18 +359,18 @@ def _finish_at_exit() -> None:
 def sweep(sweep: Any = None, entity: str | None = None, project: str | None = None,
           **kwargs: Any) -> str:
     """``wandb.sweep``: inside a raysweep trial the sweep exists already; return its id."""
-    compat.warn_once(
+    warn_once(
         "sweep",
         "wandb.sweep() does nothing under raysweep: raysweep runs the sweep itself (this "
         "trial is one of its runs)",
     )
-    return os.environ.get(compat.SWEEP_ID_ENV) or "raysweep"
+    return os.environ.get(SWEEP_ID_ENV) or "raysweep"
 
 
 def agent(sweep_id: str | None = None, function: Any = None, entity: str | None = None,
           project: str | None = None, count: int | None = None, **kwargs: Any) -> None:
     """``wandb.agent``: inside a raysweep trial, run ``function`` once (this trial's run)."""
-    compat.warn_once(
+    warn_once(
         "agent",
         "wandb.agent() under raysweep runs the function once: raysweep starts one trial per "
         "configuration and `count` is set with `raysweep run --count`",
@@ -383,7 +388,7 @@ def agent(sweep_id: str | None = None, function: Any = None, entity: str | None 
 
 def login(*args: Any, **kwargs: Any) -> bool:
     """``wandb.login``: there is nothing to log in to; returns True."""
-    compat.warn_once(
+    warn_once(
         "login",
         "wandb.login() does nothing under raysweep's wandb stand-in (no W&B server is used; "
         "run with --wandb real to log to W&B)",
@@ -400,125 +405,25 @@ def teardown(*args: Any, **kwargs: Any) -> None:
 
 
 def termlog(string: str = "", newline: bool = True, repeat: bool = True, **kwargs: Any) -> None:
+    """``wandb.termlog``: print ``wandb: <string>`` to standard error, as W&B does."""
     print(f"wandb: {string}", file=sys.stderr, end="\n" if newline else "")
 
 
 def termwarn(string: str = "", **kwargs: Any) -> None:
+    """``wandb.termwarn``: print ``wandb: WARNING <string>`` to standard error."""
     print(f"wandb: WARNING {string}", file=sys.stderr)
 
 
 def termerror(string: str = "", **kwargs: Any) -> None:
+    """``wandb.termerror``: print ``wandb: ERROR <string>`` to standard error."""
     print(f"wandb: ERROR {string}", file=sys.stderr)
-
-
-# --- soft no-ops ----------------------------------------------------------------------------
-
-
-class _SoftMeta(type):
-    """Metaclass of no-op classes (``wandb.Image``...): class attributes are no-ops too."""
-
-    def __getattr__(cls, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _Soft(f"{cls.__qualname__}.{name}")
-
-
-class _Soft(metaclass=_SoftMeta):
-    """Stands for an unsupported part of the wandb API: calls and attributes do nothing."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        label = args[0] if type(self) is _Soft and args and isinstance(args[0], str) else None
-        object.__setattr__(self, "_label", label or type(self).__qualname__)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Soft:
-        return _Soft(f"{self._label}()")
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _Soft(f"{self._label}.{name}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-
-    def __getitem__(self, key: Any) -> _Soft:
-        return _Soft(f"{self._label}[{key!r}]")
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        pass
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-    def __enter__(self) -> _Soft:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return f"<wandb {self._label}: no-op under raysweep>"
-
-
-def _warn_unsupported(kind: str, shown: str) -> None:
-    compat.warn_once(
-        f"soft-{kind}",
-        f"{shown} does nothing under raysweep's wandb stand-in (there is no W&B server); "
-        "metrics from wandb.log still reach raysweep. Use `raysweep run --wandb real` to also "
-        "send everything to W&B. (Shown once.)",
-        stacklevel=5,
-    )
-
-
-def _soft(kind: str, shown: str, *, warn: bool = True) -> Any:
-    if warn:
-        _warn_unsupported(kind, shown)
-    leaf = shown.rsplit(".", 1)[-1]
-    if leaf[:1].isupper():
-        # Classes (Image, Table, Artifact...) stay classes, so isinstance() checks work.
-        return _SoftMeta(leaf, (_Soft,), {"__module__": "wandb"})
-    return _Soft(shown)
 
 
 def __getattr__(name: str) -> Any:
     """Any other ``wandb.<name>``: a no-op (class or callable), with one warning."""
     if name.startswith("__"):
         raise AttributeError(f"module 'wandb' has no attribute {name!r}")
-    value = _soft(name, f"wandb.{name}")
+    value = soft(name, f"wandb.{name}")
     if _package is not None:
         setattr(_package, name, value)  # later lookups skip this function (and the warning)
     return value
-
-
-class _SoftModule(types.ModuleType):
-    """An unknown ``wandb.*`` submodule: every name in it is a no-op."""
-
-    __path__: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        # Importing the module warned already.
-        value = _soft(self.__name__, f"{self.__name__}.{name}", warn=False)
-        setattr(self, name, value)
-        return value
-
-
-class _SoftModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Makes ``import wandb.integration.keras`` (and any other submodule) a soft module."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        parent = sys.modules.get("wandb")
-        if not fullname.startswith("wandb.") or not getattr(parent, "_RAYSWEEP_SHIM", False):
-            return None
-        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-
-    def create_module(self, spec: Any) -> types.ModuleType:
-        # One warning per unknown top-level submodule (wandb.integration, not each below it).
-        _warn_unsupported(".".join(spec.name.split(".")[:2]), f"module {spec.name}")
-        module = _SoftModule(spec.name)
-        module.__path__ = []
-        return module
-
-    def exec_module(self, module: types.ModuleType) -> None:
-        pass
