@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from raysweep.analysis.tables import ENDED_STATUSES as _DONE
+from raysweep.files import ENDED_STATUSES as _DONE
 from raysweep.sweep.space import dotted
 
 if TYPE_CHECKING:

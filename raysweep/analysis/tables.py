@@ -22,27 +22,13 @@ from typing import TYPE_CHECKING, Any
 from raysweep.analysis.history import read_history
 from raysweep.analysis.history import reported_names as reported_names  # for raysweep.cli
 from raysweep.errors import RaysweepError
+from raysweep.files import HISTORY_FILE, META_FILE, TRIALS_FILE, default_storage
+from raysweep.files import is_sweep_dir as is_sweep_dir  # for raysweep.cli
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SweepResult", "default_storage", "find_latest_sweep", "load_results"]
-
-HISTORY_FILE = "history.jsonl"
-TRIALS_FILE = "trials.json"
-META_FILE = "raysweep.json"
-# A trial in one of these states is over and is never run again (also by `raysweep resume`).
-ENDED_STATUSES = ("finished", "stopped", "failed")
-STORAGE_ENV = "RAYSWEEP_STORAGE"
-
-
-def default_storage() -> Path:
-    """Where sweeps go unless told otherwise: ``$RAYSWEEP_STORAGE`` or ``./raysweep_results``."""
-    return Path(os.environ.get(STORAGE_ENV) or "raysweep_results").expanduser()
-
-
-def is_sweep_dir(path: Path) -> bool:
-    return (path / META_FILE).is_file()
+__all__ = ["SweepResult", "find_latest_sweep", "load_results", "read_meta"]
 
 
 def find_latest_sweep(storage: Path | None = None) -> Path:
