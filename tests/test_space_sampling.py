@@ -1,8 +1,9 @@
-"""Statistical tests of the 18 W&B distributions in raysweep.sweep.space (spec §a.4).
+"""Statistical tests of the 18 W&B distributions in raysweep.sweep.distributions.
 
-Every sampler is checked against the formula in the spec's table, computed independently with
-scipy: continuous ones with a Kolmogorov-Smirnov test, discrete and quantised ones with a
-chi-square test against the exact pmf. The seed is fixed, so each test is deterministic.
+Every sampler is checked against the formula in that module's table (W&B's engine), computed
+independently with scipy: continuous ones with a Kolmogorov-Smirnov test, discrete and quantised
+ones with a chi-square test against the exact pmf. The seed is fixed, so each test is
+deterministic.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from scipy import stats
 
 from raysweep.sweep import space as sp
+from raysweep.sweep.distributions import Continuous, quantize
 
 N = 10_000
 P_MIN = 0.001
@@ -102,7 +104,7 @@ def test_continuous_samples_follow_the_formula(spec: sp.ParamSpec, cdf: Any) -> 
 
 
 @pytest.mark.parametrize(("spec", "cdf"), CONTINUOUS)
-def test_cdf_matches_the_formula(spec: sp._Continuous, cdf: Any) -> None:
+def test_cdf_matches_the_formula(spec: Continuous, cdf: Any) -> None:
     xs = [spec.ppf(u) for u in np.linspace(0.01, 0.99, 25)]
     assert [spec.cdf(x) for x in xs] == pytest.approx([float(cdf(x)) for x in xs], abs=1e-9)
 
@@ -307,7 +309,7 @@ def test_default_q_value_looks_like_wandb() -> None:
     ],
 )
 def test_quantize_uses_bankers_rounding(x: float, q: float, expected: float) -> None:
-    result = sp._quantize(x, q)
+    result = quantize(x, q)
     assert result == expected
     assert type(result) is type(expected)
 
@@ -343,13 +345,13 @@ US = np.linspace(0.001, 0.999, 201)
 
 
 @pytest.mark.parametrize("spec", UNIT_SPECS)
-def test_to_unit_inverts_from_unit(spec: sp._Continuous) -> None:
+def test_to_unit_inverts_from_unit(spec: Continuous) -> None:
     back = [spec.to_unit(spec.from_unit(u)) for u in US]
     assert back == pytest.approx(list(US), abs=1e-9)
 
 
 @pytest.mark.parametrize("spec", UNIT_SPECS)
-def test_from_unit_and_to_unit_are_increasing(spec: sp._Continuous) -> None:
+def test_from_unit_and_to_unit_are_increasing(spec: Continuous) -> None:
     xs = [spec.from_unit(u) for u in US]
     assert np.all(np.diff(xs) > 0)
     us = [spec.to_unit(x) for x in xs]
@@ -373,7 +375,7 @@ def test_from_unit_and_to_unit_are_increasing(spec: sp._Continuous) -> None:
     ],
 )
 def test_from_unit_covers_the_range(
-    spec: sp._Continuous, lo: float, hi: float, tol: float
+    spec: Continuous, lo: float, hi: float, tol: float
 ) -> None:
     # from_unit clamps u to [1e-12, 1 - 1e-12], so the ends are reached up to a margin.
     assert spec.from_unit(0.0) == pytest.approx(lo, abs=tol)
@@ -403,7 +405,7 @@ def test_from_unit_is_unbounded_for_normal() -> None:
     ],
 )
 def test_quantised_from_unit_covers_exactly_the_reachable_values(
-    spec: sp._Continuous, expected: set[Any]
+    spec: Continuous, expected: set[Any]
 ) -> None:
     xs = [spec.from_unit(u) for u in np.linspace(0.0, 1.0, 1001)]
     assert set(xs) == expected
