@@ -7,7 +7,8 @@ Two tables:
   pending, retrying, interrupted), one column per parameter named by its dotted path, the
   metric's last value (column named after the metric) and best value (``<metric>_best``),
   ``steps``, ``runtime_s``, ``node``, ``gpus``, ``stop_reason``, ``error``. Sorted best first.
-- ``history``: one row per report: ``trial_id``, ``step``, ``time_s`` and every reported metric.
+- ``history``: one row per report: ``trial_id``, ``step``, ``time_s`` and every reported metric
+  (read by :mod:`raysweep.analysis.history`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class SweepResult:
 
     @property
     def metric(self) -> str | None:
+        """The sweep's metric name, or None if it has none."""
         return self.meta.get("metric")
 
     @property
@@ -95,6 +97,7 @@ class SweepResult:
 
     @property
     def best_config(self) -> dict[str, Any] | None:
+        """The best trial's configuration (nested as the sweep file is), or None."""
         best = self.best
         return None if best is None else best["config"]
 
