@@ -7,7 +7,8 @@ put one line in ``stop_reasons`` (``trial_id -> reason``), worked out from the p
 state, e.g. ``"stopped at rung 9: 0.41 > cutoff 0.37 (top 1/3 of 4 earlier trials)"``.
 The decisions are Ray's, bit for bit, with two changes to the median rule that raysweep's
 trials need (see :class:`RecordingMedian`). Their state (rungs, histories, reasons) is JSON
-data (``state_dict``). Ray's private state is read through :mod:`._tune_internals` only.
+data (``state_dict``). Ray's private state is read through
+:mod:`raysweep.ray_internals.schedulers` only.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ray.tune.schedulers import TrialScheduler
 
+from raysweep.ray_internals.schedulers import AshaInternals, MedianInternals
+
 from ._base import SweepScheduler
 from ._stop_reasons import show_number, worse_relation
-from ._tune_internals import AshaInternals, MedianInternals
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial

@@ -162,7 +162,7 @@ def test_the_walk_sees_the_package() -> None:
     assert {"raysweep.api", "raysweep.search.bayes", "raysweep.schedulers.hyperband",
             "raysweep.sweep.config", "raysweep.execution.tuner"} <= set(MODULES)
     assert "raysweep.execution.tuner" in GRAPH["raysweep.api"]
-    assert "raysweep.sweep.config" in GRAPH["raysweep.search.grid"]
+    assert "raysweep.sweep.space" in GRAPH["raysweep.search.grid"]
 
 
 def test_no_import_cycles() -> None:
@@ -188,3 +188,38 @@ def test_imports_go_down_the_layers(module: str) -> None:
     mine = _layer(module)
     upward = sorted(m for m in GRAPH[module] if _layer(m) < mine)
     assert upward == [], f"{module} ({LAYERS[mine][0]}) imports from a layer above it"
+
+
+def _is_ray(module: str) -> bool:
+    return module == "ray" or module.startswith("ray.")
+
+
+def _reaches_into_ray(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and _is_ray(node.module or ""):
+            names = [node.module or "", *(a.name for a in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names if _is_ray(a.name)]
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id == "ray":
+            names = [f"ray.{node.attr}"]
+        else:
+            continue
+        found += [n for n in names if any(p.startswith("_") for p in n.split("."))]
+    return found
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES
+                                          if not m.startswith("raysweep.ray_internals")))
+def test_only_ray_internals_uses_rays_private_api(module: str) -> None:
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    assert _reaches_into_ray(tree) == []
+
+
+def test_the_private_api_check_sees_private_uses() -> None:
+    tree = ast.parse("import ray\nfrom ray._private.state import state\n"
+                     "from ray.experimental.internal_kv import _internal_kv_get\n"
+                     "x = ray._private.worker\nfrom ray import tune\n")
+    assert sorted(_reaches_into_ray(tree)) == [
+        "_internal_kv_get", "ray._private", "ray._private.state"]

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from raysweep.ray_internals import (
+from raysweep.ray_internals.cluster import (
     autoscaler_status,
     head_autoscaling_config,
     prepare_cluster_config,

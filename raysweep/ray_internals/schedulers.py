@@ -1,4 +1,4 @@
-"""The one module that touches Ray's private scheduler state.
+"""Ray's private scheduler state, reached through named members.
 
 raysweep's ASHA and median schedulers explain their stops and save their state as JSON, which
 needs what Ray keeps in private attributes (``AsyncHyperBandScheduler._brackets``,

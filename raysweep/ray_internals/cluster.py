@@ -1,10 +1,8 @@
-"""Every use raysweep makes of Ray's private API, in one place.
+"""What Ray's private modules say about the cluster and its autoscaler.
 
-Ray offers no public way to learn what an autoscaler may add to a cluster (which
-:mod:`raysweep.execution.cluster` needs to refuse a trial no node will ever fit). The readers
-here use private modules checked against the Ray minor versions that ``pyproject.toml``
-allows; each one returns None when the private API is missing or changed, and its caller
-then falls back to the next source, so a new Ray degrades to "unknown", never to a crash.
+:mod:`raysweep.execution.cluster` asks these readers in turn; a reader whose private API is
+missing or changed fails or returns None, and the caller falls back to the next source, so a
+new Ray degrades to "unknown", never to a crash.
 """
 
 from __future__ import annotations
