@@ -206,6 +206,9 @@ def test_importance_with_too_few_trials_or_no_variation_is_empty() -> None:
     frame = pd.DataFrame({"a": [1, 1, 1], "loss": [0.1, 0.2, 0.3]})
     assert parameter_importance(frame, ["a"], "loss").empty
     assert parameter_importance(frame, ["a"], "missing").empty
+    columns = ["feature", "parameter", "importance", "correlation", "n"]
+    assert list(parameter_importance(frame, ["a"], "missing").columns) == columns
+    assert list(parameter_importance(frame.iloc[:0], ["a"], "loss").columns) == columns
 
 
 # -- figures ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from raysweep.analysis.display import (
     status_rank,
     value_column,
 )
+from raysweep.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS
 from raysweep.analysis.importance import is_log_scale, is_numeric_values, parameter_importance
 from raysweep.errors import RaysweepError
 
@@ -205,7 +206,7 @@ def importance_table(result: SweepResult, metric: str | None = None) -> pd.DataF
     if col is None:
         import pandas as pd
 
-        return pd.DataFrame(columns=["feature", "parameter", "importance", "correlation", "n"])
+        return pd.DataFrame(columns=list(IMPORTANCE_COLUMNS))
     return parameter_importance(result.trials, parameters(result), col)
 
 

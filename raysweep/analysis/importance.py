@@ -19,8 +19,11 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Encoded", "MAX_LEVELS", "encode_parameters", "forest_importance",
+__all__ = ["COLUMNS", "Encoded", "MAX_LEVELS", "encode_parameters", "forest_importance",
            "parameter_importance"]
+
+# The columns of parameter_importance's table.
+COLUMNS = ("feature", "parameter", "importance", "correlation", "n")
 
 # A categorical parameter with more values gets one ordinal feature instead of one per value.
 MAX_LEVELS = 30
@@ -200,7 +203,7 @@ def parameter_importance(
     """
     import pandas as pd
 
-    empty = pd.DataFrame(columns=["feature", "parameter", "importance", "correlation", "n"])
+    empty = pd.DataFrame(columns=list(COLUMNS))
     if target not in trials or trials.empty:
         return empty
     y = pd.to_numeric(trials[target], errors="coerce").to_numpy(dtype=float)
