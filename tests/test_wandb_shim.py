@@ -28,6 +28,7 @@ from raysweep.execution.trainable import ProgramSpec, trial_environment
 from raysweep.program.metrics import parse_report_line, set_function_reporter
 from raysweep.program.once import reset_warnings
 from raysweep.program.wandb_agent import (
+    agent_environment,
     end_trial,
     function_trial,
     set_trial_end,
@@ -41,7 +42,7 @@ from raysweep.program.wandb_config import (
     read_config_file,
 )
 from raysweep.program.wandb_history import History, reportable
-from raysweep.program.wandb_init import sweep_values
+from raysweep.program.wandb_init import init_config, sweep_values
 from raysweep.program.wandb_package import SHIM_DIR, pythonpath_with_shim
 from raysweep.program.wandb_summary import MetricDefinition, Summary
 
@@ -68,6 +69,34 @@ def test_param_file_round_trips_as_the_agent_writes_it(tmp_path: Path) -> None:
     assert read_config_file(path) == values
     assert sweep_values({"WANDB_SWEEP_PARAM_PATH": str(path)}) == values
     assert sweep_values({}) == {}
+
+
+def test_agent_environment_points_runs_at_the_parameter_file(tmp_path: Path) -> None:
+    env = agent_environment({"lr": 0.5}, trial_id="t3", trial_dir=tmp_path, sweep_id="s",
+                            mode="real")
+    assert env == {
+        "WANDB_SWEEP_ID": "s",
+        "WANDB_RUN_ID": "t3",
+        "WANDB_SWEEP_PARAM_PATH": str(tmp_path / "config-t3.yaml"),
+        "RAYSWEEP_TRIAL_DIR": str(tmp_path),
+        "RAYSWEEP_WANDB": "real",
+    }
+    assert sweep_values(env) == {"lr": 0.5}
+    with pytest.raises(ValueError, match="wandb mode must be one of shim, real"):
+        agent_environment({}, trial_id="t4", trial_dir=tmp_path, sweep_id="s", mode="off")
+    assert not (tmp_path / "config-t4.yaml").exists()
+
+
+def test_init_config_filters_the_script_keys_and_locks_the_sweep_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config-defaults.yaml").write_text("epochs:\n  value: 3\n")
+    path = write_param_file(tmp_path, "r", {"lr": 0.5})
+    config = init_config({"lr": 0.1, "bs": 8, "seed": 1}, include_keys=["lr", "bs", "epochs"],
+                         exclude_keys=["bs"], environ={"WANDB_SWEEP_PARAM_PATH": str(path)})
+    assert config.as_dict() == {"epochs": 3, "lr": 0.5}
+    assert config.locked_keys() == {"lr": "sweep"}
 
 
 def test_config_values_accepts_plain_and_wrapped_entries() -> None:

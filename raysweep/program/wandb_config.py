@@ -110,7 +110,10 @@ class ConfigError(ValueError):
 
 
 class ConfigKeyError(KeyError, AttributeError):
-    """A missing config key: a KeyError for ``config[k]``, an AttributeError for ``getattr``."""
+    """A missing config or summary key: a KeyError for ``c[k]``, an AttributeError for ``c.k``.
+
+    Being both lets ``getattr(config, k, default)`` and ``hasattr`` work as they do in W&B.
+    """
 
     def __str__(self) -> str:
         return f"'{self.args[0]}' is not in the run's config" if self.args else ""
@@ -244,6 +247,7 @@ class Config:
         return self._items.items()
 
     def as_dict(self) -> dict[str, Any]:
+        """A copy of the values, as a plain dict."""
         return dict(self._items)
 
     def locked_keys(self) -> dict[str, str]:

@@ -63,6 +63,7 @@ class MetricDefinition:
             self.summary += (mode,)
 
     def matches(self, key: str) -> bool:
+        """Whether this definition applies to the metric ``key`` (by name or glob)."""
         return key == self.name or ("*" in self.name and fnmatch.fnmatchcase(key, self.name))
 
     def __repr__(self) -> str:
@@ -168,6 +169,7 @@ class Summary:
         return {k: v for k, v in self._data.items() if k in self._explicit}
 
     def as_dict(self) -> dict[str, Any]:
+        """A copy of the summary, as written to ``summary.json``."""
         return dict(self._data)
 
     # Mapping interface ----------------------------------------------------------------------
@@ -208,6 +210,7 @@ class Summary:
         return repr(self._data)
 
     def update(self, d: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        """Set several entries explicitly, as ``summary[k] = v`` does."""
         for key, value in {**(d or {}), **kwargs}.items():
             self[key] = value
 
