@@ -392,6 +392,35 @@ BAD = [
         id="negative_seed",
     ),
     pytest.param(cfg(raysweep=[1]), "raysweep: must be a mapping, got a list", id="raysweep_list"),
+    # Infinite values and ints beyond the float range (YAML reads `1` and 400 zeros as an int):
+    # refused where a float computation needs them, never a crash.
+    pytest.param(
+        cfg(metric=METRIC, early_terminate={"type": "hyperband", "min_iter": 3,
+                                            "eta": float("inf")}),
+        "early_terminate.eta: must be finite, got inf. eta is the factor between bands; "
+        "3 is the usual choice.",
+        id="eta_inf",
+    ),
+    pytest.param(
+        cfg(metric=METRIC, early_terminate={"type": "hyperband", "max_iter": 10**400, "s": 2}),
+        f"early_terminate.max_iter: must be finite, got {10**400}",
+        id="max_iter_beyond_floats",
+    ),
+    pytest.param(
+        params(x={"min": 0, "max": 10**400}),
+        f"parameters.x.max: must be finite, got {10**400}",
+        id="bound_beyond_floats",
+    ),
+    pytest.param(
+        params(x={"values": [1, 2], "probabilities": [10**400, 0]}),
+        "parameters.x.probabilities: must be a list of finite numbers",
+        id="probability_beyond_floats",
+    ),
+    pytest.param(
+        cfg(raysweep={"resources": {"cpu": 10**400}}),
+        f"raysweep.resources.cpu: must be a non-negative number, got {10**400}",
+        id="cpu_beyond_floats",
+    ),
 ]
 
 
@@ -775,3 +804,10 @@ def test_a_config_is_hashable_and_independent_of_the_callers_document() -> None:
     assert len({cfg, again}) == 1
     doc["parameters"]["x"]["values"].append(3)  # type: ignore[index]
     assert cfg.raw["parameters"]["x"]["values"] == [1, 2]
+
+
+def test_bands_stop_where_a_float_cannot_hold_the_next_one() -> None:
+    # An integer eta keeps W&B's exact int arithmetic until the value leaves the float range.
+    bands = config.hyperband_bands(10**30, 30, None, None)
+    assert bands[:2] == (30, 30 * 10**30)
+    assert len(bands) == 11

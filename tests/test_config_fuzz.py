@@ -21,6 +21,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(10**20), max_value=10**20),
+    st.sampled_from([10**400, -(10**400)]),  # YAML ints beyond the float range
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(KEYS),
     st.text(max_size=8),

@@ -17,7 +17,7 @@ from typing import Any
 from raysweep.errors import Issue
 from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
 from raysweep.sweep.model import EarlyTerminate, Method, Metric
-from raysweep.sweep.numbers import is_integer, is_number
+from raysweep.sweep.numbers import is_finite_number, is_integer, is_number
 from raysweep.sweep.space import (
     SPEC_CLASSES,
     Categorical,
@@ -282,6 +282,11 @@ def _build_spec(
         if not isinstance(probs, list) or not all(is_number(p) for p in probs):
             c.error(f"{path}.probabilities", "must be a list of numbers")
             return None
+        if any(is_integer(p) and not is_finite_number(p) for p in probs):
+            # NaN and inf get the "must sum to 1" message below; an int beyond the float
+            # range cannot even be summed into a float.
+            c.error(f"{path}.probabilities", "must be a list of finite numbers")
+            return None
         if len(probs) != len(values):
             c.error(f"{path}.probabilities",
                     f"has {len(probs)} entries but values has {len(values)}",
@@ -306,7 +311,7 @@ def _build_spec(
                 c.issues[-1].line)
         return None
     for key in ("min", "max", "mu", "sigma", "a", "b", "q"):
-        if key in args and not math.isfinite(args[key]):
+        if key in args and not is_finite_number(args[key]):
             c.error(f"{path}.{key}", f"must be finite, got {args[key]!r}")
     if "q" in args and args["q"] <= 0:
         c.error(f"{path}.q", f"must be greater than 0, got {args['q']!r}")

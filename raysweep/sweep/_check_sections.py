@@ -8,13 +8,12 @@ default) when the section is absent or wrong.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
 from raysweep.sweep.model import EarlyTerminate, Goal, Metric, RaysweepOptions, Resources
-from raysweep.sweep.numbers import is_number
+from raysweep.sweep.numbers import is_finite_number
 
 __all__ = [
     "ET_KEYS",
@@ -110,12 +109,19 @@ def check_early_terminate(
             v = c.number(et, key, f"early_terminate.{key}", integer=True)
             if v is not None and v < 1:
                 c.error(f"early_terminate.{key}", f"must be at least 1, got {v}")
+            elif key != "s" and v is not None and not is_finite_number(v):
+                # The band arithmetic is W&B's float arithmetic; s only counts divisions.
+                c.error(f"early_terminate.{key}", f"must be finite, got {v}")
             values[key] = v
     eta = et.get("eta", 3)
     if "eta" in et:
         eta = c.number(et, "eta", "early_terminate.eta")
         if eta is not None and not eta > 1:
             c.error("early_terminate.eta", f"must be greater than 1, got {eta!r}",
+                    "eta is the factor between bands; 3 is the usual choice.")
+        elif eta is not None and not is_finite_number(eta):
+            # The schedulers refuse it too: no band follows the first one.
+            c.error("early_terminate.eta", f"must be finite, got {eta!r}",
                     "eta is the factor between bands; 3 is the usual choice.")
     strict = et.get("strict", True)
     if not isinstance(strict, bool):
@@ -241,7 +247,7 @@ def check_resources(c: IssueCollector, res: Any) -> Resources:
     values: dict[str, float] = {}
     for key, amount in res.items():
         path = f"raysweep.resources.{key}"
-        if not is_number(amount) or not math.isfinite(amount) or amount < 0:
+        if not is_finite_number(amount) or amount < 0:
             c.error(path, f"must be a non-negative number, got {describe(amount)}")
             continue
         values[str(key)] = float(amount)

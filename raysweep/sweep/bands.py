@@ -6,7 +6,7 @@ One home for this arithmetic: the config checker refuses an ``early_terminate`` 
 
 from __future__ import annotations
 
-import math
+from raysweep.sweep.numbers import finite_float
 
 __all__ = ["HYPERBAND_MIN_ITER_BANDS", "hyperband_bands"]
 
@@ -47,7 +47,7 @@ def hyperband_bands(
         out = []
         current: float = min_iter  # stays an exact int while eta is an int, as in W&B
         for _ in range(HYPERBAND_MIN_ITER_BANDS):
-            if not math.isfinite(current):
+            if finite_float(current) is None:  # inf, or an int beyond the float range
                 break
             out.append(int(current))
             current *= eta
