@@ -12,26 +12,17 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
-from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from raysweep.sweep.config import Metric
-from raysweep.sweep.space import (
-    Categorical,
-    CategoricalWithProbabilities,
-    Constant,
-    IntUniform,
-    ParamPath,
-    ParamSpec,
-    SearchSpace,
-    canonical,
-    unique_values,
-)
+from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig
+from ._support import configurations, finite_size
+
+if TYPE_CHECKING:
+    from raysweep.sweep.config import Metric, RaysweepOptions
 
 __all__ = ["RandomProposer"]
 
@@ -72,8 +63,21 @@ class RandomProposer:
         self._rng = np.random.default_rng(seed)
         self._unique = unique
         self._max_draws = max_draws
-        self._size = _finite_size(space)
+        self._size = finite_size(space)
         self._seen: set[tuple[Any, ...]] = set()
+
+    @classmethod
+    def from_options(
+        cls,
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        metric: Metric | None = None,
+        options: RaysweepOptions | None = None,
+    ) -> RandomProposer:
+        """Build the proposer of a sweep, reading ``raysweep: {unique}``."""
+        unique = options.unique if options is not None else False
+        return cls(space, seed=seed, metric=metric, unique=unique)
 
     @property
     def size(self) -> int | None:
@@ -142,7 +146,7 @@ class RandomProposer:
     def _draw_unseen(self) -> FlatConfig | None:
         candidates: list[FlatConfig] = []
         weights: list[float] = []
-        for config, weight in _support(self._space):
+        for config, weight in configurations(self._space):
             if weight > 0 and self._space.key(config) not in self._seen:
                 candidates.append(config)
                 weights.append(weight)
@@ -152,54 +156,6 @@ class RandomProposer:
         config = candidates[int(self._rng.choice(len(candidates), p=p))]
         self._seen.add(self._space.key(config))
         return copy.deepcopy(config)
-
-
-def _finite_support(spec: ParamSpec) -> list[tuple[Any, float]] | None:
-    """Distinct values a spec can draw, with probabilities; None if not known to be finite."""
-    if isinstance(spec, Constant):
-        return [(spec.value, 1.0)]
-    if isinstance(spec, CategoricalWithProbabilities):
-        mass: dict[Any, float] = {}
-        first: dict[Any, Any] = {}
-        for value, p in zip(spec.values, spec.probabilities, strict=True):
-            key = canonical(value)
-            first.setdefault(key, value)
-            mass[key] = mass.get(key, 0.0) + p
-        # A zero-probability value is never drawn, so it does not count towards the size.
-        return [(first[k], m) for k, m in mass.items() if m > 0]
-    if isinstance(spec, Categorical):
-        values = unique_values(spec.values)
-        counts: dict[Any, int] = {}
-        for value in spec.values:
-            counts[canonical(value)] = counts.get(canonical(value), 0) + 1
-        n = len(spec.values)
-        return [(v, counts[canonical(v)] / n) for v in values]
-    if isinstance(spec, IntUniform):
-        n = spec.max - spec.min + 1
-        return [(v, 1.0 / n) for v in range(spec.min, spec.max + 1)]
-    return None
-
-
-def _finite_size(space: SearchSpace) -> int | None:
-    sizes = []
-    for _, spec in space:
-        if isinstance(spec, IntUniform):
-            # Counted, not enumerated: a range may be far larger than any sweep.
-            sizes.append(spec.max - spec.min + 1)
-            continue
-        support = _finite_support(spec)
-        if support is None:
-            return None
-        sizes.append(len(support))
-    return math.prod(sizes)
-
-
-def _support(space: SearchSpace) -> Iterator[tuple[FlatConfig, float]]:
-    """Every configuration of a finite space with its prior probability."""
-    paths: list[ParamPath] = list(space.paths)
-    supports = [_finite_support(spec) or [] for _, spec in space]
-    for combo in product(*supports):
-        yield dict(zip(paths, (v for v, _ in combo), strict=True)), math.prod(p for _, p in combo)
 
 
 def _to_json(key: Any) -> Any:
