@@ -18,7 +18,8 @@ __all__ = ["SEARCHERS", "ProposerFactory", "make_proposer", "make_searcher"]
 
 
 class ProposerFactory(Protocol):
-    """Builds a proposer for a space; every entry of :data:`SEARCHERS` has this signature."""
+    """Builds a proposer for a space; every entry of :data:`SEARCHERS` has this signature
+    (each proposer's ``from_options``, which reads the ``raysweep:`` options it uses)."""
 
     def __call__(
         self,
@@ -30,27 +31,6 @@ class ProposerFactory(Protocol):
     ) -> Proposer: ...
 
 
-def _grid(
-    space: SearchSpace,
-    *,
-    seed: int | None = None,
-    metric: Metric | None = None,
-    options: RaysweepOptions | None = None,
-) -> Proposer:
-    return GridProposer(space, seed=seed, metric=metric)
-
-
-def _random(
-    space: SearchSpace,
-    *,
-    seed: int | None = None,
-    metric: Metric | None = None,
-    options: RaysweepOptions | None = None,
-) -> Proposer:
-    unique = options.unique if options is not None else False
-    return RandomProposer(space, seed=seed, metric=metric, unique=unique)
-
-
 def _bayes(
     space: SearchSpace,
     *,
@@ -58,17 +38,16 @@ def _bayes(
     metric: Metric | None = None,
     options: RaysweepOptions | None = None,
 ) -> Proposer:
-    # Imported here so that `import raysweep.search` (and grid/random sweeps) never pay for
-    # scikit-learn / bayes_opt.
+    """:meth:`BayesProposer.from_options`, imported on first use, so that
+    ``import raysweep.search`` (and grid and random sweeps) never pay for scikit-learn."""
     from .bayes import BayesProposer
 
-    proposer: Proposer = BayesProposer(space, seed=seed, metric=metric)
-    return proposer
+    return BayesProposer.from_options(space, seed=seed, metric=metric, options=options)
 
 
 SEARCHERS: dict[Method, ProposerFactory] = {
-    Method.GRID: _grid,
-    Method.RANDOM: _random,
+    Method.GRID: GridProposer.from_options,
+    Method.RANDOM: RandomProposer.from_options,
     Method.BAYES: _bayes,
 }
 """Search method -> proposer factory: the only place method names meet implementations."""

@@ -18,12 +18,14 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from raysweep.sweep.config import Metric
 from raysweep.sweep.space import ParamPath, SearchSpace, canonical
 
 from ._base import FlatConfig
+
+if TYPE_CHECKING:
+    from raysweep.sweep.config import Metric, RaysweepOptions
 
 __all__ = ["GridProposer"]
 
@@ -82,6 +84,18 @@ class GridProposer:
         # Every index below _position is used; _seen holds used indices at or above it.
         self._position = 0
         self._seen: set[int] = set()
+
+    @classmethod
+    def from_options(
+        cls,
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        metric: Metric | None = None,
+        options: RaysweepOptions | None = None,
+    ) -> GridProposer:
+        """Build the proposer of a sweep; no ``raysweep:`` option changes grid search."""
+        return cls(space, seed=seed, metric=metric)
 
     @property
     def size(self) -> int:
