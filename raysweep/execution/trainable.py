@@ -13,7 +13,7 @@ reports to Tune.
 Both kinds of trial can ``import wandb``: program trials find raysweep's stand-in first on
 ``PYTHONPATH`` (or, with ``wandb="real"``, the installed package, patched to also report
 to raysweep); function trials get the same through
-:func:`raysweep.program.wandb_compat.function_trial`.
+:func:`raysweep.program.wandb_agent.function_trial`.
 
 Only what a trial needs travels to the workers (:class:`ProgramSpec`), not the whole config.
 """
@@ -40,7 +40,6 @@ __all__ = ["ProgramFailedError", "ProgramSpec", "make_trainable"]
 # Keys raysweep adds to every report; the results tables read them and hide them from metrics.
 GPUS_KEY = "raysweep_gpus"
 NODE_KEY = "raysweep_node"
-TRIAL_DIR_ENV = "RAYSWEEP_TRIAL_DIR"
 
 
 @dataclass(frozen=True)
@@ -220,22 +219,19 @@ def trial_environment(
     ``{name: {value: v}}`` entries, as the W&B agent writes it). Puts the ``wandb`` stand-in
     first on ``PYTHONPATH``; ``RAYSWEEP_WANDB`` tells it to stay or to load the real package.
     """
-    from raysweep.program import wandb_compat
     from raysweep.program.metrics import TRIAL_ID_ENV
+    from raysweep.program.wandb_agent import agent_environment
+    from raysweep.program.wandb_package import pythonpath_with_shim
 
     (trial_dir / "config.json").write_text(json.dumps(config, default=str), encoding="utf-8")
-    param_path = wandb_compat.write_param_file(trial_dir, trial_id, config)
     env = dict(base)
+    env.update(agent_environment(config, trial_id=trial_id, trial_dir=trial_dir,
+                                 sweep_id=spec.sweep_id, mode=spec.wandb))
     env.update(
         {
             TRIAL_ID_ENV: trial_id,
-            TRIAL_DIR_ENV: str(trial_dir),
             "PYTHONUNBUFFERED": "1",
-            "WANDB_SWEEP_ID": spec.sweep_id,
-            "WANDB_RUN_ID": trial_id,
-            "WANDB_SWEEP_PARAM_PATH": str(param_path),
-            "PYTHONPATH": wandb_compat.pythonpath_with_shim(base.get("PYTHONPATH")),
-            wandb_compat.MODE_ENV: wandb_compat.check_mode(spec.wandb),
+            "PYTHONPATH": pythonpath_with_shim(base.get("PYTHONPATH")),
         }
     )
     return env
@@ -255,7 +251,7 @@ def _function_trainable(
         from ray import tune
 
         from raysweep.program.metrics import set_function_reporter
-        from raysweep.program.wandb_compat import function_trial
+        from raysweep.program.wandb_agent import function_trial
 
         trial_id = tune.get_context().get_trial_id()
         trial_dir = trial_directory(sweep_dir, trial_id)

@@ -1,9 +1,23 @@
 """The side of a user's program: how it reports metrics, and the W&B API it may call.
 
-``metrics`` is the report channel (``raysweep.log`` and the ``@raysweep {...}`` line). The
-``wandb_*`` modules hold W&B's run rules (``wandb_compat`` lists them), which the ``wandb``
-stand-in in ``wandb_shim/`` follows; a trial's program imports that stand-in under the name
-``wandb``. The stand-in imports these modules, never the other way round.
+- ``metrics``: the report channel (``raysweep.log`` and the ``@raysweep {...}`` line).
+- ``once``: warnings shown once per process.
+
+raysweep runs scripts written for W&B Sweeps unchanged, with a small package named ``wandb``
+(``wandb_shim/wandb``) that a trial imports instead of W&B's. That package is a thin layer
+over these rules, one module per concept:
+
+- ``wandb_config``: ``wandb.config``, its locked sweep keys and ``allow_val_change``.
+- ``wandb_history``: ``wandb.log`` rows by step and commit, and what of a row raysweep records.
+- ``wandb_summary``: ``run.summary`` and ``define_metric``.
+- ``wandb_init``: what ``wandb.init`` reads, the sweep's environment (``WANDB_SWEEP_ID``, ...)
+  and its config arguments.
+- ``wandb_agent``: what the W&B agent does for a run: the parameter file, the environment,
+  and ``function_trial`` for functions run in a Ray worker.
+- ``wandb_package``: which ``wandb`` a trial imports, the stand-in (``SHIM_DIR`` on the path)
+  or the installed package, patched (``--wandb real``).
+
+The stand-in imports these modules; none of them imports the stand-in.
 """
 
 __all__: list[str] = []

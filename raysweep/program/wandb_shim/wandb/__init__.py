@@ -4,7 +4,7 @@ raysweep puts the directory above this package first on ``PYTHONPATH`` of every 
 trial, so ``import wandb`` in an unchanged W&B script finds this module: no W&B account, no
 network. ``wandb.init`` reads the sweep's values from ``WANDB_SWEEP_PARAM_PATH`` as W&B does,
 and every committed ``wandb.log`` row becomes one ``raysweep.log`` report. The rules live in
-``raysweep.program`` (:mod:`raysweep.program.wandb_compat` maps them); what W&B offers beyond
+``raysweep.program`` (its package docstring maps them); what W&B offers beyond
 runs, config, logging and summaries (media, tables, artifacts, ``watch``, ...) is accepted and
 does nothing, with one warning.
 

@@ -1,6 +1,6 @@
 """The stand-in's runs: ``init``, ``log``, ``finish``, ``define_metric`` and the rest of W&B's API.
 
-The W&B rules these follow live in ``raysweep.program`` (:mod:`raysweep.program.wandb_compat`
+The W&B rules these follow live in ``raysweep.program`` (its package docstring
 maps them); this module holds the state of the ``wandb`` module (``run``, ``config``,
 ``summary``) and the API around it. Names it does not define are no-ops (``_soft``).
 """
