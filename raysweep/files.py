@@ -1,9 +1,10 @@
 """The sweep directory: where it goes, what its files are called, and how they are written.
 
 Every file raysweep rewrites while a sweep runs (``trials.json``, ``searcher.json``,
-``scheduler.json``, the report, W&B's parameter files) is written next to its target under a
-unique temporary name and renamed into place: a reader, or a driver killed mid-write, sees
-the old file or the new one, never a mix.
+``scheduler.json``, the report, a W&B run's ``summary.json``) is written next to its target
+under a unique temporary name and renamed into place: a reader, or a driver killed mid-write,
+sees the old file or the new one, never a mix. (A trial's parameter files are written once,
+before its program starts, so nobody can read them half done.)
 """
 
 from __future__ import annotations
