@@ -1,4 +1,4 @@
-"""Acceptance tests over the corpus of real sweep files in /work/shared/corpus.
+"""Acceptance tests over the corpus of real sweep files (``_shared.CORPUS``).
 
 valid/ must load, sample inside its space and (for grid files) enumerate; invalid/ and launch/
 must be refused with a message that names the offending key of the file's `# expect:` line.

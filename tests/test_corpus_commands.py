@@ -1,8 +1,9 @@
 """Every corpus sweep with a ``command:`` expands to the argv that W&B's agent would run.
 
 Two implementations check each other: :func:`raysweep.sweep.command.build_argv`, and
-:func:`wandb_argv` below, written from the W&B rules in ``wandb-sweeps-spec.md`` §d (not from
-raysweep's code). A few files also have their argv spelled out by hand.
+:func:`wandb_argv` below, written from the W&B agent's macro rules (not from raysweep's code),
+so a shared misreading would have to be made twice. A few files also have their argv spelled
+out by hand.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ LAUNCH_KEYS = ("scheduler", "metrics")
 
 
 def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConfig | None:
+    """Check a loaded document; return the config, or None once ``c`` holds an error."""
     if data is None:
         c.error(
             "", "the file is empty", "A sweep needs at least `method` and `parameters`."
@@ -111,6 +112,7 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
 
 
 def _check_launch(c: IssueCollector, data: Mapping[str, Any]) -> None:
+    """Refuse the W&B Launch and multi-objective features only W&B's hosted service runs."""
     why = (
         "only W&B's hosted service runs these; raysweep runs grid, random and bayes "
         "sweeps itself"

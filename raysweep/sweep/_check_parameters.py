@@ -109,6 +109,7 @@ def _v1_range(dist: Distribution, lo: float, hi: float) -> str:
 
 
 def check_parameters(c: IssueCollector, data: Mapping[str, Any]) -> SearchSpace | None:
+    """Check ``parameters:``; return the flattened space, or None if anything is wrong."""
     if "parameters" not in data:
         if not c.unsupported:
             c.error("parameters", "missing",
@@ -223,6 +224,7 @@ def _check_param(
 def _infer_distribution(
     c: IssueCollector, spec: Mapping[str, Any], path: str
 ) -> Distribution | None:
+    """Return the distribution a definition names or implies by its keys (W&B's rules)."""
     if "distribution" in spec:
         raw = spec["distribution"]
         try:
@@ -354,6 +356,8 @@ def check_method_needs(
     space: SearchSpace,
     early: EarlyTerminate | None,
 ) -> None:
+    """Check what the method needs: grid an enumerable space of bounded size, bayes a metric
+    and at least one parameter that is not a constant."""
     if method is Method.GRID:
         for path, spec in space:
             if spec.distribution not in _GRID_OK:

@@ -34,6 +34,7 @@ IMPUTE = ("latest", "best", "worst")
 
 
 def check_metric(c: IssueCollector, data: Mapping[str, Any]) -> Metric | None:
+    """Check ``metric:``; a goal other than minimize/maximize is refused, not guessed."""
     if "metric" not in data or data["metric"] is None:
         return None
     m = data["metric"]
@@ -87,6 +88,7 @@ def check_metric(c: IssueCollector, data: Mapping[str, Any]) -> Metric | None:
 def check_early_terminate(
     c: IssueCollector, data: Mapping[str, Any], metric: Metric | None
 ) -> EarlyTerminate | None:
+    """Check ``early_terminate:``, including that its bands exist and a metric is set."""
     if "early_terminate" not in data or data["early_terminate"] is None:
         return None
     et = data["early_terminate"]
@@ -161,6 +163,7 @@ def check_early_terminate(
 
 
 def check_command(c: IssueCollector, data: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Check ``command:`` is a list of single arguments; macros expand later, per trial."""
     if "command" not in data or data["command"] is None:
         return None
     cmd = data["command"]
@@ -176,6 +179,7 @@ def check_command(c: IssueCollector, data: Mapping[str, Any]) -> tuple[Any, ...]
 
 
 def check_controller(c: IssueCollector, data: Mapping[str, Any]) -> None:
+    """Accept W&B's ``controller`` with a warning: raysweep is always the controller."""
     if "controller" not in data:
         return
     controller = data["controller"]
@@ -188,6 +192,7 @@ def check_controller(c: IssueCollector, data: Mapping[str, Any]) -> None:
 
 
 def check_run_cap(c: IssueCollector, data: Mapping[str, Any]) -> int | None:
+    """Check ``run_cap``, the maximum number of trials (a positive integer)."""
     if data.get("run_cap") is None:
         return None
     v = c.number(data, "run_cap", "run_cap", integer=True)
@@ -198,6 +203,7 @@ def check_run_cap(c: IssueCollector, data: Mapping[str, Any]) -> int | None:
 
 
 def check_options(c: IssueCollector, data: Mapping[str, Any]) -> RaysweepOptions:
+    """Check raysweep's own ``raysweep:`` section; defaults when absent or wrong."""
     opts = data.get("raysweep")
     if opts is None:
         return RaysweepOptions()
@@ -240,6 +246,7 @@ def check_options(c: IssueCollector, data: Mapping[str, Any]) -> RaysweepOptions
 
 
 def check_resources(c: IssueCollector, res: Any) -> Resources:
+    """Check a per-trial resource request: non-negative amounts, GPU fractions below 1."""
     if not isinstance(res, Mapping):
         c.error("raysweep.resources", f"must be a mapping like {{cpu: 1, gpu: 1}}, got "
                 f"{describe(res)}")

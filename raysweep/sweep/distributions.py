@@ -40,7 +40,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from raysweep.sweep.equality import canonical, unique_values
-from raysweep.sweep.numbers import is_integer
+from raysweep.sweep.numbers import is_finite_number, is_integer, is_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -232,11 +232,7 @@ class IntUniform(ParamSpec):
         return self.max - self.min + 1
 
     def contains(self, value: Any) -> bool:
-        return (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and self.min <= value <= self.max
-        )
+        return is_integer(value) and self.min <= value <= self.max
 
     def to_unit(self, value: float) -> float:
         """Map a value to [0, 1] (the prior's CDF, continuous relaxation)."""
@@ -293,14 +289,14 @@ class Continuous(ParamSpec):
         return None
 
     def contains(self, value: Any) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):
             return False
         q = self.step
         if q is not None and isinstance(q, int) and not isinstance(value, int):
             return False
         bounds = self._bounds()
         if bounds is None:
-            return math.isfinite(value)
+            return is_finite_number(value)
         lo, hi = bounds
         slack = abs(q) if q is not None else 1e-9 * max(1.0, abs(lo), abs(hi))
         return lo - slack <= value <= hi + slack

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["finite_float", "is_finite_number", "is_integer", "is_number"]
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     """Return True for a sweep-document number: an ``int`` or ``float``, not a ``bool``.
 
     >>> [is_number(v) for v in (1, 2.5, float("nan"), True, "1", None)]
@@ -31,7 +31,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> TypeGuard[int]:
     """Return True for a sweep-document integer: an ``int``, not a ``bool`` (``3.0`` is not).
 
     >>> [is_integer(v) for v in (3, 3.0, False, "3")]
