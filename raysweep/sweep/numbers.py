@@ -62,6 +62,9 @@ def finite_float(value: Any) -> float | None:
 
     >>> [finite_float(v) for v in (1, 2.5, float("nan"), float("-inf"), True, "3", None)]
     [1.0, 2.5, None, None, None, None, None]
+    >>> import numpy as np
+    >>> [finite_float(v) for v in (np.float32(0.5), np.int64(3), np.bool_(True), 10**400)]
+    [0.5, 3.0, None, None]
     """
     # numpy.bool_ is not a numbers.Real, so only Python's bool needs excluding.
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
