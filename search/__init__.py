@@ -10,18 +10,24 @@ method     proposer                        module
 =========  ==============================  ===========================================
 grid       :class:`GridProposer`           ``grid.py`` (W&B order, seen set)
 random     :class:`RandomProposer`         ``random.py`` (optional ``unique``)
-bayes      ``BayesProposer``               ``bayes.py`` (imported only when used)
+bayes      ``BayesProposer``               ``bayes.py`` (imported only when used), with
+                                           ``_encoding.py``, ``_gaussian_process.py``
+                                           and ``_acquisition.py``
 =========  ==============================  ===========================================
 
+``_support.py`` counts and enumerates finite spaces for the searches that never repeat a
+configuration.
+
 Adding an algorithm: write one module holding a class that follows :class:`Proposer`
-(``propose`` / ``observe`` / ``get_state`` / ``set_state``, losses lower-is-better), then add
-one line to :data:`SEARCHERS` in ``_registry.py`` (plus the name in
-:class:`~raysweep.sweep.config.Method`, which the config loader validates against). The contract
-suite
+(``propose`` / ``observe`` / ``get_state`` / ``set_state``, losses lower-is-better) with a
+``from_options`` class method of the :class:`ProposerFactory` signature, then add one line to
+:data:`SEARCHERS` in ``_registry.py`` (plus the name in :class:`~raysweep.sweep.config.Method`,
+which the config loader validates against). The contract suite
 ``tests/test_search_contract.py`` runs over every entry of :data:`SEARCHERS` without changes.
 
-Importing this package does not import Ray, scikit-learn or bayes_opt: :func:`make_searcher`
-and the ``TuneSearcher`` attribute import the adapter on first use.
+Importing this package does not import Ray, SciPy or scikit-learn: :func:`make_searcher` and
+the ``TuneSearcher`` attribute import the adapter on first use, and bayes is imported only
+when a bayes proposer is built.
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ class TuneSearcher(Searcher):
         if metric is not None and mode is None:
             mode = "min"
         # Passed here, not only via set_search_properties: Tune skips that call when the
-        # param_space is empty, which it always is for raysweep (ray-tune-notes §0.2).
+        # param_space is empty, which it always is for raysweep, and the metric would then
+        # stay None.
         super().__init__(metric=metric, mode=mode)
         self._proposer = proposer
         self._space = space

@@ -1,6 +1,6 @@
 """Grid search with W&B's order, equality and completion rules.
 
-W&B (``grid_search.py``, ``docs/wandb-sweeps-spec.md`` §b.1) enumerates the product of the
+W&B (its sweeps engine's ``grid_search.py``) enumerates the product of the
 non-constant parameters in its parameter order (keys sorted at each level, depth first) with the
 last one varying fastest, drops repeated values of a parameter (yaml-hash equality:
 ``3e6 == 3000000``, ``True != 1``), treats every existing run, in any state, as having used its

@@ -328,14 +328,17 @@ def test_make_proposer_passes_unique_to_random() -> None:
 def test_importing_the_package_does_not_import_ray_or_bayes_libraries() -> None:
     code = (
         "import sys, raysweep.search, raysweep.search.grid, raysweep.search.random\n"
-        "heavy = [m for m in ('ray', 'sklearn', 'bayes_opt') if m in sys.modules]\n"
+        "heavy = [m for m in ('ray', 'scipy', 'sklearn', 'bayes_opt') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
 
-@pytest.mark.parametrize("module", ["grid", "random", "_registry"])
+@pytest.mark.parametrize(
+    "module",
+    ["grid", "random", "_registry", "_support", "_encoding", "_gaussian_process", "bayes"],
+)
 def test_docstring_examples(module: str) -> None:
     # Run here, under the installed name, rather than by --doctest-modules on search/ (which
     # would import the folder as a second package named "search").
