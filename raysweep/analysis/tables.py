@@ -21,10 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raysweep.analysis.history import read_history
-from raysweep.analysis.history import reported_names as reported_names  # for raysweep.cli
 from raysweep.errors import RaysweepError
-from raysweep.files import HISTORY_FILE, META_FILE, TRIALS_FILE, default_storage
-from raysweep.files import is_sweep_dir as is_sweep_dir  # for raysweep.cli
+from raysweep.files import HISTORY_FILE, META_FILE, TRIALS_FILE, default_storage, is_sweep_dir
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -175,7 +175,7 @@ def _missing_metric_note(result: Any) -> str | None:
     """Which ended trials never reported a number for the sweep's metric, and what they did
     report: usually the program logs the metric under another name, and the sweep's ranking,
     search and early stopping then have no value for those trials."""
-    from raysweep.analysis.tables import reported_names
+    from raysweep.analysis.history import reported_names
 
     metric, trials = result.metric, result.trials
     if metric is None or not len(trials):
@@ -250,8 +250,8 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
 
 
 def _control_command(directory: str, what: str) -> None:
-    from raysweep.analysis.tables import is_sweep_dir
     from raysweep.execution.control import request
+    from raysweep.files import is_sweep_dir
 
     path = existing_dir(directory)
     if not is_sweep_dir(path):
