@@ -27,6 +27,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from raysweep.numeric import finite_float
 from raysweep.sweep.config import hyperband_bands
 
 from ._stop_reasons import show_number
@@ -49,7 +50,7 @@ BANDS_ERROR = (
 )
 
 def _check_eta(eta: float) -> None:
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not math.isfinite(eta):
+    if finite_float(eta) is None:
         raise ValueError(f"hyperband: eta must be a finite number greater than 1, got {eta!r}")
     if eta <= 1:
         raise ValueError(f"hyperband: eta must be greater than 1, got {eta!r}")
@@ -136,10 +137,8 @@ def valid_history(values: Iterable[Any]) -> list[float]:
     """
     kept: list[float] = []
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            continue
-        as_float = float(value)
-        if math.isfinite(as_float):
+        as_float = finite_float(value)
+        if as_float is not None:
             kept.append(as_float)
     return kept
 

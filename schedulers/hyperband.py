@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from raysweep.numeric import is_integer
+
 from ._base import SweepScheduler
 from ._hyperband_rule import Decision, HyperbandRule, threshold, valid_history
 
@@ -249,7 +251,7 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
         loss = -valid[0] if self._mode == "max" else valid[0]
         history = self._histories.setdefault(trial_id, [])
         iteration = result.get("training_iteration")
-        if not isinstance(iteration, int) or isinstance(iteration, bool):
+        if not is_integer(iteration):
             # Without Tune's counter, count reports ourselves.
             iteration = history[-1][0] + 1 if history else 1
         restarted = bool(history) and iteration <= history[-1][0]

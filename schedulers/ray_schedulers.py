@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from ray.tune.schedulers import TrialScheduler
 
+from raysweep.numeric import finite_float
 from raysweep.ray_internals.schedulers import AshaInternals, MedianInternals
 
 from ._base import SweepScheduler
@@ -36,8 +37,7 @@ _UNEXPLAINED = "stopped by ASHA"  # not reached with Ray 2.60's bracket logic
 
 def _json_number(value: Any) -> float | None:
     # NaN rewards are legal in Ray's rungs (nanpercentile skips them); JSON has no NaN.
-    number = float(value)
-    return number if math.isfinite(number) else None
+    return finite_float(value)
 
 
 def _from_json(value: float | None) -> float:

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
-import numbers
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -35,6 +33,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from raysweep.files import write_json_atomic
+from raysweep.numeric import finite_float
 from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig, Proposer
@@ -337,7 +336,7 @@ class TuneSearcher(Searcher):
     def _fold(self, trial_id: str, result: Mapping[str, Any]) -> None:
         if self._metric is None:
             return
-        value = _finite(_lookup(result, self._metric))
+        value = finite_float(_lookup(result, self._metric))
         if value is None:
             return
         best = self._best.get(trial_id)
@@ -360,14 +359,6 @@ def _lookup(result: Mapping[str, Any], name: str) -> Any:
             return None
         node = node[part]
     return node
-
-
-def _finite(value: Any) -> float | None:
-    """Return ``value`` as a float if it is a finite real number (bools excluded), else None."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        return None
-    x = float(value)
-    return x if math.isfinite(x) else None
 
 
 def _plain(value: Any) -> Any:

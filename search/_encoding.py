@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from raysweep.numeric import is_finite_number
 from raysweep.sweep.space import (
     Categorical,
     IntUniform,
@@ -143,9 +144,7 @@ class Encoding:
             elif d.kind == "fixed":
                 raw.append(0)
             else:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    return None
-                if not math.isfinite(value):
+                if not is_finite_number(value):
                     return None
                 raw.append(value)
         return tuple(raw)

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
+from raysweep.numeric import finite_float
 from raysweep.sweep.space import SearchSpace
 
 from ._acquisition import LogExpectedImprovement, maximise
@@ -173,9 +174,7 @@ class BayesProposer:
         if raw is None:
             return
         self._seen.add(key)
-        value = None if loss is None else float(loss)
-        if value is not None and not math.isfinite(value):
-            value = None
+        value = None if loss is None else finite_float(loss)
         self._obs.append((raw, value))
         self._obs_x.append(self._enc.unit(raw))
 

@@ -31,8 +31,8 @@ LAYERS = [
     ("analysis", ["raysweep.analysis"]),
     ("the wandb stand-in", [SHIM]),
     ("the sweep and the program's side", ["raysweep.sweep", "raysweep.program"]),
-    ("errors, files and Ray internals", ["raysweep.errors", "raysweep.files",
-                                         "raysweep.ray_internals"]),
+    ("errors, files, numbers and Ray internals",
+     ["raysweep.errors", "raysweep.files", "raysweep.numeric", "raysweep.ray_internals"]),
 ]
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from raysweep.errors import RaysweepError
 from raysweep.files import default_storage
+from raysweep.numeric import is_integer
 from raysweep.sweep.config import SweepConfig
 
 if TYPE_CHECKING:
@@ -109,8 +110,7 @@ def check_whole(name: str, value: object, least: int) -> None:
     ...
     raysweep.errors.RaysweepError: count must be a whole number >= 1, got 0
     """
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or value < least):
+    if value is not None and (not is_integer(value) or value < least):
         raise RaysweepError(f"{name} must be a whole number >= {least}, got {value!r}")
 
 

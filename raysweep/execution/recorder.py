@@ -33,6 +33,7 @@ from raysweep.files import (
     TRIALS_FILE,
     write_text_atomic,
 )
+from raysweep.numeric import finite_float
 from raysweep.schedulers import STOP_REASON_KEY
 
 if TYPE_CHECKING:
@@ -99,13 +100,6 @@ def _finite_or_none(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    v = float(value)
-    return v if math.isfinite(v) else None
 
 
 class TrialRecord(dict):  # type: ignore[type-arg]
@@ -279,7 +273,7 @@ class SweepRecorder(Callback):
         if result.get(GPUS_KEY) is not None:
             rec["gpus"] = result[GPUS_KEY] or None
         if self.metric is not None and self.metric in metrics:
-            value = _number(metrics[self.metric])
+            value = finite_float(metrics[self.metric])
             rec["last"] = value
             if value is not None and self.better(value, rec["best"]):
                 rec["best"] = value

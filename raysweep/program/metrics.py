@@ -65,6 +65,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from raysweep.errors import RaysweepWarning, ReportLineError
+from raysweep.numeric import is_integer
 from raysweep.program.once import warn_once
 
 __all__ = [
@@ -288,7 +289,7 @@ def _prepare(metrics: Mapping[str, Any], step: int | None) -> dict[str, Any]:
         )
     flat = _flatten(metrics, convert=True)
     if step is not None:
-        if isinstance(step, bool) or not isinstance(step, int):
+        if not is_integer(step):
             raise TypeError(f"step must be an int, got {type(step).__name__} ({step!r})")
         if step < 0:
             raise ValueError(f"step must be >= 0, got {step}")

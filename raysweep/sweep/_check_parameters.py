@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from raysweep.errors import Issue
+from raysweep.numeric import is_finite_number, is_integer, is_number
 from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
 from raysweep.sweep.model import EarlyTerminate, Method, Metric
-from raysweep.sweep.numbers import is_finite_number, is_integer, is_number
 from raysweep.sweep.space import (
     SPEC_CLASSES,
     Categorical,

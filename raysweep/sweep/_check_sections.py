@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from raysweep.numeric import is_finite_number
 from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
 from raysweep.sweep.model import EarlyTerminate, Goal, Metric, RaysweepOptions, Resources
-from raysweep.sweep.numbers import is_finite_number
 
 __all__ = [
     "ET_KEYS",

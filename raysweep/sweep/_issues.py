@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from raysweep.errors import Issue
-from raysweep.sweep.numbers import is_integer, is_number
+from raysweep.numeric import is_integer, is_number
 
 __all__ = ["IssueCollector", "describe", "did_you_mean"]
 

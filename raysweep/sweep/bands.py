@@ -6,7 +6,7 @@ One home for this arithmetic: the config checker refuses an ``early_terminate`` 
 
 from __future__ import annotations
 
-from raysweep.sweep.numbers import finite_float
+from raysweep.numeric import finite_float
 
 __all__ = ["HYPERBAND_MIN_ITER_BANDS", "hyperband_bands"]
 

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from raysweep.numeric import is_finite_number, is_integer, is_number
 from raysweep.sweep.equality import canonical, unique_values
-from raysweep.sweep.numbers import is_finite_number, is_integer, is_number
 
 if TYPE_CHECKING:
     import numpy as np
