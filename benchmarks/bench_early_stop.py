@@ -506,12 +506,18 @@ _HUGE = 1e12
 
 
 def _bayes_digest() -> str:
-    """Which version of the (still evolving) Bayes proposer produced the numbers."""
+    """Which version of the (still evolving) Bayes proposer produced the numbers: a hash of
+    every module it is made of."""
     import hashlib
 
     from raysweep.search import bayes
 
-    return hashlib.sha256(Path(bayes.__file__).read_bytes()).hexdigest()[:12]
+    folder = Path(bayes.__file__).parent
+    digest = hashlib.sha256()
+    for name in ("bayes.py", "_encoding.py", "_gaussian_process.py", "_acquisition.py",
+                 "_support.py"):
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _median(costs: Sequence[float]) -> float:
@@ -569,7 +575,7 @@ def replay(args: argparse.Namespace) -> None:
     print(f"target (q{QUANTILE:g} of final log-loss): {table.target:.5f}; "
           f"{sum(table.reaches(i) for i in range(table.size))} configurations reach it")
     if any(m.searcher == "bayes" for m in chosen):
-        print(f"search/bayes.py sha256 {_bayes_digest()}")
+        print(f"bayes searcher sha256 {_bayes_digest()}")
     # The baseline, always measured: random order, every trial to 81 epochs.
     base = _median([
         episode(table, RandomOrder(table, seed), FullBudget()).cost

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from raysweep.errors import Issue, RaysweepError, SweepConfigError, UnsupportedSweepError
 from raysweep.program.metrics import log
-from raysweep.sweep.config import SweepConfig, from_dict, load, loads
+from raysweep.sweep.config import from_dict, load, loads
+from raysweep.sweep.model import SweepConfig
 
 if TYPE_CHECKING:
     from raysweep.api import SweepResult, results, resume, run

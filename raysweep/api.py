@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from raysweep.analysis.tables import SweepResult, find_latest_sweep, load_results
 from raysweep.execution.options import RunOptions
-from raysweep.sweep.config import SweepConfig, load
+from raysweep.sweep.config import load
+from raysweep.sweep.model import SweepConfig
 
 if TYPE_CHECKING:
     from raysweep.execution.recorder import SweepRecorder

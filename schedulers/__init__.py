@@ -48,7 +48,7 @@ from .ray_arguments import (
 if TYPE_CHECKING:
     from ray.tune import Callback
 
-    from raysweep.sweep.config import EarlyTerminate, Metric
+    from raysweep.sweep.model import EarlyTerminate, Metric
 
     from ._base import StopReasonCallback, SweepScheduler
     from .hyperband import WandbHyperbandScheduler

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from raysweep.numeric import finite_float
-from raysweep.sweep.config import hyperband_bands
+from raysweep.sweep.bands import hyperband_bands
 
 from ._stop_reasons import show_number
 

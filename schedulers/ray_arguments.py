@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ._hyperband_rule import BANDS_ERROR
 
 if TYPE_CHECKING:
-    from raysweep.sweep.config import EarlyTerminate, Metric
+    from raysweep.sweep.model import EarlyTerminate, Metric
 
 __all__ = [
     "AshaParams",

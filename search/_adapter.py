@@ -39,7 +39,7 @@ from raysweep.sweep.space import SearchSpace
 from ._base import FlatConfig, Proposer
 
 if TYPE_CHECKING:
-    from raysweep.sweep.config import SweepConfig
+    from raysweep.sweep.model import SweepConfig
 
 __all__ = ["Reruns", "TuneSearcher"]
 

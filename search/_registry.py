@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from raysweep.sweep.config import Method, Metric, RaysweepOptions, SweepConfig
+from raysweep.sweep.model import Method, Metric, RaysweepOptions, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
 from ._base import Proposer

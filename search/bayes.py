@@ -44,7 +44,7 @@ from ._gaussian_process import GaussianProcess, cap_rows, to_targets
 from ._support import configurations, finite_size
 
 if TYPE_CHECKING:
-    from raysweep.sweep.config import Metric, RaysweepOptions
+    from raysweep.sweep.model import Metric, RaysweepOptions
 
 __all__ = ["BayesProposer"]
 

@@ -25,7 +25,7 @@ from raysweep.sweep.space import ParamPath, SearchSpace, canonical
 from ._base import FlatConfig
 
 if TYPE_CHECKING:
-    from raysweep.sweep.config import Metric, RaysweepOptions
+    from raysweep.sweep.model import Metric, RaysweepOptions
 
 __all__ = ["GridProposer"]
 

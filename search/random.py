@@ -22,7 +22,7 @@ from ._base import FlatConfig
 from ._support import configurations, finite_size
 
 if TYPE_CHECKING:
-    from raysweep.sweep.config import Metric, RaysweepOptions
+    from raysweep.sweep.model import Metric, RaysweepOptions
 
 __all__ = ["RandomProposer"]
 

@@ -12,7 +12,7 @@ import pytest
 from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
 from raysweep.sweep import config
 from raysweep.sweep import space as sp
-from raysweep.sweep.config import EarlyTerminate, Goal, Method, Metric, Resources, SweepConfig
+from raysweep.sweep.model import EarlyTerminate, Goal, Method, Metric, Resources, SweepConfig
 
 PARAMS = {"x": {"values": [1, 2]}}
 METRIC = {"name": "loss"}

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from raysweep.errors import SweepConfigError
-from raysweep.sweep.config import SweepConfig, from_dict, loads
+from raysweep.sweep.config import from_dict, loads
+from raysweep.sweep.model import SweepConfig
 
 KEYS = [
     "method", "parameters", "metric", "early_terminate", "command", "program", "run_cap",

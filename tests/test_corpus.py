@@ -18,7 +18,7 @@ from _shared import CORPUS
 from raysweep.errors import SweepConfigError, UnsupportedSweepError
 from raysweep.sweep import config
 from raysweep.sweep import space as sp
-from raysweep.sweep.config import Method
+from raysweep.sweep.model import Method
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not available")
 

@@ -19,7 +19,8 @@ import pytest
 from _shared import CORPUS
 
 from raysweep.sweep.command import build_argv
-from raysweep.sweep.config import Method, SweepConfig, load
+from raysweep.sweep.config import load
+from raysweep.sweep.model import Method, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
 VALID = CORPUS / "valid"

@@ -16,7 +16,8 @@ import pytest
 from _shared import CORPUS as _CORPUS
 from raysweep.search import GridProposer
 
-from raysweep.sweep.config import Method, from_dict, load
+from raysweep.sweep.config import from_dict, load
+from raysweep.sweep.model import Method
 from raysweep.sweep.space import canonical
 
 CORPUS = _CORPUS / "valid"

@@ -21,7 +21,7 @@ from raysweep.schedulers import (
     make_scheduler,
 )
 
-from raysweep.sweep.config import EarlyTerminate, Metric
+from raysweep.sweep.model import EarlyTerminate, Metric
 
 CONTINUE, STOP = "CONTINUE", "STOP"
 

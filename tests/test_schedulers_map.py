@@ -20,8 +20,8 @@ from raysweep.schedulers import (
 )
 
 import raysweep
-from raysweep.sweep.config import EarlyTerminate as ET
-from raysweep.sweep.config import Goal, Metric
+from raysweep.sweep.model import EarlyTerminate as ET
+from raysweep.sweep.model import Goal, Metric
 
 LOSS = Metric("loss")
 ACC = Metric("acc", Goal.MAXIMIZE)

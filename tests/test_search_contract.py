@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 from raysweep.search import SEARCHERS, Proposer, RandomProposer, make_proposer
 
-from raysweep.sweep.config import Method, Metric, RaysweepOptions, from_dict
+from raysweep.sweep.config import from_dict
+from raysweep.sweep.model import Method, Metric, RaysweepOptions
 from raysweep.sweep.space import Categorical, Constant, IntUniform, SearchSpace, canonical
 
 FlatConfig = dict[tuple[str, ...], Any]

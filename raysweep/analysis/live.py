@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from raysweep.execution.recorder import SweepRecorder
-    from raysweep.sweep.config import SweepConfig
+    from raysweep.sweep.model import SweepConfig
 
 _REFRESH_S = 0.25
 _RECENT = 10

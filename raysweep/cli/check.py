@@ -22,7 +22,8 @@ from raysweep.cli.common import (
     summary,
 )
 from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
-from raysweep.sweep.config import Method, SweepConfig, load
+from raysweep.sweep.config import load
+from raysweep.sweep.model import Method, SweepConfig
 from raysweep.sweep.space import SearchSpace, dotted
 
 if TYPE_CHECKING:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
-from raysweep.sweep.config import Method, SweepConfig, load
+from raysweep.sweep.config import load
+from raysweep.sweep.model import Method, SweepConfig
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -19,7 +19,8 @@ from raysweep.cli.common import (
     summary,
 )
 from raysweep.errors import SweepConfigError
-from raysweep.sweep.config import Method, SweepConfig, resource_issues
+from raysweep.sweep.config import resource_issues
+from raysweep.sweep.model import Method, SweepConfig
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from raysweep.errors import RaysweepError
 from raysweep.files import default_storage
 from raysweep.numeric import is_integer
-from raysweep.sweep.config import SweepConfig
+from raysweep.sweep.model import SweepConfig
 
 if TYPE_CHECKING:
     from raysweep.execution.recorder import SweepRecorder

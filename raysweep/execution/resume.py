@@ -26,7 +26,8 @@ from raysweep.files import (
     write_json_atomic,
     write_text_atomic,
 )
-from raysweep.sweep.config import SweepConfig, loads
+from raysweep.sweep.config import loads
+from raysweep.sweep.model import SweepConfig
 
 if TYPE_CHECKING:
     from raysweep.schedulers import SweepScheduler

@@ -33,7 +33,7 @@ from typing import Any
 
 from raysweep.errors import ProgramFailedError
 from raysweep.sweep.command import DEFAULT_COMMAND, build_argv
-from raysweep.sweep.config import SweepConfig
+from raysweep.sweep.model import SweepConfig
 
 __all__ = ["ProgramFailedError", "ProgramSpec", "make_trainable"]
 

@@ -36,7 +36,7 @@ from raysweep.execution.resume import (
 )
 from raysweep.execution.slots import ClusterSlots
 from raysweep.files import CONFIG_FILE, META_FILE, SEARCHER_FILE, write_json_atomic
-from raysweep.sweep.config import Method, SweepConfig
+from raysweep.sweep.model import Method, SweepConfig
 
 if TYPE_CHECKING:
     pass
