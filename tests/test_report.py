@@ -479,7 +479,7 @@ def test_cli_report_watch_rebuilds_until_ctrl_c(
 
 
 def test_the_run_summary_names_trials_that_never_reported_the_metric() -> None:
-    from raysweep.cli.running import _missing_metric_note
+    from raysweep.cli.running import missing_metric_note
 
     trials = pd.DataFrame({
         "trial_id": ["a", "b", "c", "d"],
@@ -494,10 +494,10 @@ def test_the_run_summary_names_trials_that_never_reported_the_metric() -> None:
         "_step": [0, 0, 1, 0, 0],
     })
     result = SimpleNamespace(metric="loss", trials=trials, history=history)
-    note = _missing_metric_note(result)
+    note = missing_metric_note(result)
     assert note == ("1 trial ended without a numeric 'loss' (b); they reported: val_loss. "
                     "Check the name the program logs the metric under.")
     everyone = SimpleNamespace(metric="loss", trials=trials.iloc[[0, 2]], history=history)
-    assert _missing_metric_note(everyone) is None  # failed trials have their own message
-    assert _missing_metric_note(SimpleNamespace(metric=None, trials=trials,
+    assert missing_metric_note(everyone) is None  # failed trials have their own message
+    assert missing_metric_note(SimpleNamespace(metric=None, trials=trials,
                                                 history=history)) is None

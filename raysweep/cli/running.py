@@ -160,7 +160,7 @@ def _print_outcome(console: Console, result: Any) -> None:
             f"(trial {best['trial_id']}, {best['status']})"
         )
         console.print("  " + escape(json.dumps(best["config"], default=str)))
-    note = _missing_metric_note(result)
+    note = missing_metric_note(result)
     if note:
         console.print(f"[yellow]note[/]: {escape(note)}")
     failed = trials[trials["status"] == "failed"] if len(trials) else trials
@@ -172,7 +172,7 @@ def _print_outcome(console: Console, result: Any) -> None:
     console.print(f"  raysweep results {escape(str(result.path))}")
 
 
-def _missing_metric_note(result: Any) -> str | None:
+def missing_metric_note(result: Any) -> str | None:
     """Which ended trials never reported a number for the sweep's metric, and what they did
     report: usually the program logs the metric under another name, and the sweep's ranking,
     search and early stopping then have no value for those trials."""
