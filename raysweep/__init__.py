@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from raysweep.errors import Issue, RaysweepError, SweepConfigError, UnsupportedSweepError
+from raysweep.errors import (
+    Issue,
+    ProgramFailedError,
+    ProgramStartError,
+    RaysweepError,
+    RaysweepWarning,
+    ReportLineError,
+    SweepConfigError,
+    UnsupportedSweepError,
+)
 from raysweep.program.metrics import log
 from raysweep.sweep.config import from_dict, load, loads
 from raysweep.sweep.model import SweepConfig
@@ -18,7 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Issue",
+    "ProgramFailedError",
+    "ProgramStartError",
     "RaysweepError",
+    "RaysweepWarning",
+    "ReportLineError",
     "SweepConfig",
     "SweepConfigError",
     "SweepResult",

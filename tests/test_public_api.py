@@ -15,6 +15,14 @@ def test_every_exported_name_resolves() -> None:
     assert {"run", "resume", "results", "load", "loads", "from_dict"} <= set(raysweep.__all__)
 
 
+def test_every_error_raysweep_defines_is_exported() -> None:
+    import raysweep.errors
+
+    assert set(raysweep.errors.__all__) <= set(raysweep.__all__)
+    for name in raysweep.errors.__all__:
+        assert getattr(raysweep, name) is getattr(raysweep.errors, name)
+
+
 def test_importing_raysweep_does_not_import_ray() -> None:
     code = "import sys, raysweep; raysweep.from_dict; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
