@@ -31,20 +31,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import qmc
-from threadpoolctl import ThreadpoolController
 
 from raysweep.numeric import finite_float
 from raysweep.sweep.space import SearchSpace
 
-from ._acquisition import LogExpectedImprovement, maximise
 from ._base import FlatConfig
 from ._encoding import Encoding, Raw
-from ._gaussian_process import GaussianProcess, cap_rows, to_targets
 from ._support import configurations, finite_size
 
 if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
+
     from raysweep.sweep.model import Metric, RaysweepOptions
+
+    from ._acquisition import LogExpectedImprovement
+    from ._gaussian_process import GaussianProcess
+
+# The model's modules (scikit-learn, SciPy's optimisers) load when the first model-based
+# proposal is made, not on import: `raysweep preview` shows the design and needs none of them.
 
 __all__ = ["BayesProposer"]
 
@@ -57,7 +61,16 @@ _MAX_ENUMERATE = 100_000  # finite spaces up to this size are enumerated once ne
 
 # The GP's matrices are at most a few hundred rows wide: a BLAS thread pool only adds overhead
 # there, and a lot of it when trials compete for the cores (8x slower measured on 2 busy cores).
-_THREADPOOLS = ThreadpoolController()
+_THREADPOOLS: ThreadpoolController | None = None
+
+
+def _threadpools() -> ThreadpoolController:
+    global _THREADPOOLS
+    if _THREADPOOLS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS
 
 
 class BayesProposer:
@@ -94,7 +107,7 @@ class BayesProposer:
     _obs_x: list[np.ndarray]  # unit vectors of _obs, cached
     _pending: dict[tuple[Any, ...], Raw]  # key -> raw params
     _seen: set[tuple[Any, ...]]  # keys of every proposed or observed configuration
-    _gp: GaussianProcess  # holds the fitted hyper-parameters
+    _gp: GaussianProcess | None  # holds the fitted hyper-parameters; built on first use
 
     def __init__(
         self,
@@ -152,7 +165,7 @@ class BayesProposer:
         if in_design or finite < 2 or not self._enc.searchable:
             raw = self._next_design_point()
         else:
-            with _THREADPOOLS.limit(limits=1, user_api="blas"):
+            with _threadpools().limit(limits=1, user_api="blas"):
                 raw = self._next_model_point()
         if raw is None:
             return None
@@ -182,7 +195,7 @@ class BayesProposer:
         """Return a JSON-compatible snapshot: observations as ``[params, loss]`` (a float or
         int per numeric parameter, an index per categorical), pending proposals, the random
         generator, the design position and the GP's hyper-parameters."""
-        theta = self._gp.theta
+        theta = None if self._gp is None else self._gp.theta
         return {
             "version": _STATE_VERSION,
             "seed": self._seed,
@@ -191,7 +204,7 @@ class BayesProposer:
             "observations": [[list(raw), loss] for raw, loss in self._obs],
             "pending": [list(raw) for raw in self._pending.values()],
             "theta": None if theta is None else [float(t) for t in theta],
-            "theta_n": self._gp.theta_n,
+            "theta_n": 0 if self._gp is None else self._gp.theta_n,
         }
 
     def set_state(self, state: Mapping[str, Any]) -> None:
@@ -225,8 +238,10 @@ class BayesProposer:
             self._seen.add(key)
             self._pending[key] = tuple(raw)
         theta = state.get("theta")
-        self._gp.theta = None if theta is None else np.asarray(theta, dtype=float)
-        self._gp.theta_n = int(state.get("theta_n", 0))
+        if theta is not None or state.get("theta_n"):
+            gp = self._model()
+            gp.theta = None if theta is None else np.asarray(theta, dtype=float)
+            gp.theta_n = int(state.get("theta_n", 0))
 
     # ----------------------------------------------------------------------------------------
     # Extras
@@ -255,12 +270,21 @@ class BayesProposer:
         self._obs_x = []
         self._pending = {}
         self._seen = set()
-        self._gp = GaussianProcess(self._enc.width)
+        self._gp = None
+
+    def _model(self) -> GaussianProcess:
+        if self._gp is None:
+            from ._gaussian_process import GaussianProcess
+
+            self._gp = GaussianProcess(self._enc.width)
+        return self._gp
 
     def _design_point(self, i: int) -> Raw:
         """The i-th point of the scrambled Sobol sequence, mapped through the priors."""
         if self._design is None or i >= len(self._design):
             m = max(4, math.ceil(math.log2(i + 1)) + 1)
+            from scipy.stats import qmc
+
             sobol = qmc.Sobol(len(self._enc.dims), scramble=True, seed=self._seed)
             # The sequence is extensible: a longer draw starts with the shorter one.
             self._design = sobol.random_base2(m)
@@ -277,17 +301,22 @@ class BayesProposer:
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
         """Unit vectors and losses of the observations, failures imputed the worst loss."""
+        from ._gaussian_process import cap_rows
+
         fill = max(loss for _, loss in self._obs if loss is not None)
         y = np.array([fill if loss is None else loss for _, loss in self._obs], dtype=float)
         return cap_rows(np.array(self._obs_x), y)
 
     def _next_model_point(self) -> Raw | None:
+        from ._acquisition import LogExpectedImprovement, maximise
+        from ._gaussian_process import to_targets
+
         X, losses = self._training_data()
         t = to_targets(losses)
         Xp = np.array([self._enc.unit(raw) for raw in self._pending.values()]).reshape(
             -1, self._enc.width
         )
-        post, draws = self._gp.posterior(X, t, Xp, self._rng, lie_worst=self._lie_worst)
+        post, draws = self._model().posterior(X, t, Xp, self._rng, lie_worst=self._lie_worst)
         acq = LogExpectedImprovement(post, float(np.max(t)), draws)
         C, a = maximise(acq, self._enc, self._rng, X, t)
 
