@@ -19,15 +19,16 @@ bayes      ``BayesProposer``               ``bayes.py`` (imported only when used
 configuration.
 
 Adding an algorithm: write one module holding a class that follows :class:`Proposer`
-(``propose`` / ``observe`` / ``get_state`` / ``set_state``, losses lower-is-better) with a
-``from_options`` class method of the :class:`ProposerFactory` signature, then add one line to
-:data:`SEARCHERS` in ``_registry.py`` (plus the name in :class:`~raysweep.sweep.config.Method`,
-which the config loader validates against). The contract suite
+(``propose`` / ``observe`` / ``get_state`` / ``set_state``, losses lower-is-better), then add
+one line to :data:`SEARCHERS` in ``_registry.py``: a :class:`ProposerFactory` (a
+``from_options`` class method if it reads ``raysweep:`` options, else
+``_ignoring_options(TheClass)``), plus the name in :class:`~raysweep.sweep.model.Method`,
+which the config loader validates against. The contract suite
 ``tests/test_search_contract.py`` runs over every entry of :data:`SEARCHERS` without changes.
 
 Importing this package does not import Ray, SciPy or scikit-learn: :func:`make_searcher` and
-the ``TuneSearcher`` attribute import the adapter on first use, and bayes is imported only
-when a bayes proposer is built.
+the ``TuneSearcher`` attribute import the adapter on first use, and the bayes searcher loads
+its model (scikit-learn, SciPy) with its first model-based proposal.
 """
 
 from __future__ import annotations

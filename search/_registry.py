@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from raysweep.sweep.model import Method, Metric, RaysweepOptions, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
 from ._base import Proposer
+from .bayes import BayesProposer
 from .grid import GridProposer
 from .random import RandomProposer
 
@@ -18,8 +20,11 @@ __all__ = ["SEARCHERS", "ProposerFactory", "make_proposer", "make_searcher"]
 
 
 class ProposerFactory(Protocol):
-    """Builds a proposer for a space; every entry of :data:`SEARCHERS` has this signature
-    (each proposer's ``from_options``, which reads the ``raysweep:`` options it uses)."""
+    """Builds a proposer for a space; every entry of :data:`SEARCHERS` has this signature.
+
+    A proposer that reads ``raysweep:`` options has a ``from_options`` class method of this
+    signature (random: ``unique``); one that reads none is registered through
+    :func:`_ignoring_options`."""
 
     def __call__(
         self,
@@ -31,24 +36,25 @@ class ProposerFactory(Protocol):
     ) -> Proposer: ...
 
 
-def _bayes(
-    space: SearchSpace,
-    *,
-    seed: int | None = None,
-    metric: Metric | None = None,
-    options: RaysweepOptions | None = None,
-) -> Proposer:
-    """:meth:`BayesProposer.from_options`, imported on first use, so that
-    ``import raysweep.search`` (and grid and random sweeps) never pay for scikit-learn."""
-    from .bayes import BayesProposer
+def _ignoring_options(build: Callable[..., Proposer]) -> ProposerFactory:
+    """The factory of a proposer that no ``raysweep:`` option changes."""
 
-    return BayesProposer.from_options(space, seed=seed, metric=metric, options=options)
+    def factory(
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        metric: Metric | None = None,
+        options: RaysweepOptions | None = None,
+    ) -> Proposer:
+        return build(space, seed=seed, metric=metric)
+
+    return factory
 
 
 SEARCHERS: dict[Method, ProposerFactory] = {
-    Method.GRID: GridProposer.from_options,
+    Method.GRID: _ignoring_options(GridProposer),
     Method.RANDOM: RandomProposer.from_options,
-    Method.BAYES: _bayes,
+    Method.BAYES: _ignoring_options(BayesProposer),
 }
 """Search method -> proposer factory: the only place method names meet implementations."""
 

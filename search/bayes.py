@@ -42,7 +42,7 @@ from ._support import configurations, finite_size
 if TYPE_CHECKING:
     from threadpoolctl import ThreadpoolController
 
-    from raysweep.sweep.model import Metric, RaysweepOptions
+    from raysweep.sweep.model import Metric
 
     from ._acquisition import LogExpectedImprovement
     from ._gaussian_process import GaussianProcess
@@ -131,17 +131,6 @@ class BayesProposer:
         self._lie_worst = bool(getattr(metric, "impute_while_running", False))
         self._reset(seed)
 
-    @classmethod
-    def from_options(
-        cls,
-        space: SearchSpace,
-        *,
-        seed: int | None = None,
-        metric: Metric | None = None,
-        options: RaysweepOptions | None = None,
-    ) -> BayesProposer:
-        """Build the proposer of a sweep; no ``raysweep:`` option changes bayes search."""
-        return cls(space, seed=seed, metric=metric)
 
     @property
     def n_initial(self) -> int:

@@ -25,7 +25,7 @@ from raysweep.sweep.space import ParamPath, SearchSpace, canonical
 from ._base import FlatConfig
 
 if TYPE_CHECKING:
-    from raysweep.sweep.model import Metric, RaysweepOptions
+    from raysweep.sweep.model import Metric
 
 __all__ = ["GridProposer"]
 
@@ -85,17 +85,6 @@ class GridProposer:
         self._position = 0
         self._seen: set[int] = set()
 
-    @classmethod
-    def from_options(
-        cls,
-        space: SearchSpace,
-        *,
-        seed: int | None = None,
-        metric: Metric | None = None,
-        options: RaysweepOptions | None = None,
-    ) -> GridProposer:
-        """Build the proposer of a sweep; no ``raysweep:`` option changes grid search."""
-        return cls(space, seed=seed, metric=metric)
 
     @property
     def size(self) -> int:
