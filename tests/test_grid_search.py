@@ -1,7 +1,8 @@
 """Grid search: W&B's order, equality and completion rules.
 
-Ported from wandb/sweeps ``tests/test_grid_search.py`` (``docs/wandb-sweeps-spec.md`` §f) as data
-tables, plus every grid sweep of the corpus checked against an independent reference.
+The cases of wandb/sweeps' own ``tests/test_grid_search.py`` (the behaviour W&B's engine
+promises), written here as data tables, plus every grid sweep of the corpus checked against an
+independent reference.
 """
 
 from __future__ import annotations
