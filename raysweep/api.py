@@ -63,8 +63,10 @@ def run(
         seed: Seed for random and bayes; overrides ``raysweep.seed``.
         resources: What one trial asks for (``{"cpu": 2, "gpu": 0.5}``); overrides the
             file's ``raysweep.resources``.
-        max_concurrent_trials: At most this many trials at once; default: as many as fit.
-        max_failures: Retries of a failed trial (-1: without limit); default 0.
+        max_concurrent_trials: At most this many trials at once; default: the file's
+            ``raysweep.max_concurrent_trials``, else as many as the cluster can run.
+        max_failures: Retries of a failed trial (-1: without limit); default: the file's
+            ``raysweep.max_failures``, else 0.
         num_cpus: CPUs of the private local Ray (default: all of this machine's).
         num_gpus: GPUs of the private local Ray (default: all of this machine's).
         wandb: What ``import wandb`` gives trials: ``"shim"`` (raysweep's stand-in) or
@@ -95,6 +97,8 @@ def resume(
     path: str | os.PathLike[str],
     function: Callable[..., Any] | None = None,
     *,
+    count: int | None = None,
+    seed: int | None = None,
     address: str | None = None,
     max_concurrent_trials: int | None = None,
     max_failures: int | None = None,
@@ -120,6 +124,9 @@ def resume(
     Args:
         path: The sweep directory.
         function: The Python function of a function sweep (programs need nothing).
+        count: At most this many trials in all, the ended ones included (with ``run_cap``,
+            the smaller one wins).
+        seed: Seeds the searcher if its saved state is missing (it continues otherwise).
         wandb: As for :func:`run`; default: what the sweep was started with.
         address, max_concurrent_trials, max_failures, num_cpus, num_gpus, resources,
         on_start, on_change, extra_callbacks: As for :func:`run`.
@@ -127,7 +134,8 @@ def resume(
     from raysweep.execution.tuner import resume_sweep
 
     options = RunOptions(
-        address=address, resources=resources, max_concurrent_trials=max_concurrent_trials,
+        count=count, seed=seed, address=address, resources=resources,
+        max_concurrent_trials=max_concurrent_trials,
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
         wandb=wandb if wandb is not None else "shim", on_start=on_start,
         on_change=on_change, extra_callbacks=list(extra_callbacks or ()),

@@ -63,6 +63,10 @@ class SweepConfigError(RaysweepError, ValueError):
         self.source = source
         super().__init__(self.render())
 
+    def __reduce__(self) -> tuple[type[SweepConfigError], tuple[tuple[Issue, ...], str | None]]:
+        # The default would rebuild it from its message alone (a string, not the issues).
+        return type(self), (self.issues, self.source)
+
     def render(self) -> str:
         """Return a multi-line message: a header, then one line per issue."""
         n = len(self.issues)
@@ -92,7 +96,13 @@ class ReportLineError(RaysweepError, ValueError):
 
     def __init__(self, reason: str, tag: str):
         self.reason = reason
+        self.tag = tag
         super().__init__(f"invalid {tag} report line: {reason}")
+
+    def __reduce__(self) -> tuple[type[ReportLineError], tuple[str, str]]:
+        # Exceptions cross process boundaries pickled (Ray workers); the default rebuilds
+        # them from the message alone.
+        return type(self), (self.reason, self.tag)
 
 
 class ProgramStartError(RaysweepError):
@@ -114,6 +124,10 @@ class ProgramStartError(RaysweepError):
         if hint:
             text = f"{text}. {hint}"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[type[ProgramStartError], tuple[str, str, str, str | None]]:
+        # As ReportLineError: rebuilt from its fields when it crosses a process boundary.
+        return type(self), (self.program, self.cwd, self.reason, self.hint)
 
 
 class ProgramFailedError(RaysweepError):

@@ -3,7 +3,7 @@
 W&B words (``goal``, ``min_iter``, ``eta``) come in; Ray words (``mode``, ``grace_period``,
 ``reduction_factor``) go out, one function per concept, so the mapping is tested without Ray.
 The section arrives validated and defaulted by :mod:`raysweep.sweep.config`; its bands are
-:attr:`~raysweep.sweep.config.EarlyTerminate.bands`, W&B's arithmetic.
+:attr:`~raysweep.sweep.model.EarlyTerminate.bands`, W&B's arithmetic.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def asha_params(early_terminate: EarlyTerminate, metric: Metric | None) -> AshaP
     Raises:
         ValueError: If neither ``max_iter`` with ``s`` nor ``min_iter`` is set.
 
-    >>> from raysweep.sweep.config import EarlyTerminate
+    >>> from raysweep.sweep.model import EarlyTerminate
     >>> p = asha_params(EarlyTerminate("asha", max_iter=27, s=2), None)
     >>> p.grace_period, p.max_t, p.reduction_factor
     (3, 27, 3)
@@ -139,7 +139,7 @@ def median_params(early_terminate: EarlyTerminate, metric: Metric | None) -> Med
     Raises:
         ValueError: With W&B's message, if the settings give no band.
 
-    >>> from raysweep.sweep.config import EarlyTerminate
+    >>> from raysweep.sweep.model import EarlyTerminate
     >>> median_params(EarlyTerminate("median", max_iter=81, s=3), None)  # doctest: +ELLIPSIS
     MedianParams(metric=None, mode=None, grace_period=3, ...)
     """
@@ -169,7 +169,7 @@ def promotion_params(early_terminate: EarlyTerminate, metric: Metric | None) -> 
         ValueError: Without a metric to rank by, or with W&B's message if the settings give
             no band.
 
-    >>> from raysweep.sweep.config import EarlyTerminate, Metric
+    >>> from raysweep.sweep.model import EarlyTerminate, Metric
     >>> p = promotion_params(EarlyTerminate("promotion", max_iter=81, s=3), Metric("loss"))
     >>> p.rungs, p.eta, p.mode
     ((3, 9, 27), 3, 'min')

@@ -10,7 +10,7 @@ method     proposer                        module
 =========  ==============================  ===========================================
 grid       :class:`GridProposer`           ``grid.py`` (W&B order, seen set)
 random     :class:`RandomProposer`         ``random.py`` (optional ``unique``)
-bayes      ``BayesProposer``               ``bayes.py`` (imported only when used), with
+bayes      ``BayesProposer``               ``bayes.py`` (its model loads when used), with
                                            ``_encoding.py``, ``_gaussian_process.py``
                                            and ``_acquisition.py``
 =========  ==============================  ===========================================

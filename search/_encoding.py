@@ -23,14 +23,9 @@ from typing import Any
 import numpy as np
 
 from raysweep.numeric import is_finite_number
-from raysweep.sweep.space import (
-    Categorical,
-    IntUniform,
-    ParamPath,
-    ParamSpec,
-    SearchSpace,
-    canonical,
-)
+from raysweep.sweep.distributions import Categorical, IntUniform, ParamSpec
+from raysweep.sweep.equality import canonical
+from raysweep.sweep.space import ParamPath, SearchSpace
 
 from ._base import FlatConfig
 from ._support import value_support

@@ -15,17 +15,15 @@ from collections.abc import Iterator
 from itertools import product
 from typing import Any
 
-from raysweep.sweep.space import (
+from raysweep.sweep.distributions import (
     Categorical,
     CategoricalWithProbabilities,
     Constant,
     IntUniform,
-    ParamPath,
     ParamSpec,
-    SearchSpace,
-    canonical,
-    unique_values,
 )
+from raysweep.sweep.equality import canonical, unique_values
+from raysweep.sweep.space import ParamPath, SearchSpace
 
 from ._base import FlatConfig
 
@@ -41,7 +39,7 @@ def value_support(spec: ParamSpec) -> list[tuple[Any, float]] | None:
     Returns:
         ``[(value, probability), ...]``, or None if the spec is not finite here.
 
-    >>> from raysweep.sweep.space import Categorical
+    >>> from raysweep.sweep.distributions import Categorical
     >>> value_support(Categorical(values=("a", "b", "a", "c")))
     [('a', 0.5), ('b', 0.25), ('c', 0.25)]
     """

@@ -20,7 +20,8 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from raysweep.sweep.space import ParamPath, SearchSpace, canonical
+from raysweep.sweep.equality import canonical
+from raysweep.sweep.space import ParamPath, SearchSpace
 
 from ._base import FlatConfig
 

@@ -28,3 +28,32 @@ def test_importing_raysweep_does_not_import_ray() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_every_error_survives_a_pickle_round_trip() -> None:
+    # Errors raised in a Ray worker reach the driver pickled.
+    import pickle
+
+    from raysweep.errors import (
+        Issue,
+        ProgramFailedError,
+        ProgramStartError,
+        RaysweepError,
+        ReportLineError,
+        SweepConfigError,
+        UnsupportedSweepError,
+    )
+
+    issue = Issue("parameters.lr.max", "must be greater than min", "Swap them.", 3)
+    errors = [
+        RaysweepError("x"),
+        ProgramFailedError("exit 1"),
+        ProgramStartError("train.py", "/tmp", "not found", "check the path"),
+        ReportLineError("payload is not JSON", tag="@raysweep"),
+        SweepConfigError([issue], "sweep.yaml"),
+        UnsupportedSweepError([issue]),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+        assert vars(copy) == vars(error)

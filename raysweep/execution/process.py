@@ -30,7 +30,7 @@ from raysweep.program.metrics import (
     parse_report_line,
 )
 
-__all__ = ["ProgramOutcome", "ProgramStartError", "kill_process_group", "run_program"]
+__all__ = ["ProgramOutcome", "kill_process_group", "run_program"]
 
 # Bytes kept of one line for parsing; the log file still receives the whole line. The slack
 # over the report limit leaves room for a launcher's tag in front of the prefix.

@@ -35,7 +35,7 @@ from raysweep.errors import ProgramFailedError
 from raysweep.sweep.command import DEFAULT_COMMAND, build_argv
 from raysweep.sweep.model import SweepConfig
 
-__all__ = ["ProgramFailedError", "ProgramSpec", "make_trainable"]
+__all__ = ["ProgramSpec", "make_trainable"]
 
 # Keys raysweep adds to every report; the results tables read them and hide them from metrics.
 GPUS_KEY = "raysweep_gpus"

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from raysweep.analysis.tables import SweepResult, load_results, read_meta
 from raysweep.errors import RaysweepError
@@ -37,9 +37,6 @@ from raysweep.execution.resume import (
 from raysweep.execution.slots import ClusterSlots
 from raysweep.files import CONFIG_FILE, META_FILE, SEARCHER_FILE, write_json_atomic
 from raysweep.sweep.model import Method, SweepConfig
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["fit", "resume_sweep", "run_sweep", "write_meta"]
 

@@ -64,7 +64,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from raysweep.errors import RaysweepWarning, ReportLineError
+from raysweep.errors import ReportLineError
 from raysweep.numeric import is_integer
 from raysweep.program.once import warn_once
 
@@ -72,8 +72,6 @@ __all__ = [
     "MAX_REPORT_BYTES",
     "REPORT_PREFIX",
     "TRIAL_ID_ENV",
-    "RaysweepWarning",
-    "ReportLineError",
     "format_report_line",
     "log",
     "parse_report_line",
