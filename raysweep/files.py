@@ -20,6 +20,7 @@ __all__ = [
     "CONFIG_FILE",
     "ENDED_STATUSES",
     "HISTORY_FILE",
+    "LOCK_FILE",
     "META_FILE",
     "SCHEDULER_FILE",
     "SEARCHER_FILE",
@@ -42,6 +43,7 @@ SEARCHER_FILE = "searcher.json"  # the searcher's state, for resume
 SCHEDULER_FILE = "scheduler.json"  # the early-termination state, for resume
 STOP_FILE = "STOP"  # written by `raysweep stop`: start no new trials
 CANCEL_FILE = "CANCEL"  # written by `raysweep cancel`: also end the running ones
+LOCK_FILE = "driver.lock"  # held by the one driver running the sweep: host, pid, heartbeat
 
 # A trial in one of these states (``trials.json``) is over and never runs again, also not
 # on `raysweep resume`.
