@@ -7,6 +7,7 @@ its rendering, so the CLI can print it with rich and the Python API can show it 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "Issue",
@@ -20,8 +21,24 @@ __all__ = [
 ]
 
 
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...]) -> BaseException:
+    """Make an exception of ``cls`` with ``args`` without calling its ``__init__``."""
+    return cls.__new__(cls, *args)
+
+
 class RaysweepError(Exception):
-    """Base class of every error raised on purpose by raysweep."""
+    """Base class of every error raised on purpose by raysweep.
+
+    Its instances survive ``copy.copy``, ``copy.deepcopy`` and ``pickle`` whatever arguments
+    a subclass's ``__init__`` takes: errors raised in a trial cross Ray's process boundary
+    pickled, and Ray copies them (``copy.copy``) before showing them. The default would call
+    ``__init__`` with the message alone, which fails for a subclass with other arguments.
+    """
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+        # Rebuilt from the message (args) and every attribute (the fields, added notes);
+        # BaseException.__setstate__ restores the attributes.
+        return _rebuild, (type(self), self.args), self.__dict__
 
 
 @dataclass(frozen=True)
@@ -63,10 +80,6 @@ class SweepConfigError(RaysweepError, ValueError):
         self.source = source
         super().__init__(self.render())
 
-    def __reduce__(self) -> tuple[type[SweepConfigError], tuple[tuple[Issue, ...], str | None]]:
-        # The default would rebuild it from its message alone (a string, not the issues).
-        return type(self), (self.issues, self.source)
-
     def render(self) -> str:
         """Return a multi-line message: a header, then one line per issue."""
         n = len(self.issues)
@@ -99,11 +112,6 @@ class ReportLineError(RaysweepError, ValueError):
         self.tag = tag
         super().__init__(f"invalid {tag} report line: {reason}")
 
-    def __reduce__(self) -> tuple[type[ReportLineError], tuple[str, str]]:
-        # Exceptions cross process boundaries pickled (Ray workers); the default rebuilds
-        # them from the message alone.
-        return type(self), (self.reason, self.tag)
-
 
 class ProgramStartError(RaysweepError):
     """Raised by :func:`run_program` when the program cannot be started.
@@ -124,10 +132,6 @@ class ProgramStartError(RaysweepError):
         if hint:
             text = f"{text}. {hint}"
         super().__init__(text)
-
-    def __reduce__(self) -> tuple[type[ProgramStartError], tuple[str, str, str, str | None]]:
-        # As ReportLineError: rebuilt from its fields when it crosses a process boundary.
-        return type(self), (self.program, self.cwd, self.reason, self.hint)
 
 
 class ProgramFailedError(RaysweepError):

@@ -3,8 +3,16 @@ load only when used."""
 
 from __future__ import annotations
 
+import copy
+import importlib
+import inspect
+import pickle
+import pkgutil
 import subprocess
 import sys
+from collections.abc import Callable
+
+import pytest
 
 import raysweep
 
@@ -30,30 +38,97 @@ def test_importing_raysweep_does_not_import_ray() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_every_error_survives_a_pickle_round_trip() -> None:
-    # Errors raised in a Ray worker reach the driver pickled.
-    import pickle
-
+def _error_samples() -> list[BaseException]:
+    """One instance of every exception class raysweep defines, each with its fields set."""
     from raysweep.errors import (
         Issue,
         ProgramFailedError,
         ProgramStartError,
         RaysweepError,
+        RaysweepWarning,
         ReportLineError,
         SweepConfigError,
         UnsupportedSweepError,
     )
+    from raysweep.program.wandb_config import ConfigError, ConfigKeyError
 
     issue = Issue("parameters.lr.max", "must be greater than min", "Swap them.", 3)
-    errors = [
+    return [
         RaysweepError("x"),
+        RaysweepWarning("probably not meant"),
         ProgramFailedError("exit 1"),
         ProgramStartError("train.py", "/tmp", "not found", "check the path"),
+        ProgramStartError("train.py", "/tmp", "permission denied"),
         ReportLineError("payload is not JSON", tag="@raysweep"),
         SweepConfigError([issue], "sweep.yaml"),
         UnsupportedSweepError([issue]),
+        ConfigError("Attempted to change value of key 'lr'"),
+        ConfigKeyError("lr"),
     ]
-    for error in errors:
-        copy = pickle.loads(pickle.dumps(error))
-        assert type(copy) is type(error) and str(copy) == str(error)
-        assert vars(copy) == vars(error)
+
+
+def _pickled(error: BaseException) -> BaseException:
+    result: BaseException = pickle.loads(pickle.dumps(error))
+    return result
+
+
+COPIES = [
+    pytest.param(copy.copy, id="copy"),
+    pytest.param(copy.deepcopy, id="deepcopy"),
+    pytest.param(_pickled, id="pickle"),
+]
+
+
+@pytest.mark.parametrize("duplicate", COPIES)
+def test_every_error_survives_copy_and_pickle(
+    duplicate: Callable[[BaseException], BaseException],
+) -> None:
+    # Errors raised in a Ray worker reach the driver pickled, and Ray copies them
+    # (copy.copy) before it shows them: a failed copy replaces the user's message by a
+    # TypeError about __init__'s arguments.
+    for error in _error_samples():
+        error.add_note("added after raising")  # attributes set later travel too
+        twin = duplicate(error)
+        assert type(twin) is type(error), error
+        assert str(twin) == str(error) and twin.args == error.args
+        assert vars(twin) == vars(error)
+        assert twin.__notes__ == ["added after raising"]
+
+
+def test_a_copied_program_start_error_keeps_its_fields() -> None:
+    from raysweep.errors import ProgramStartError
+
+    error = ProgramStartError("train.py", "/work", "permission denied", "chmod +x train.py")
+    for twin in (copy.copy(error), copy.deepcopy(error), _pickled(error)):
+        assert isinstance(twin, ProgramStartError)
+        assert (twin.program, twin.cwd, twin.reason, twin.hint) == (
+            "train.py", "/work", "permission denied", "chmod +x train.py")
+        assert str(twin) == (
+            "cannot start program 'train.py' in '/work': permission denied. chmod +x train.py")
+
+
+def _defined_exception_classes() -> set[type[BaseException]]:
+    """Every exception class defined in a module of raysweep, its searchers and schedulers
+    (the wandb stand-in is checked in test_wandb_shim.py, imported under its own name)."""
+    import raysweep.schedulers
+    import raysweep.search
+
+    found: set[type[BaseException]] = set()
+    for package in (raysweep, raysweep.search, raysweep.schedulers):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if info.name.endswith(".__main__"):  # runs the command line on import
+                continue
+            module = importlib.import_module(info.name)
+            for value in vars(module).values():
+                if (inspect.isclass(value) and issubclass(value, BaseException)
+                        and value.__module__ == module.__name__):
+                    found.add(value)
+    return found
+
+
+def test_the_copy_test_covers_every_exception_class() -> None:
+    # A new exception class must join _error_samples, so its copy and pickle are tested.
+    defined = _defined_exception_classes()
+    sampled = {type(error) for error in _error_samples()}
+    assert defined - sampled == set()
+    assert len(defined) >= 9  # the walk did find the modules

@@ -733,3 +733,26 @@ def test_real_mode_without_the_package_says_how_to_fix_it(tmp_path: Path) -> Non
     assert out.returncode != 0
     assert "the wandb package is not installed" in out.stderr
     assert "--wandb shim" in out.stderr
+
+
+# --- exceptions of the stand-in ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["copy", "deepcopy", "pickle"])
+def test_stand_in_errors_survive_copy_and_pickle(wandb: ModuleType, kind: str) -> None:
+    # A function trial's exception crosses Ray's process boundary pickled; Ray copies it.
+    import copy
+    import inspect
+    import pickle
+
+    classes = [c for c in vars(wandb.errors).values()
+               if inspect.isclass(c) and issubclass(c, BaseException)]
+    assert {c.__name__ for c in classes} >= {"Error", "CommError", "UsageError"}
+    duplicate = {"copy": copy.copy, "deepcopy": copy.deepcopy,
+                 "pickle": lambda e: pickle.loads(pickle.dumps(e))}[kind]
+    for cls in classes:
+        error = cls("wandb.log() called before wandb.init()")
+        error.add_note("added later")
+        twin = duplicate(error)
+        assert type(twin) is cls
+        assert str(twin) == str(error) and twin.__notes__ == ["added later"]
