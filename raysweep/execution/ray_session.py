@@ -7,6 +7,7 @@ set before the first ``import ray`` of a run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from raysweep.errors import RaysweepError
 from raysweep.execution.options import RunOptions, check_whole
 
-__all__ = ["RAY_QUIET_ENV", "WORKER_ENV", "ray_for", "start_ray"]
+__all__ = ["RAY_QUIET_ENV", "WORKER_ENV", "quiet_callbacks", "ray_for", "start_ray"]
 
 RAY_QUIET_ENV = {
     # Tune's new console output would interleave with raysweep's own view.
@@ -111,3 +112,45 @@ def ray_for(options: RunOptions) -> Iterator[None]:
             import ray
 
             ray.shutdown()
+
+
+def quiet_callbacks() -> list[Any]:
+    """Return the Tune callbacks that keep Tune's own trial lines off the terminal.
+
+    Tune adds a ``TrialProgressCallback`` to every run that has none. Whatever the verbosity,
+    it prints ``Trial ... completed. Last result: `` when a trial that reported nothing ends;
+    raysweep shows every trial itself (its lines, the live view), so it passes a silent one,
+    for its own runs only.
+    """
+    return [_silent_progress_class()()]
+
+
+@functools.cache
+def _silent_progress_class() -> type:
+    # Built on first use: importing ray.tune here, when this module is imported, would read
+    # Ray's settings before start_ray() sets RAY_QUIET_ENV.
+    from ray.tune.progress_reporter import TrialProgressCallback
+
+    class SilentTrialProgress(TrialProgressCallback):
+        """Tune's trial progress callback, printing nothing: raysweep shows trials itself."""
+
+        def on_trial_result(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def on_trial_error(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def on_trial_complete(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    # Tune pickles its callbacks with the run's settings (tuner.pkl): pickle finds the class
+    # by this module-level name, through __getattr__ below.
+    SilentTrialProgress.__module__ = __name__
+    SilentTrialProgress.__qualname__ = "SilentTrialProgress"
+    return SilentTrialProgress
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SilentTrialProgress":
+        return _silent_progress_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
