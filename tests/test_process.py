@@ -21,6 +21,7 @@ from _procs import alive
 import raysweep
 from raysweep.errors import ProgramStartError
 from raysweep.execution.process import (
+    BAD_LINES_KEY,
     ProgramOutcome,
     kill_process_group,
     run_program,
@@ -205,9 +206,51 @@ def test_bad_report_lines_are_counted_and_skipped(tmp_path: Path) -> None:
     assert len(reports) == 2
     assert math.isnan(reports[0]["nan"])
     assert reports[0]["inf"] == math.inf and reports[0]["ninf"] == -math.inf
-    assert reports[1] == {"last": True}
+    # Reports after invalid lines carry the count so far, for the results' bad_lines column.
+    assert reports[0][BAD_LINES_KEY] == 4
+    assert reports[1] == {"last": True, BAD_LINES_KEY: 4}
     assert len(text) > 10_000_000  # the log keeps every byte
     assert text.endswith('@raysweep {"last": true}')
+    # One warning, on a line of its own, right after the first invalid line's line.
+    assert text.count("[raysweep] warning") == 1
+    assert "@raysweep not json\n[raysweep] warning: an @raysweep line above is not a valid " \
+        "report and was skipped (payload is not JSON" in text
+
+
+def test_the_warning_never_splits_a_line_of_the_program(tmp_path: Path) -> None:
+    # The bad line and the start of the next line arrive in one write: the warning waits
+    # for the end of that line. A program that ends mid-line gets the warning after it.
+    outcome, reports, text = run_script(
+        tmp_path,
+        r"""
+        import time
+        out = sys.stdout.buffer
+        out.write(b"@raysweep {loss: 1}\nepoch 1 ")
+        out.flush()
+        time.sleep(0.3)
+        out.write(b"done\n@raysweep {\"loss\": 1}\n@raysweep nope\nlast words")
+        """,
+    )
+    assert outcome.bad_report_lines == 2
+    assert reports == [{"loss": 1, BAD_LINES_KEY: 1}]
+    lines = text.split("\n")
+    assert lines[:2] == ["@raysweep {loss: 1}", "epoch 1 done"]
+    assert lines[2].startswith("[raysweep] warning")
+    assert lines[3:] == ['@raysweep {"loss": 1}', "@raysweep nope", "last words"]
+    assert text.count("[raysweep] warning") == 1
+
+
+def test_a_program_whose_only_bad_line_ends_mid_output_gets_the_warning_on_its_own_line(
+    tmp_path: Path,
+) -> None:
+    outcome, reports, text = run_script(
+        tmp_path,
+        r"""
+        sys.stdout.buffer.write(b"@raysweep [1]\npartial")
+        """,
+    )
+    assert outcome.bad_report_lines == 1 and reports == []
+    assert text.startswith("@raysweep [1]\npartial\n[raysweep] warning")
 
 
 def test_a_huge_line_without_newline_at_the_end(tmp_path: Path) -> None:

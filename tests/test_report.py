@@ -399,8 +399,11 @@ def test_cli_results_writes_the_file_format_its_name_says(
         (["-o", "{tmp}/missing/trials.csv"], "cannot write {tmp}/missing/trials.csv"),
         (["--format", "parquet", "-o", "{tmp}/missing/t.parquet"], "cannot write {tmp}/missing"),
         # Used to print the table to the terminal and write nothing.
-        (["-o", "{tmp}/trials.txt"], "the table format is for the terminal"),
-        (["--format", "table", "-o", "{tmp}/t.csv"], "the table format is for the terminal"),
+        (["-o", "{tmp}/trials.txt"], "raysweep cannot write a .txt file; name the file .csv, "
+         ".json or .parquet"),
+        (["-o", "{tmp}/t.xlsx"], "cannot write a .xlsx file"),
+        (["--format", "table", "-o", "{tmp}/t.csv"], "--format table is for the terminal; a "
+         "file is written as --format csv, json or parquet"),
     ],
 )
 def test_cli_results_output_it_cannot_write_is_named(

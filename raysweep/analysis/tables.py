@@ -5,8 +5,11 @@ Two tables:
 
 - ``trials``: one row per trial: ``trial_id``, ``status`` (finished, stopped, failed, running,
   pending, retrying, interrupted), one column per parameter named by its dotted path, the
-  metric's last value (column named after the metric) and best value (``<metric>_best``),
-  ``steps``, ``runtime_s``, ``node``, ``gpus``, ``stop_reason``, ``error``. Sorted best first.
+  metric's last value (column named after the metric) and best value (``<metric>_best``), the
+  last value of every other reported metric (as W&B's run summary; ``<name>_reported`` where
+  the name is taken), ``steps`` (reports with a numeric value of the metric), ``runtime_s``,
+  ``node``, ``gpus``, ``stop_reason``, ``error`` (the whole text), ``retries`` (starts again
+  after a failure) and ``bad_lines`` (invalid ``@raysweep`` lines). Sorted best first.
 - ``history``: one row per report: ``trial_id``, ``step``, ``time_s`` and every reported metric
   (read by :mod:`raysweep.analysis.history`).
 """
@@ -101,6 +104,13 @@ class SweepResult:
 
     def __post_init__(self) -> None:
         self._configs: dict[str, Any] = {}
+        self._summary_columns: list[str] = []
+
+    @property
+    def summary_columns(self) -> list[str]:
+        """The ``trials`` columns that hold the last value of a metric other than the sweep's,
+        in the order the metrics were first reported."""
+        return list(self._summary_columns)
 
     @property
     def trial_order(self) -> list[str]:
@@ -164,6 +174,13 @@ def read_meta(root: Path) -> dict[str, Any]:
         RaysweepError: if ``root`` has none, or it is not a JSON object (a damaged file).
     """
     meta_path = root / META_FILE
+    if not root.exists():
+        raise RaysweepError(
+            f"{root} does not exist; give the directory that `raysweep run` printed, or no "
+            "directory for the latest sweep"
+        )
+    if not root.is_dir():
+        raise RaysweepError(f"{root} is a file, not a sweep directory")
     if not meta_path.is_file():
         raise RaysweepError(
             f"{root} is not a raysweep sweep directory (no {META_FILE}); give the directory "
@@ -205,6 +222,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
     configs = {}
     # Only sweeps under `type: promotion` re-run configurations; others get no such column.
     reruns = any("rerun_of" in e for e in entries)
+    summary_names = _summary_names(entries, metric)
     for e in entries:
         config = e.get("config") or {}
         configs[e["trial_id"]] = config
@@ -217,6 +235,13 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         if metric is not None:
             row[metric] = e.get("last")
             row[f"{metric}_best"] = e.get("best")
+        summary = e.get("summary") or {}
+        taken = set(row) | set(param_names) | set(_OWN_COLUMNS)
+        summary_columns = []
+        for name in summary_names:
+            column = f"{name}_reported" if name in taken else name
+            summary_columns.append(column)
+            row[column] = summary.get(name)
         started, ended = e.get("started"), e.get("ended")
         row["steps"] = e.get("steps", 0)
         row["runtime_s"] = (ended - started) if started and ended else None
@@ -224,20 +249,47 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         row["gpus"] = e.get("gpus")
         row["stop_reason"] = e.get("stop_reason")
         row["error"] = e.get("error")
-        row["retries"] = e.get("failures", 0)
+        row["retries"] = _retries(e)
+        row["bad_lines"] = e.get("bad_lines") or 0
         rows.append(row)
     trials = pd.DataFrame.from_records(rows)
     if trials.empty:
         base = ["trial_id", "status", *param_names]
         if metric:
             base += [metric, f"{metric}_best"]
-        trials = pd.DataFrame(columns=base + ["steps", "runtime_s", "node", "gpus",
-                                              "stop_reason", "error", "retries"])
+        trials = pd.DataFrame(columns=base + list(_OWN_COLUMNS))
+        summary_columns = []
     elif metric is not None:
         trials = trials.sort_values(
             f"{metric}_best", ascending=(mode == "min"), na_position="last", kind="stable"
         ).reset_index(drop=True)
     result = SweepResult(path=root, meta=meta, trials=trials, history=history)
     result._configs = configs
+    result._summary_columns = summary_columns if rows else []
     return result
+
+
+# The trials table's columns after the parameters and metrics.
+_OWN_COLUMNS = ("steps", "runtime_s", "node", "gpus", "stop_reason", "error", "retries",
+                "bad_lines")
+
+
+def _summary_names(entries: list[dict[str, Any]], metric: str | None) -> list[str]:
+    """The metrics other than the sweep's that any trial reported, in first-seen order; W&B's
+    own ``_step``-style keys left out."""
+    names: dict[str, None] = {}
+    for e in entries:
+        for name in e.get("summary") or {}:
+            if name != metric and not name.startswith("_"):
+                names.setdefault(name, None)
+    return list(names)
+
+
+def _retries(entry: Mapping[str, Any]) -> int:
+    """How many times the trial started again after a failure (older files kept Ray's count
+    of failures only, which includes a failed trial's last, unretried one)."""
+    if "retries" in entry:
+        return int(entry["retries"] or 0)
+    failures = int(entry.get("failures") or 0)
+    return max(failures - 1, 0) if entry.get("status") == "failed" else failures
 

@@ -82,10 +82,17 @@ def _file_format(output: str, *, explicit: bool) -> str:
     """The file format for ``results -o FILE`` when the format is ``table``: the file's
     suffix, unless ``--format table`` was asked for (a terminal table is not a file format)."""
     suffix = Path(output).suffix.lower().lstrip(".")
-    if not explicit and suffix in ("csv", "json", "parquet"):
+    if not explicit and suffix in _FILE_FORMATS:
         return suffix
-    fail(f"-o {output}: the table format is for the terminal; give --format csv, json or "
-         "parquet (or name the file .csv, .json or .parquet)")
+    if explicit:
+        fail(f"-o {output}: --format table is for the terminal; a file is written as "
+             "--format csv, json or parquet")
+    what = f"a .{suffix} file" if suffix else "a file without an extension"
+    fail(f"-o {output}: raysweep cannot write {what}; name the file .csv, .json or .parquet, "
+         "or give --format csv, json or parquet")
+
+
+_FILE_FORMATS = ("csv", "json", "parquet")
 
 
 def _print_table(result: Any, table: Any, history: bool) -> None:
@@ -100,24 +107,55 @@ def _print_table(result: Any, table: Any, history: bool) -> None:
         head += f", {result.metric} ({meta.get('goal')})"
     console.print(f"[bold]{escape(head)}[/]  {escape(str(result.path))}")
     view = Table(box=None, pad_edge=False, header_style="bold")
+    # The other metrics' last values: a few fit a terminal; JSON and CSV have them all.
+    hidden = set([] if history else result.summary_columns[_SHOWN_SUMMARY_COLUMNS:])
     columns = [
         c
         for c in table.columns
-        if c != "error"
+        if c not in hidden
         and not (c in _OPTIONAL_COLUMNS and table[c].isna().all())
         and not (c in _HIDE_WHEN_ZERO and not table[c].fillna(0).any())
     ]
     for col in columns:
-        view.add_column(escape(str(col)), overflow="fold", max_width=40)
+        view.add_column(escape(str(col)), overflow="fold",
+                        max_width=_SHORT_ERROR_CHARS if col == "error" else 40)
     for _, row in table.iterrows():
-        view.add_row(*(escape(_fmt_cell(row[c])) for c in columns))
+        view.add_row(*(escape(_fmt_cell(row[c]) if c != "error" else short_error(row[c]))
+                       for c in columns))
     console.print(view)
+    if hidden:
+        console.print(f"({len(hidden)} more reported metrics: --format csv or json shows them)")
 
 
-_OPTIONAL_COLUMNS = ("rerun_of", "node", "gpus", "stop_reason", "runtime_s")
+_OPTIONAL_COLUMNS = ("rerun_of", "node", "gpus", "stop_reason", "runtime_s", "error")
+_HIDE_WHEN_ZERO = ("retries", "bad_lines")
+_SHOWN_SUMMARY_COLUMNS = 3
+_SHORT_ERROR_CHARS = 60
 
 
-_HIDE_WHEN_ZERO = ("retries",)
+def short_error(error: Any) -> str:
+    """One line of a trial's error for the terminal table: the exception's line (the last
+    line), or for a failed program its exit status, cut to 60 characters.
+
+    >>> short_error("program exited with status 1; last lines of x/program.log:\\nboom")
+    'program exited with status 1: boom'
+    >>> short_error("Traceback (most recent call last):\\n  File ...\\nValueError: bad x")
+    'ValueError: bad x'
+    >>> short_error(None)
+    '-'
+    """
+    if not isinstance(error, str) or not error.strip():
+        return "-"
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    head, last = lines[0], lines[-1]
+    if head.startswith("program exited with status"):
+        status = head.split(";", 1)[0]
+        text = status if len(lines) == 1 else f"{status}: {last}"
+    else:
+        text = last
+    if len(text) > _SHORT_ERROR_CHARS:
+        text = text[: _SHORT_ERROR_CHARS - 3] + "..."
+    return text
 
 
 def _fmt_cell(value: Any) -> str:
@@ -174,7 +212,9 @@ def report(
     if open_browser:
         import webbrowser
 
-        webbrowser.open(target.resolve().as_uri())
+        if not webbrowser.open(target.resolve().as_uri()):
+            console.print(f"no web browser found here; open {escape(str(target.resolve()))} "
+                          "on a machine that has one")
     if watch is None:
         return
     console.print(f"rebuilding every {watch:g} s; Ctrl-C to stop")

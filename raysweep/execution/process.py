@@ -3,8 +3,10 @@
 The program runs as W&B's agent runs it: in its own process group (session), with stdin
 closed and stderr merged into stdout. Every byte it prints is appended to a log file as it
 arrives; lines that follow the ``@raysweep`` protocol (:mod:`raysweep.program.metrics`) are handed
-to a callback. Whatever way the run ends, the whole process group is killed afterwards, so
-no grandchild (a data loader worker, a daemon, a ``sleep``) outlives its trial.
+to a callback. A line that carries the prefix but is not a valid report is counted, and the
+first one is explained in the log (one ``[raysweep]`` line). Whatever way the run ends, the
+whole process group is killed afterwards, so no grandchild (a data loader worker, a daemon,
+a ``sleep``) outlives its trial.
 
 This module imports neither Ray nor anything outside the standard library.
 """
@@ -30,7 +32,11 @@ from raysweep.program.metrics import (
     parse_report_line,
 )
 
-__all__ = ["ProgramOutcome", "kill_process_group", "run_program"]
+__all__ = ["BAD_LINES_KEY", "ProgramOutcome", "kill_process_group", "run_program"]
+
+BAD_LINES_KEY = "raysweep_bad_lines"
+"""Result key with a program trial's count of invalid report lines so far (the program trial
+adds it to its reports once there is one; the recorder reads it)."""
 
 # Bytes kept of one line for parsing; the log file still receives the whole line. The slack
 # over the report limit leaves room for a launcher's tag in front of the prefix.
@@ -92,7 +98,9 @@ def run_program(
             programs, or their prints reach the log late (reports do not depend on it).
         log_path: File that receives all output, reports included, appended as it arrives (a
             retried trial keeps the earlier attempt's output). Missing folders are created.
-        on_report: Called in this thread with each valid report's flat metrics, in order. If
+        on_report: Called in this thread with each valid report's flat metrics, in order
+            (after an invalid report line, with the count of those so far under
+            :data:`BAD_LINES_KEY`). If
             it raises (Ray Tune raises ``SystemExit`` when a scheduler stops the trial), the
             program is killed and the exception propagates.
         stop_event: When set, the program is killed and the outcome has ``killed=True``.
@@ -282,6 +290,16 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def _bad_line_note(reason: str) -> bytes:
+    """The one line logged at a program's first invalid report line."""
+    return (
+        f"[raysweep] warning: an {REPORT_PREFIX.strip()} line above is not a valid report and "
+        f"was skipped ({reason}). A report is {REPORT_PREFIX.strip()} followed by a JSON "
+        'object, e.g. @raysweep {"loss": 0.25}. Later invalid lines are counted in the '
+        "results (bad_lines), not logged again.\n"
+    ).encode("utf-8", errors="replace")
+
+
 class _OutputPump:
     """Reads the program's output: logs it, splits lines, parses reports, keeps a tail."""
 
@@ -307,6 +325,8 @@ class _OutputPump:
         self.n_reports = 0
         self.bad_lines = 0
         self.first_bad: str | None = None
+        self._at_line_start = True  # whether the log's last byte ends a line
+        self._note: bytes | None = None  # the warning to log once the log is at a line start
 
     def pump(self, timeout: float) -> bool:
         """Read what arrives within ``timeout`` seconds; False at end of output."""
@@ -322,13 +342,14 @@ class _OutputPump:
         if not data:
             self._eof = True
             return False
-        self._log.write(data)
+        self._write_log(data)
         self._keep_tail(data)
         start = 0
         while True:
             newline = data.find(b"\n", start)
             if newline < 0:
                 self._append(data[start:])
+                self._write_note()
                 return True
             self._append(data[start:newline])
             start = newline + 1
@@ -338,6 +359,29 @@ class _OutputPump:
         """Handle a last line that had no newline."""
         if self._line or self._line_overflow:
             self._end_line()
+        if self._note is not None and not self._at_line_start:
+            self._log.write(b"\n")
+            self._at_line_start = True
+        self._write_note()
+
+    def _write_log(self, data: bytes) -> None:
+        """Append output to the log; a pending warning goes in at the first line end."""
+        if self._note is not None and not self._at_line_start:
+            newline = data.find(b"\n")
+            if newline >= 0:
+                self._log.write(data[: newline + 1])
+                data = data[newline + 1 :]
+                self._at_line_start = True
+        self._write_note()
+        if data:
+            self._log.write(data)
+            self._at_line_start = data.endswith(b"\n")
+
+    def _write_note(self) -> None:
+        """Log the pending warning, between lines of the program's output (never inside one)."""
+        if self._note is not None and self._at_line_start:
+            self._log.write(self._note)
+            self._note = None
 
     def drain_after_kill(self) -> None:
         """Log what the killed group left in the pipe, without waiting for a lost writer."""
@@ -403,7 +447,10 @@ class _OutputPump:
             self.bad_lines += 1
             if self.first_bad is None:
                 self.first_bad = exc.reason
+                self._note = _bad_line_note(exc.reason)
             return
         if metrics is not None and self.forward:
             self.n_reports += 1
+            if self.bad_lines:
+                metrics[BAD_LINES_KEY] = self.bad_lines
             self._on_report(metrics)

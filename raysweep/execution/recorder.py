@@ -8,8 +8,9 @@ Files in the sweep directory (next to Ray's own):
 - ``history.jsonl``: one JSON line per report (``trial_id``, ``step``, the metrics), appended
   and flushed as results arrive. Non-finite numbers are written as ``null``. A crash can only
   cut the last line, which the reader skips.
-- ``trials.json``: one entry per trial (status, config, metric summary, node, GPUs, error, stop
-  reason), rewritten atomically (temporary file, then rename) at most every second and at
+- ``trials.json``: one entry per trial (status, config, metric summary, the last value of every
+  other reported metric, node, GPUs, error, stop reason, retries, invalid report lines),
+  rewritten atomically (temporary file, then rename) at most every second and at
   every trial's end, so a crash at any moment leaves a readable sweep.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from raysweep.execution.process import BAD_LINES_KEY
 from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
 from raysweep.files import (
     HISTORY_FILE,
@@ -39,7 +42,7 @@ from raysweep.schedulers import STOP_REASON_KEY
 if TYPE_CHECKING:
     from raysweep.schedulers import SweepScheduler
 
-__all__ = ["StopReasons", "SweepRecorder", "TrialRecord"]
+__all__ = ["StopReasons", "SweepRecorder", "TrialRecord", "clean_error", "retries_of"]
 
 # Keys Ray adds to every result; they are not the user's metrics.
 RAY_AUTO_KEYS = frozenset(
@@ -66,6 +69,7 @@ RAY_AUTO_KEYS = frozenset(
         GPUS_KEY,
         NODE_KEY,
         STOP_REASON_KEY,
+        BAD_LINES_KEY,
     }
 )
 _SNAPSHOT_EVERY_S = 1.0
@@ -214,8 +218,11 @@ class SweepRecorder(Callback):
                 status="pending",
                 config=trial.config,
                 steps=0,
+                reports=0,
                 last=None,
                 best=None,
+                summary={},
+                bad_lines=0,
                 started=None,
                 ended=None,
                 node=None,
@@ -223,6 +230,7 @@ class SweepRecorder(Callback):
                 error=None,
                 stop_reason=None,
                 failures=0,
+                retries=0,
                 dir=f"trial_{tid}",
             )
             # Asked once, when the trial is first seen (it has started, so the scheduler
@@ -266,17 +274,29 @@ class SweepRecorder(Callback):
     ) -> None:
         rec = self._record(trial)
         rec["status"] = "running"
-        step = int(result.get("training_iteration") or rec["steps"] + 1)
-        rec["steps"] = step
+        step = int(result.get("training_iteration") or rec.get("reports", 0) + 1)
+        rec["reports"] = step
         metrics = {k: v for k, v in result.items() if k not in RAY_AUTO_KEYS}
         rec["node"] = result.get("node_ip") or result.get(NODE_KEY) or rec["node"]
         if result.get(GPUS_KEY) is not None:
             rec["gpus"] = result[GPUS_KEY] or None
-        if self.metric is not None and self.metric in metrics:
+        if result.get(BAD_LINES_KEY) is not None:
+            rec["bad_lines"] = int(result[BAD_LINES_KEY])
+        # W&B's run summary: the last value of every key the trial logged.
+        summary = rec.setdefault("summary", {})
+        summary.update({k: _finite_or_none(v) for k, v in metrics.items()})
+        if self.metric is None:
+            rec["steps"] = step
+        elif _is_metric_value(metrics.get(self.metric)):
+            # Only numbers are values of the metric: a string, bool or null is kept in the
+            # history but is no step; NaN/inf leave the trial without a last value (the search
+            # sees no score) and are no step either, as for hyperband's bands.
             value = finite_float(metrics[self.metric])
             rec["last"] = value
-            if value is not None and self.better(value, rec["best"]):
-                rec["best"] = value
+            if value is not None:
+                rec["steps"] = rec["steps"] + 1
+                if self.better(value, rec["best"]):
+                    rec["best"] = value
         line = {"trial_id": trial.trial_id, "step": step,
                 "time_s": _finite_or_none(result.get("time_total_s"))}
         # A metric named like one of raysweep's columns keeps its value under another name.
@@ -294,6 +314,7 @@ class SweepRecorder(Callback):
         rec["status"] = status
         rec["ended"] = time.time()
         rec["failures"] = int(getattr(trial, "num_failures", 0) or 0)
+        rec["retries"] = retries_of(rec["failures"], failed=status == "failed")
         reason = self.stop_reasons(trial.trial_id)
         if reason:
             rec["status"] = "stopped"
@@ -313,7 +334,6 @@ class SweepRecorder(Callback):
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         rec = self._finish(trial, "failed")
         rec["error"] = _read_error(trial)
-        rec["failures"] = int(getattr(trial, "num_failures", 0) or 0)
         self.snapshot(force=True)
         self._changed()
 
@@ -323,6 +343,7 @@ class SweepRecorder(Callback):
         rec = self._record(trial)
         rec["status"] = "retrying"
         rec["failures"] = int(getattr(trial, "num_failures", 0) or 0)
+        rec["retries"] = retries_of(rec["failures"], failed=False)
         rec["error"] = _read_error(trial)
         self.snapshot(force=True)
         self._changed()
@@ -368,6 +389,34 @@ class SweepRecorder(Callback):
         return best
 
 
+def _is_metric_value(value: Any) -> bool:
+    """Whether a reported value of the sweep's metric is a number (NaN and inf included).
+
+    >>> [_is_metric_value(v) for v in (0.5, 3, float("nan"), "0.5", True, None)]
+    [True, True, True, False, False, False]
+    """
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        return False
+    if finite_float(value) is not None:
+        return True
+    try:
+        return math.isnan(value) or math.isinf(value)
+    except TypeError:
+        return False
+
+
+def retries_of(failures: int, *, failed: bool) -> int:
+    """How many times a trial was started again after a failure.
+
+    Ray counts every failure (``num_failures``); the last one of a trial that ended failed
+    was not retried.
+
+    >>> retries_of(1, failed=True), retries_of(2, failed=True), retries_of(1, failed=False)
+    (0, 1, 1)
+    """
+    return max(failures - 1, 0) if failed else failures
+
+
 def _read_error(trial: Any) -> str | None:
     path = getattr(trial, "error_file", None)
     if not path:
@@ -376,15 +425,61 @@ def _read_error(trial: Any) -> str | None:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    return _summarise_error(text)
+    return clean_error(text)
 
 
-def _summarise_error(text: str, limit: int = 4000) -> str:
-    """Keep the useful end of a Ray error file: the exception line and the program's tail."""
-    marker = "ProgramFailedError: "
-    if marker in text:
-        text = text[text.rindex(marker) + len(marker):]
-    else:
-        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-        text = "\n".join(lines[-15:])
-    return text[-limit:].strip()
+# Tune's error file: "Failure # N (occurred at <time>)" before each failure's text.
+_FAILURE_HEADER = re.compile(r"^Failure # \d+ \(occurred at [^)]*\)\s*$", re.MULTILINE)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+# Ray writes "ray::ImplicitFunc.train() (pid=.., ip=.., ...)" in place of every line that
+# starts with "Traceback ", the program's own tracebacks in the message included.
+_RAY_HEADER = re.compile(r"^ray::\S+\(\) \(pid=\d+.*\)\s*$")
+_FRAME = re.compile(r'^  File "(?P<path>[^"]*)", line \d+')
+_CARETS = re.compile(r"^\s*[\^~]+\s*$")
+# Frames of Ray and of raysweep's own trial code: not the user's.
+_INTERNAL_PATH = re.compile(
+    r"([/\\](site|dist)-packages[/\\]ray[/\\])|(^python[/\\]ray[/\\])"
+    r"|([/\\]raysweep[/\\](execution|program)[/\\])|([/\\]threading\.py$)"
+)
+_TRACEBACK = "Traceback (most recent call last):"
+_PROGRAM_FAILED = "raysweep.errors.ProgramFailedError: "
+
+
+def clean_error(text: str, limit: int = 4000) -> str:
+    """The user's view of a Tune error file: the last failure, as plain text.
+
+    Ray's colour codes, its ``ray::ImplicitFunc.train() (pid=...)`` lines and the frames of
+    Ray and raysweep are dropped; the user's frames and the exception stay, under Python's own
+    ``Traceback`` line. A failed program's error is raysweep's message: its exit status and
+    its last lines of output. At most ``limit`` characters are kept, from the end.
+    """
+    blocks = _FAILURE_HEADER.split(text)
+    text = _ANSI.sub("", blocks[-1]).replace("\r\n", "\n")
+    out: list[str] = []
+    keep_frame: bool | None = None  # inside a frame: whether it is kept; None outside one
+    for line in text.strip("\n").split("\n"):
+        frame = _FRAME.match(line)
+        if _RAY_HEADER.match(line) or line.startswith("Traceback "):
+            out.append(_TRACEBACK)
+            keep_frame = None
+        elif frame is not None:
+            keep_frame = not _INTERNAL_PATH.search(frame["path"])
+            if keep_frame:
+                out.append(line)
+        elif keep_frame is not None and line.startswith("    "):
+            if keep_frame:
+                out.append(line)  # the frame's source line or its carets
+        elif _CARETS.match(line):
+            pass  # carets of a frame Ray already dropped
+        else:
+            keep_frame = None
+            out.append(line[len(_PROGRAM_FAILED):] if line.startswith(_PROGRAM_FAILED) else line)
+    # A traceback line with none of the user's frames under it says nothing.
+    kept = [line for i, line in enumerate(out)
+            if line != _TRACEBACK or (i + 1 < len(out) and _FRAME.match(out[i + 1]))]
+    # Raysweep's message for a failed program already holds everything after its first line.
+    for i, line in enumerate(kept):
+        if line.startswith("program exited with status"):
+            kept = kept[i:]
+            break
+    return "\n".join(kept).strip()[-limit:].strip()

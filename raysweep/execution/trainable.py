@@ -197,11 +197,24 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
         on_report=_reporter(_node_info()),
         term_grace_s=spec.kill_grace_s,
     )
+    bad = ""
+    if outcome.bad_report_lines:
+        s = "s" if outcome.bad_report_lines != 1 else ""
+        bad = (f"{outcome.bad_report_lines} invalid @raysweep line{s} skipped (first: "
+               f"{outcome.first_bad_report})")
     if outcome.returncode != 0 and not outcome.killed:
         tail = outcome.log_tail.rstrip() or "(no output)"
         raise ProgramFailedError(
-            f"program exited with status {outcome.returncode}; last lines of "
-            f"trial_{trial_id}/program.log:\n{tail}"
+            f"program exited with status {outcome.returncode}" + (f" ({bad})" if bad else "")
+            + f"; last lines of trial_{trial_id}/program.log:\n{tail}"
+        )
+    if bad and outcome.n_reports == 0 and not outcome.killed:
+        # Every report the program made was unreadable: the trial has no result at all, and a
+        # "finished" trial without a word would hide why.
+        raise ProgramFailedError(
+            f"program exited with status 0 but reported nothing valid: {bad}. A report is "
+            '@raysweep followed by a JSON object, e.g. @raysweep {"loss": 0.25}; see '
+            f"trial_{trial_id}/program.log"
         )
 
 

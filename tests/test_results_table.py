@@ -1,0 +1,143 @@
+"""The trials table and `raysweep results`: errors, retries, invalid report lines and the
+other metrics' last values, read from sweep directories written here (no Ray)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from raysweep.analysis.tables import load_results
+from raysweep.cli import main
+from raysweep.cli.output import short_error
+from raysweep.errors import RaysweepError
+
+PROGRAM_ERROR = (
+    "program exited with status 1; last lines of trial_b/program.log:\n"
+    "epoch 1\nTraceback (most recent call last):\n  File \"train.py\", line 3\n"
+    "RuntimeError: out of memory on the GPU while allocating a tensor of an absurd size "
+    "that nobody should ever allocate"
+)
+
+
+def _entry(tid: str, status: str, **fields: Any) -> dict[str, Any]:
+    base = {"trial_id": tid, "status": status, "config": {"lr": 0.1}, "steps": 2,
+            "last": 0.5, "best": 0.5, "started": 1.0, "ended": 2.0, "node": None,
+            "gpus": None, "error": None, "stop_reason": None, "failures": 0,
+            "dir": f"trial_{tid}"}
+    base.update(fields)
+    return base
+
+
+def _write(root: Path, entries: list[dict[str, Any]]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    meta = {"name": "s", "method": "grid", "metric": "loss", "goal": "minimize",
+            "mode": "min", "parameters": ["lr"]}
+    (root / "raysweep.json").write_text(json.dumps(meta), encoding="utf-8")
+    (root / "trials.json").write_text(json.dumps({"trials": entries}), encoding="utf-8")
+    return root
+
+
+def _sweep(tmp_path: Path) -> Path:
+    return _write(tmp_path / "sweep", [
+        _entry("a", "finished", last=0.2, best=0.2, retries=0, bad_lines=0,
+               summary={"loss": 0.2, "acc": 0.9, "steps": 7, "lr": 0.3, "_step": 1}),
+        _entry("b", "failed", last=None, best=None, error=PROGRAM_ERROR, failures=1,
+               retries=0, bad_lines=3, summary={"loss": "oops", "epoch": 1}),
+    ])
+
+
+def test_other_metrics_are_columns_after_the_metric_with_their_last_value(
+    tmp_path: Path,
+) -> None:
+    result = load_results(_sweep(tmp_path))
+    columns = list(result.trials.columns)
+    # A metric named like a column of the table or a parameter keeps its value under
+    # another name; W&B's own _-keys are left out.
+    assert result.summary_columns == ["acc", "steps_reported", "lr_reported", "epoch"]
+    assert columns[:4 + 4] == ["trial_id", "status", "lr", "loss", "loss_best", "acc",
+                               "steps_reported", "lr_reported"]
+    a = result.trials.set_index("trial_id").loc["a"]
+    assert (a["acc"], a["steps_reported"], a["lr"], a["lr_reported"]) == (0.9, 7, 0.1, 0.3)
+    b = result.trials.set_index("trial_id").loc["b"]
+    assert b["error"] == PROGRAM_ERROR  # the whole text
+    assert (b["retries"], b["bad_lines"], b["epoch"]) == (0, 3, 1)
+
+
+def test_retries_of_older_files_do_not_count_the_last_failure(tmp_path: Path) -> None:
+    root = _write(tmp_path / "old", [
+        _entry("a", "failed", failures=1),
+        _entry("b", "failed", failures=3),
+        _entry("c", "finished", failures=1),
+    ])
+    trials = load_results(root).trials.set_index("trial_id")
+    assert trials["retries"].to_dict() == {"a": 0, "b": 2, "c": 1}
+    assert trials["bad_lines"].to_dict() == {"a": 0, "b": 0, "c": 0}
+
+
+def test_the_terminal_table_shows_a_short_error_and_the_bad_lines(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["results", str(_sweep(tmp_path))])
+    assert res.exit_code == 0, res.output
+    header = res.output.splitlines()[1].split()
+    assert "error" in header and "bad_lines" in header
+    squeezed = "".join(res.output.split())  # a narrow terminal folds the cell
+    assert "programexitedwithstatus1:RuntimeError:outofmemory..." in squeezed
+    assert "absurd size" not in res.output  # cut to one short line
+    assert "retries" not in header  # nothing was retried
+
+
+def test_the_json_output_has_the_whole_error_and_every_metric(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["results", str(_sweep(tmp_path)), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["trial_id"]: r for r in json.loads(res.output)}
+    assert rows["b"]["error"] == PROGRAM_ERROR
+    assert rows["a"]["acc"] == 0.9 and rows["b"]["epoch"] == 1
+    assert rows["b"]["bad_lines"] == 3
+
+
+def test_bad_lines_and_error_columns_are_hidden_when_nothing_happened(tmp_path: Path) -> None:
+    root = _write(tmp_path / "clean", [_entry("a", "finished", bad_lines=0)])
+    res = CliRunner().invoke(main, ["results", str(root)])
+    header = res.output.splitlines()[1].split()
+    assert "bad_lines" not in header and "error" not in header
+
+
+@pytest.mark.parametrize(
+    ("error", "short"),
+    [
+        (PROGRAM_ERROR, "program exited with status 1: RuntimeError: out of memory..."),
+        ("program exited with status 2; last lines of t/program.log:", "program exited with "
+         "status 2"),
+        ("Traceback (most recent call last):\n  File \"x.py\"\nKeyError: 'lr'", "KeyError: 'lr'"),
+        (None, "-"),
+        ("", "-"),
+    ],
+)
+def test_short_error(error: str | None, short: str) -> None:
+    assert short_error(error) == short
+
+
+def test_results_of_a_directory_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent"
+    with pytest.raises(RaysweepError, match="does not exist"):
+        load_results(missing)
+    res = CliRunner().invoke(main, ["results", str(missing)])
+    assert res.exit_code == 2
+    assert "does not exist" in res.output and "raysweep.json" not in res.output
+
+
+def test_report_open_without_a_browser_says_where_the_file_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("plotly")
+    import webbrowser
+
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)
+    root = _sweep(tmp_path)
+    res = CliRunner().invoke(main, ["report", str(root), "--open"])
+    assert res.exit_code == 0, res.output
+    squeezed = "".join(res.output.split())
+    assert "nowebbrowserfoundhere;open" + str((root / "report.html").resolve()) in squeezed
