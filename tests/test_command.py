@@ -13,7 +13,7 @@ import pytest
 import yaml
 from _shared import CORPUS as _CORPUS
 
-from raysweep.errors import SweepConfigError
+from raysweep.errors import RaysweepError, SweepConfigError
 from raysweep.sweep.command import (
     DEFAULT_COMMAND,
     MACROS,
@@ -210,13 +210,11 @@ def test_param_order_is_kept() -> None:
     ("token", "environ", "expected"),
     [
         pytest.param("${envvar:DATA}", {"DATA": "/data"}, ["/data"], id="set"),
-        pytest.param("${envvar:DATA}", {}, ["DATA"], id="unset_gives_name"),
         pytest.param("${envvar:DATA}", {"DATA": ""}, [""], id="set_empty_is_one_empty_item"),
         pytest.param("${envvar:DATA}", {"DATA": "a b"}, ["a b"], id="value_with_space"),
         pytest.param(
             "--root=${envvar:DATA}/x", {"DATA": "/data"}, ["--root=/data/x"], id="embedded"
         ),
-        pytest.param("--root=${envvar:DATA}/x", {}, ["--root=DATA/x"], id="embedded_unset"),
         pytest.param(
             "${envvar:A}:${envvar:B_2}", {"A": "1", "B_2": "2"}, ["1:2"], id="two_in_one_token"
         ),
@@ -229,6 +227,30 @@ def test_param_order_is_kept() -> None:
 )
 def test_envvar(token: str, environ: dict[str, str], expected: list[str]) -> None:
     assert argv_of(["${args}", token], {"p": 1}, environ=environ) == ["--p=1", *expected]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("${envvar:DATA}", id="whole_item"),
+        pytest.param("--root=${envvar:DATA}/x", id="inside_an_item"),
+    ],
+)
+def test_an_unset_envvar_is_an_error_naming_the_variable_and_the_node(token: str) -> None:
+    # W&B would pass the literal text DATA: a forgotten export becomes a wrong argument.
+    with pytest.raises(RaysweepError) as info:
+        argv_of(["${args}", token], {"p": 1}, environ={"OTHER": "x"}, node="gpu-7")
+    assert str(info.value) == (
+        "command: ${envvar:DATA}: environment variable DATA is not set on node gpu-7; set it "
+        "where the trials start (the Ray workers' environment) or remove the macro"
+    )
+    assert "\n" not in str(info.value)
+
+
+def test_an_unset_envvar_without_a_node_says_only_that_it_is_not_set() -> None:
+    with pytest.raises(RaysweepError, match=r"^command: \$\{envvar:DATA\}: environment "
+                       r"variable DATA is not set; set it"):
+        argv_of(["${envvar:DATA}"], {}, environ={})
 
 
 def test_envvar_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from _shared import CORPUS
 
+from raysweep.errors import RaysweepError
 from raysweep.sweep.command import build_argv
 from raysweep.sweep.config import load
 from raysweep.sweep.model import Method, SweepConfig
@@ -40,8 +41,9 @@ FILES = _files_with_command()
 def wandb_argv(command: list[Any], program: str | None, params: Mapping[str, Any],
                environ: Mapping[str, str]) -> list[str]:
     """The W&B agent's expansion, per the spec: whole-token macros become 0..n items, only
-    ``${envvar:NAME}`` (NAME in ``[A-Z0-9_]*``, unset -> NAME) and ``${<param>}`` expand inside
-    a longer item, values print with ``str()`` and JSON macros with ``json.dumps``."""
+    ``${envvar:NAME}`` (NAME in ``[A-Z0-9_]*``, unset -> NAME, which raysweep refuses) and
+    ``${<param>}`` expand inside a longer item, values print with ``str()`` and JSON macros
+    with ``json.dumps``."""
 
     def inside(text: str) -> str:
         out, pos = [], 0
@@ -204,10 +206,19 @@ def test_hand_picked_commands(name: str, params: dict[str, Any] | None, argv: li
 
 
 def test_envvar_macros_follow_the_spec() -> None:
-    command = ["${envvar:HOME}/x", "${envvar:UNSET_VAR}", "--gpu=${envvar:CUDA_VISIBLE_DEVICES}",
+    command = ["${envvar:HOME}/x", "--gpu=${envvar:CUDA_VISIBLE_DEVICES}",
                "${envvar:lower}", "${nope}", "${lr}", "lr=${lr}"]
     params = {"lr": 0.1}
-    expected = ["/home/u/x", "UNSET_VAR", "--gpu=0", "0.1", "lr=0.1"]
+    expected = ["/home/u/x", "--gpu=0", "0.1", "lr=0.1"]
     assert wandb_argv(command, None, params, ENVIRON) == expected
     assert build_argv(command, program=None, params=params, interpreter="python",
                       environ=ENVIRON) == expected
+
+
+def test_an_unset_envvar_is_an_error_where_wandb_passes_its_name() -> None:
+    # The one place raysweep departs from W&B's agent on purpose: W&B would run the program
+    # with the literal argument `UNSET_VAR`.
+    command = ["${program}", "--data=${envvar:UNSET_VAR}"]
+    assert wandb_argv(command, "t.py", {}, ENVIRON) == ["t.py", "--data=UNSET_VAR"]
+    with pytest.raises(RaysweepError, match=r"environment variable UNSET_VAR is not set"):
+        build_argv(command, program="t.py", params={}, interpreter="python", environ=ENVIRON)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import shutil
 import socket
 import sys
 from collections.abc import Callable, Mapping
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from raysweep.errors import ProgramFailedError
-from raysweep.sweep.command import DEFAULT_COMMAND, build_argv
+from raysweep.sweep.command import build_argv
 from raysweep.sweep.model import SweepConfig
 
 __all__ = ["ProgramSpec", "make_trainable"]
@@ -79,38 +78,31 @@ class ProgramSpec:
 
 
 def check_runnable(cfg: SweepConfig) -> None:
-    """Raise a clear error, before Ray starts, if the sweep cannot run as a program sweep."""
-    from raysweep.errors import Issue, SweepConfigError
+    """Before Ray starts: show the config's warnings, and raise if the sweep cannot run as a
+    program sweep.
 
-    command = cfg.command or DEFAULT_COMMAND
-    uses_program = any(str(tok) == "${program}" for tok in command)
-    if uses_program and not cfg.program:
-        raise SweepConfigError(
-            [
-                Issue(
-                    "program",
-                    "missing: the command runs ${program}, but the sweep names no program",
-                    "Add `program: train.py`, or pass a Python function to raysweep.run().",
-                )
-            ],
-            str(cfg.path) if cfg.path else None,
-        )
-    if cfg.program and uses_program:
-        target = Path(cfg.program)
-        if not target.is_absolute():
-            target = cfg.directory / target
-        if not target.exists() and shutil.which(cfg.program) is None:
-            raise SweepConfigError(
-                [
-                    Issue(
-                        "program",
-                        f"{cfg.program!r} not found in {cfg.directory}",
-                        "Programs run from the sweep file's directory; give the path relative "
-                        "to it.",
-                    )
-                ],
-                str(cfg.path) if cfg.path else None,
-            )
+    Each of ``cfg.warnings`` (a misspelled ``${args}``, an ignored key) is issued as a
+    :class:`~raysweep.errors.RaysweepWarning` naming the file, key path and line, as
+    ``raysweep validate`` lists them. The refusal is
+    :func:`raysweep.sweep.config.program_issues`, the check ``raysweep validate`` makes.
+
+    Raises:
+        SweepConfigError: The command runs ``${program}`` and the sweep names none, or the
+            program is not found.
+    """
+    import warnings
+
+    from raysweep.errors import RaysweepWarning, SweepConfigError
+    from raysweep.sweep.config import program_issues
+
+    source = str(cfg.path) if cfg.path else None
+    for issue in cfg.warnings:
+        # stacklevel 4: the user's raysweep.run() / resume() call, through run_sweep.
+        warnings.warn(f"{source or 'sweep config'}: {issue.render()}", RaysweepWarning,
+                      stacklevel=4)
+    issues = program_issues(cfg)
+    if issues:
+        raise SweepConfigError(issues, source)
 
 
 def make_trainable(
@@ -188,6 +180,7 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
         env_cmd="/usr/bin/env" if os.path.exists("/usr/bin/env") else None,
         args_json_file=str(trial_dir / "config.json"),
         environ=env,
+        node=socket.gethostname(),  # named when an ${envvar:NAME} is not set on this node
     )
     outcome = run_program(
         argv,

@@ -28,7 +28,8 @@ Whole-token macros
     ``${args_override_hydra}``   ``++a=True ++b=False ++c=1 ++d=None``
     ``${args_json}``             one item: ``{"a": true, "b": false, "c": 1, "d": null}``
     ``${args_json_file}``        one item: the path of a JSON file holding the same object
-    ``${envvar:NAME}``           the value of environment variable ``NAME`` (one item)
+    ``${envvar:NAME}``           the value of environment variable ``NAME`` (one item); an
+                                 error if it is not set
     ``${<parameter>}``           ``str()`` of that top-level parameter's value (one item)
     anything else, ``${x}``      nothing (W&B drops unknown whole-token macros)
     ===========================  ==============================================================
@@ -36,13 +37,15 @@ Whole-token macros
 Macros inside a longer item
     Only two kinds expand inside an item such as ``--batch_size=${batch_size}``:
 
-    - ``${envvar:NAME}``, where ``NAME`` matches ``[A-Z0-9_]*``. An unset variable is replaced
-      by the literal text ``NAME``, as W&B does.
+    - ``${envvar:NAME}``, where ``NAME`` matches ``[A-Z0-9_]*``. An unset variable is an
+      error when the trial starts (W&B passes the literal text ``NAME`` instead, which turns a
+      forgotten ``export`` into a wrong argument nobody notices).
     - ``${<parameter>}``, where ``<parameter>`` is a top-level parameter name; it becomes
       ``str()`` of the value (the "custom macros" of the W&B docs).
 
     Any other ``${x}`` inside an item, including the whole-token macros above, is kept as
-    literal text. :func:`unknown_macros` lists these, so the config check can warn about them.
+    literal text. :func:`unknown_macros` lists these, and the config check warns about each
+    (a misspelled ``${argz}`` would otherwise run every trial on the program's defaults).
 
 Values and items
     - Only top-level parameters become arguments. A nested ``parameters:`` block arrives as a
@@ -68,14 +71,16 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from raysweep.errors import Issue, SweepConfigError
+from raysweep.errors import Issue, RaysweepError, SweepConfigError
 
 __all__ = [
     "DEFAULT_COMMAND",
     "MACROS",
     "build_argv",
     "display_command",
+    "missing_program_issue",
     "unknown_macros",
+    "uses_program",
 ]
 
 DEFAULT_COMMAND: tuple[str, ...] = ("${env}", "${interpreter}", "${program}", "${args}")
@@ -118,15 +123,46 @@ def _tokens(command: Sequence[object] | None) -> list[str]:
     return [str(item) for item in (command or DEFAULT_COMMAND)]
 
 
-def _substitute(token: str, params: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+def uses_program(command: Sequence[object] | None) -> bool:
+    """Whether the command (or the default one, for ``None``) runs ``${program}``.
+
+    Examples:
+        >>> uses_program(None), uses_program(["python", "train.py"])
+        (True, False)
+    """
+    return any(token == "${program}" for token in _tokens(command))
+
+
+def missing_program_issue() -> Issue:
+    """The problem of a command that runs ``${program}`` in a sweep without ``program``."""
+    return Issue(
+        "program",
+        "missing: the command runs ${program}, but the sweep names no program",
+        "Add `program: train.py`, or pass a Python function to raysweep.run().",
+    )
+
+
+def _envvar(name: str, environ: Mapping[str, str], node: str | None) -> str:
+    """The value of an ``${envvar:NAME}`` macro; an unset variable is an error, not its name."""
+    if name in environ:
+        return environ[name]
+    where = f" on node {node}" if node else ""
+    raise RaysweepError(
+        f"command: ${{envvar:{name}}}: environment variable {name} is not set{where}; set it "
+        "where the trials start (the Ray workers' environment) or remove the macro"
+    )
+
+
+def _substitute(
+    token: str, params: Mapping[str, Any], environ: Mapping[str, str], node: str | None
+) -> str:
     """Expand ``${envvar:NAME}`` and ``${<parameter>}`` inside a token; keep others literal."""
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
         env = _ENVVAR.fullmatch(name)
         if env:
-            # W&B leaves the variable's name when it is unset, not an empty string.
-            return environ.get(env.group(1), env.group(1))
+            return _envvar(env.group(1), environ, node)
         if name in params:
             return str(params[name])
         return match.group(0)
@@ -143,6 +179,7 @@ def build_argv(
     env_cmd: str | None = "/usr/bin/env",
     args_json_file: str | None = None,
     environ: Mapping[str, str] | None = None,
+    node: str | None = None,
 ) -> list[str]:
     """Build the argv list that runs one trial, expanding the command's macros.
 
@@ -158,6 +195,7 @@ def build_argv(
         env_cmd: What ``${env}`` becomes; ``None`` drops it.
         args_json_file: Path that ``${args_json_file}`` becomes; required only if it is used.
         environ: Environment for ``${envvar:NAME}``; defaults to :data:`os.environ`.
+        node: The machine the trial runs on, named in the error for an unset variable.
 
     Returns:
         The argv list, one string per argument, for a subprocess started without a shell.
@@ -165,6 +203,8 @@ def build_argv(
     Raises:
         SweepConfigError: The command uses ``${program}`` but ``program`` is ``None``, or
             ``command`` is a string rather than a list.
+        RaysweepError: The command uses ``${envvar:NAME}`` and ``NAME`` is not in ``environ``
+            (one line, naming the variable and ``node``).
         ValueError: The command uses ``${args_json_file}`` but ``args_json_file`` is ``None``
             (the caller must write the file first).
 
@@ -178,9 +218,9 @@ def build_argv(
         >>> build_argv(["run", "--bs=${batch_size}", "${args_json}"], program=None,
         ...            params={"batch_size": 32}, interpreter="python")
         ['run', '--bs=32', '{"batch_size": 32}']
-        >>> build_argv(["echo", "${envvar:NO_SUCH_VAR_X}", "${nope}"], program=None,
-        ...            params={}, interpreter="python", environ={})
-        ['echo', 'NO_SUCH_VAR_X']
+        >>> build_argv(["echo", "${envvar:DATA}", "${nope}"], program=None,
+        ...            params={}, interpreter="python", environ={"DATA": "/d"})
+        ['echo', '/d']
     """
     tokens = _tokens(command)
     env_vars = os.environ if environ is None else environ
@@ -188,7 +228,7 @@ def build_argv(
     for token in tokens:
         whole = _MACRO.fullmatch(token)
         if whole is None:
-            argv.append(_substitute(token, params, env_vars))
+            argv.append(_substitute(token, params, env_vars, node))
             continue
         name = whole.group(1)
         if name in _ARG_FORMATTERS:
@@ -204,16 +244,7 @@ def build_argv(
             argv.append(interpreter)
         elif name == "program":
             if program is None:
-                raise SweepConfigError(
-                    [
-                        Issue(
-                            "program",
-                            "the command uses ${program}, but the sweep has no `program` key",
-                            "Add `program: train.py` (your script) at the top level, or "
-                            "remove ${program} from `command`",
-                        )
-                    ]
-                )
+                raise SweepConfigError([missing_program_issue()])
             argv.append(program)
         elif name == "args_json_file":
             if args_json_file is None:
@@ -223,7 +254,7 @@ def build_argv(
                 )
             argv.append(args_json_file)
         elif _ENVVAR.fullmatch(name) or name in params:
-            argv.append(_substitute(token, params, env_vars))
+            argv.append(_substitute(token, params, env_vars, node))
         # Any other whole-token macro expands to nothing, as in W&B's agent.
     return argv
 

@@ -25,6 +25,7 @@ checks in the private ``_check*`` modules.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from raysweep.sweep._check import check_document
 from raysweep.sweep._check_sections import check_resources
 from raysweep.sweep._issues import IssueCollector
 from raysweep.sweep.bands import hyperband_bands
+from raysweep.sweep.command import missing_program_issue, uses_program
 from raysweep.sweep.model import (
     EarlyTerminate,
     Goal,
@@ -57,6 +59,7 @@ __all__ = [
     "hyperband_bands",
     "load",
     "loads",
+    "program_issues",
     "resource_issues",
 ]
 
@@ -139,3 +142,29 @@ def resource_issues(res: Any) -> list[Issue]:
     collector = IssueCollector({})
     check_resources(collector, res)
     return collector.issues
+
+
+def program_issues(cfg: SweepConfig) -> list[Issue]:
+    """Why the sweep cannot run as a program sweep on this machine: its command runs
+    ``${program}`` but it names no program, or the program is neither a file (relative to the
+    sweep file's directory, where programs run) nor a command on ``PATH``.
+
+    ``raysweep run`` refuses these before Ray starts and ``raysweep validate`` reports them,
+    in the same words. A sweep run with a Python function needs no program.
+    """
+    if not uses_program(cfg.command):
+        return []
+    if not cfg.program:
+        return [missing_program_issue()]
+    target = Path(cfg.program)
+    if not target.is_absolute():
+        target = cfg.directory / target
+    if target.exists() or shutil.which(cfg.program) is not None:
+        return []
+    return [
+        Issue(
+            "program",
+            f"{cfg.program!r} not found in {cfg.directory}",
+            "Programs run from the sweep file's directory; give the path relative to it.",
+        )
+    ]
