@@ -237,6 +237,21 @@ BAD = [
         id="method_missing",
     ),
     pytest.param(
+        cfg(method=None),
+        "method: has no value. Write `method: grid`, `random` or `bayes`.",
+        id="method_without_value",
+    ),
+    pytest.param(
+        cfg(method=3),
+        "method: must be grid, random or bayes, got 3",
+        id="method_not_text",
+    ),
+    pytest.param(
+        cfg(method=["grid"]),
+        "method: must be grid, random or bayes, got a list",
+        id="method_list",
+    ),
+    pytest.param(
         {"method": "grid"},
         "parameters: missing. Add a `parameters:` section, e.g. `lr: {min: 0.0001, max: 0.1}`.",
         id="parameters_missing",
@@ -540,6 +555,66 @@ def test_ignored_keys_warn(keys: dict[str, Any], expected: str) -> None:
 
 def test_valid_config_has_no_warnings() -> None:
     assert config.load(cfg()).warnings == ()
+
+
+# --- command macros that will not expand ---------------------------------------------------------
+
+MACRO_PARAMS = {"lr": {"values": [0.1]}, "batch_size": {"values": [32]},
+                "opt": {"parameters": {"beta": {"values": [0.9]}}}}
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        pytest.param("${argz}", "command: `${argz}` is neither a built-in macro nor a parameter: "
+                     "it expands to nothing. Did you mean `${args}`?", id="builtin_typo"),
+        pytest.param("${batchsize}", "command: `${batchsize}` is neither a built-in macro nor a "
+                     "parameter: it expands to nothing. Did you mean `${batch_size}`?",
+                     id="whole_item_parameter_typo"),
+        pytest.param("--lr=${lrr}", "command: `${lrr}` in `--lr=${lrr}` is not a parameter: the "
+                     "program gets it as literal text. Did you mean `${lr}`?",
+                     id="parameter_typo_inside_an_item"),
+        pytest.param("--p=${program}", "command: `${program}` in `--p=${program}` stays literal "
+                     "text: built-in macros expand only as a whole list item. Make `${program}` "
+                     "a list item of its own.", id="builtin_inside_an_item"),
+        pytest.param("${envvar:data}", "command: `${envvar:data}` is not expanded: an "
+                     "environment variable's name must be upper case letters, digits and _. "
+                     "Write `${envvar:DATA}`.", id="envvar_lower_case"),
+        pytest.param("--d=${DATA_DIR}", "command: `${DATA_DIR}` in `--d=${DATA_DIR}` is not a "
+                     "parameter: the program gets it as literal text. For an environment "
+                     "variable, write `${envvar:DATA_DIR}`.", id="shell_style_variable"),
+        pytest.param("--b=${opt.beta}", "command: `${opt.beta}` in `--b=${opt.beta}` is not a "
+                     "parameter: the program gets it as literal text. Only top-level parameters "
+                     "expand; `${opt}` gives the whole `opt` mapping.", id="nested_parameter"),
+        pytest.param("${quux}", "command: `${quux}` is neither a built-in macro nor a parameter: "
+                     "it expands to nothing. Use a built-in macro such as `${args}`, or a "
+                     "parameter: batch_size, lr, opt.", id="nothing_close"),
+        pytest.param("--q=${quux}", "command: `${quux}` in `--q=${quux}` is not a parameter: the "
+                     "program gets it as literal text. The parameters are: batch_size, lr, opt.",
+                     id="nothing_close_inside_an_item"),
+    ],
+)
+def test_a_macro_that_will_not_expand_warns(item: str, expected: str) -> None:
+    doc = cfg(parameters=MACRO_PARAMS, program="t.py",
+              command=["${env}", "${interpreter}", "${program}", item])
+    assert [w.render() for w in config.load(doc).warnings] == [expected]
+
+
+def test_macros_that_expand_do_not_warn() -> None:
+    command = ["${env}", "${interpreter}", "${program}", "${args_no_hyphens}", "${lr}",
+               "--bs=${batch_size}", "${envvar:HOME}", "--h=${envvar:HOME}", "${args_json_file}"]
+    doc = cfg(parameters=MACRO_PARAMS, program="t.py", command=command)
+    assert config.load(doc).warnings == ()
+
+
+def test_a_repeated_macro_warns_once_with_the_line_of_its_first_item() -> None:
+    text = (
+        "method: random\nprogram: t.py\nparameters: {lr: {values: [0.1]}}\ncommand:\n"
+        "  - ${program}\n  - ${argz}\n  - ${argz}\n"
+    )
+    warnings = config.loads(text, path="sweep.yaml").warnings
+    assert [(w.path, w.line, w.hint) for w in warnings] == [
+        ("command", 6, "Did you mean `${args}`?")]
 
 
 # --- launch configs ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from raysweep.sweep._check_command import check_macros
 from raysweep.sweep._check_parameters import check_method_needs, check_parameters
 from raysweep.sweep._check_sections import (
     check_command,
@@ -93,6 +94,8 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
     options = check_options(c, data)
     if method is not None and parameters is not None:
         check_method_needs(c, method, metric, parameters, early)
+    if parameters is not None:
+        check_macros(c, command, parameters)
     if c.issues or method is None or parameters is None:
         return None
     return SweepConfig(
@@ -156,10 +159,16 @@ def _check_method(c: IssueCollector, data: Mapping[str, Any]) -> Method | None:
     value = data["method"]
     if value == "custom":
         return None
+    if value is None:
+        c.error("method", "has no value", "Write `method: grid`, `random` or `bayes`.")
+        return None
+    if not isinstance(value, str):
+        c.error("method", f"must be grid, random or bayes, got {describe(value)}")
+        return None
     try:
         return Method(value)
     except ValueError:
         options = [m.value for m in Method]
-        hint = did_you_mean(str(value).lower(), options) or "Use grid, random or bayes."
+        hint = did_you_mean(value.lower(), options) or "Use grid, random or bayes."
         c.error("method", f"unknown method {value!r}", hint)
         return None
