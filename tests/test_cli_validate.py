@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from raysweep.cli import main
+from raysweep.errors import SweepConfigError
 
 VALID = """\
 program: train.py
@@ -46,13 +47,30 @@ scheduler:
 """
 
 
+TYPO = """\
+program: train.py
+method: grid
+command:
+  - ${env}
+  - ${interpreter}
+  - ${program}
+  - ${argz}
+  - --lr=${lrr}
+parameters:
+  lr:
+    values: [0.1, 0.2]
+"""
+
+
 @pytest.fixture()
 def files(tmp_path: Path) -> dict[str, str]:
     out = {}
-    for name, text in (("valid", VALID), ("invalid", INVALID), ("launch", LAUNCH)):
+    for name, text in (("valid", VALID), ("invalid", INVALID), ("launch", LAUNCH),
+                       ("typo", TYPO)):
         path = tmp_path / f"{name}.yaml"
         path.write_text(text, encoding="utf-8")
         out[name] = str(path)
+    (tmp_path / "train.py").write_text("print('hi')\n", encoding="utf-8")
     return out
 
 
@@ -121,6 +139,114 @@ def test_validate_json_gives_one_object_per_file(files: dict[str, str]) -> None:
     assert [i["path"] for i in launch["issues"]] == ["scheduler"]
 
 
+def test_validate_warns_about_command_macros_that_will_not_expand(
+    files: dict[str, str]
+) -> None:
+    code, out = _invoke("validate", files["typo"])
+    assert code == 0, out
+    lines = [line.rstrip() for line in out.splitlines()]
+    assert lines[:5] == [
+        f"✓ {files['typo']}: method grid, 2 combinations",
+        "  command (line 7): `${argz}` is neither a built-in macro nor a parameter: it expands "
+        "to nothing",
+        "    Did you mean `${args}`?",
+        "  command (line 8): `${lrr}` in `--lr=${lrr}` is not a parameter: the program gets it "
+        "as literal text",
+        "    Did you mean `${lr}`?",
+    ]
+
+
+def test_validate_json_lists_the_macro_warnings(files: dict[str, str]) -> None:
+    code, out = _invoke("validate", "--json", files["typo"])
+    assert code == 0, out
+    (typo,) = json.loads(out)
+    assert typo["valid"] is True
+    assert typo["warnings"] == [
+        {"path": "command", "line": 7, "hint": "Did you mean `${args}`?",
+         "message": "`${argz}` is neither a built-in macro nor a parameter: it expands to "
+                    "nothing"},
+        {"path": "command", "line": 8, "hint": "Did you mean `${lr}`?",
+         "message": "`${lrr}` in `--lr=${lrr}` is not a parameter: the program gets it as "
+                    "literal text"},
+    ]
+
+
+MISSING = "'train.py' not found in {dir}"
+MISSING_HINT = "Programs run from the sweep file's directory; give the path relative to it."
+NO_PROGRAM = "missing: the command runs ${program}, but the sweep names no program"
+NO_PROGRAM_HINT = "Add `program: train.py`, or pass a Python function to raysweep.run()."
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        pytest.param(VALID, MISSING, MISSING_HINT, id="program_file_missing"),
+        pytest.param(VALID.replace("program: train.py\n", ""), NO_PROGRAM, NO_PROGRAM_HINT,
+                     id="no_program_with_the_default_command"),
+    ],
+)
+def test_validate_refuses_what_run_refuses_in_the_same_words(
+    tmp_path: Path, text: str, message: str, hint: str
+) -> None:
+    from raysweep.execution.trainable import check_runnable
+    from raysweep.sweep.config import load
+
+    path = tmp_path / "sweep.yaml"  # no train.py beside it
+    path.write_text(text, encoding="utf-8")
+    message = message.replace("{dir}", str(tmp_path))
+    with pytest.raises(SweepConfigError) as refused:
+        check_runnable(load(path))  # what run does before Ray starts
+    assert [(i.path, i.message, i.hint) for i in refused.value.issues] == [
+        ("program", message, hint)]
+
+    code, out = _invoke("validate", str(path))
+    assert code == 2
+    assert [line.rstrip() for line in out.splitlines()] == [
+        f"✗ {path}: invalid, 1 problem",
+        f"  program: {message}",
+        f"    {hint}",
+        "    (--no-program-check reports this as a warning: for a program not written yet, or "
+        "a sweep run with a Python function)",
+    ]
+    code, out = _invoke("validate", "--json", str(path))
+    assert code == 2
+    (report,) = json.loads(out)
+    assert report["valid"] is False and report["supported"] is True
+    assert report["issues"] == [
+        {"path": "program", "message": message, "hint": hint, "line": None}]
+
+    # --no-program-check: the same problem, as a warning; the file passes.
+    code, out = _invoke("validate", "--no-program-check", str(path))
+    assert code == 0, out
+    lines = [line.rstrip() for line in out.splitlines()]
+    assert lines[1:3] == [f"  program: {message}", f"    {hint}"]
+    code, out = _invoke("validate", "--json", "--no-program-check", str(path))
+    (report,) = json.loads(out)
+    assert report["valid"] is True
+    assert report["warnings"] == [
+        {"path": "program", "message": message, "hint": hint, "line": None}]
+
+
+def test_validate_accepts_a_program_on_path_or_a_command_without_program(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "sweep.yaml"
+    on_path = VALID.replace("program: train.py", "program: sh")
+    path.write_text(on_path, encoding="utf-8")
+    assert _invoke("validate", str(path))[0] == 0
+    literal = VALID.replace("program: train.py\n", "command: [sh, run.sh, '${args}']\n")
+    path.write_text(literal, encoding="utf-8")
+    assert _invoke("validate", str(path))[0] == 0
+
+
+def test_validate_help_documents_the_program_check() -> None:
+    code, out = _invoke("validate", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "--no-program-check Report a missing program" in text
+    assert "The program is checked as `raysweep run` checks it" in text
+
+
 def test_validate_of_a_missing_file_is_a_problem_not_a_traceback(tmp_path: Path) -> None:
     code, out = _invoke("validate", str(tmp_path / "nope.yaml"))
     assert code == 2
@@ -136,8 +262,23 @@ def test_preview_table_of_a_grid_lists_the_combinations_in_order(tmp_path: Path)
     rows = [line.split() for line in out.splitlines()]
     assert " ".join(rows[0]) == "grid: 6 combinations (showing the first 4)"
     assert rows[1] == ["#", "a", "b"]
-    assert rows[2:] == [["1", "1", "'x'"], ["2", "1", "'y'"], ["3", "1", "'z'"],
-                        ["4", "2", "'x'"]]
+    assert rows[2:] == [["1", "1", "x"], ["2", "1", "y"], ["3", "1", "z"], ["4", "2", "x"]]
+
+
+def test_preview_shows_strings_plainly_unless_they_would_read_as_another_value(
+    tmp_path: Path
+) -> None:
+    path = tmp_path / "grid.yaml"
+    # A string that reads as a number, a boolean, None or nothing keeps its quotes; the
+    # others (l2, a path) are shown as they are.
+    path.write_text("method: grid\nparameters:\n  v:\n    values: [l2, ./data/x.csv, '1e-3', "
+                    "'', 'None', 'true', ' pad', 1, 0.001, true]\n", encoding="utf-8")
+    code, out = _invoke("preview", str(path))
+    assert code == 0, out
+    cells = [line[line.index(" ", line.index(line.split()[0])):].strip()
+             for line in out.splitlines()[2:]]
+    assert cells == ["l2", "./data/x.csv", "'1e-3'", "''", "'None'", "'true'", "' pad'", "1",
+                     "0.001", "True"]
 
 
 def test_preview_table_of_random_names_the_seed_and_shows_n_rows(files: dict[str, str]) -> None:

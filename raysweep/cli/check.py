@@ -22,7 +22,7 @@ from raysweep.cli.common import (
     summary,
 )
 from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
-from raysweep.sweep.config import load
+from raysweep.sweep.config import load, program_issues
 from raysweep.sweep.model import Method, SweepConfig
 from raysweep.sweep.space import SearchSpace, dotted
 
@@ -60,11 +60,17 @@ def _jsonable(value: Any) -> Any:
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file, as a list.")
-def validate(files: tuple[str, ...], as_json: bool) -> None:
+@click.option("--no-program-check", "program_check", is_flag=True, default=True, flag_value=False,
+              help="Report a missing program (or no `program:` while the command runs "
+                   "${program}) as a warning, not an error: for a program not written yet, "
+                   "or a sweep run with a Python function.")
+def validate(files: tuple[str, ...], as_json: bool, program_check: bool) -> None:
     """Check sweep files and show their parameters.
 
-    Every problem of a file is listed at once, with its key path, line and a hint. Exit code
-    0 if every file is valid, 2 if any is not.
+    Every problem of a file is listed at once, with its key path, line and a hint. Warnings
+    (a command macro that will not expand, an ignored key) do not fail a file. The program is
+    checked as `raysweep run` checks it: it must exist, relative to the sweep file's directory
+    (or be a command on PATH). Exit code 0 if every file is valid, 2 if any is not.
     """
     console = make_console()
     report = []
@@ -86,6 +92,25 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
             if not as_json:
                 print_error(console, exc)
             continue
+        program = program_issues(cfg)
+        warnings = [*cfg.warnings, *([] if program_check else program)]
+        if program and program_check:
+            ok = False
+            report.append(
+                {
+                    "file": name,
+                    "valid": False,
+                    "supported": True,
+                    "issues": [_issue_json(i) for i in program],
+                    "warnings": [_issue_json(w) for w in warnings],
+                }
+            )
+            if not as_json:
+                print_error(console, SweepConfigError(program, name))
+                console.print("    [dim](--no-program-check reports this as a warning: for a "
+                              "program not written yet, or a sweep run with a Python function)[/]")
+                print_issues(console, warnings, "yellow")
+            continue
         report.append(
             {
                 "file": name,
@@ -93,7 +118,7 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
                 "supported": True,
                 "method": str(cfg.method),
                 "issues": [],
-                "warnings": [_issue_json(w) for w in cfg.warnings],
+                "warnings": [_issue_json(w) for w in warnings],
                 "parameters": [
                     {
                         "name": dotted(p),
@@ -106,8 +131,7 @@ def validate(files: tuple[str, ...], as_json: bool) -> None:
         )
         if not as_json:
             console.print(f"[bold green]✓ {escape(name)}[/]: {escape(summary(cfg))}")
-            if cfg.warnings:
-                print_issues(console, cfg.warnings, "yellow")
+            print_issues(console, warnings, "yellow")
             console.print(_param_table(cfg.parameters))
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -189,6 +213,24 @@ def _print_preview(
 
 
 def _fmt_value(value: Any) -> str:
+    """One value in the preview table: strings plainly (``l2``), except those that would read
+    as another value (``'1e-3'``, ``''``, ``'None'``, ``' x'``), which keep their quotes."""
     if isinstance(value, float):
         return f"{value:.6g}"
-    return repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return repr(value) if _reads_as_other(value) else value
+    return str(value)
+
+
+def _reads_as_other(text: str) -> bool:
+    """Whether a string shown without quotes could pass for a number, a boolean, None or
+    another string (empty, or with spaces at its ends)."""
+    if not text or text != text.strip():
+        return True
+    if text.lower() in ("true", "false", "none", "null", "nan", "inf", "-inf", "infinity"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
