@@ -4,14 +4,15 @@ Every file raysweep rewrites while a sweep runs (``trials.json``, ``searcher.jso
 ``scheduler.json``, the report, a W&B run's ``summary.json``) is written next to its target
 under a unique temporary name and renamed into place: a reader, or a driver killed mid-write,
 sees the old file or the new one, never a mix. (A trial's parameter files are written once,
-before its program starts, so nobody can read them half done.)
+before its program starts, so nobody can read them half done.) They get the mode ``open()``
+would give a new file (0666 less the umask), so shared storage and web servers can read them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, sync: bool = F
     of the process); it costs a few milliseconds, so frequent writers use it sparingly.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = _create_temporary(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -79,8 +80,24 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, sync: bool = F
         os.replace(tmp, target)
     except BaseException:
         # The rename did not happen: leave no temporary file behind.
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def _create_temporary(target: Path) -> tuple[int, Path]:
+    """Create a new file with a unique name next to ``target``; return its descriptor and path.
+
+    Its mode is 0666 less the umask, as for ``open()``: ``tempfile.mkstemp`` would make every
+    file raysweep writes 0600 whatever the umask, unreadable to the user's group and web server.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue  # another writer's temporary: draw another name
+    raise FileExistsError(f"no free temporary name next to {target}")
 
 
 def write_json_atomic(

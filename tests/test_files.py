@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +36,22 @@ def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path: P
         write_text_atomic(target, "half \ud800 written")  # fails inside the write
     assert target.read_text(encoding="utf-8") == '{"old": true}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_written_files_get_the_mode_the_umask_gives(
+    tmp_path: Path, umask: int, mode: int
+) -> None:
+    # Shared storage and web servers must read trials.json and report.html as they read any
+    # file the user writes; a private temporary file's 0600 must not survive the rename.
+    previous = os.umask(umask)
+    try:
+        write_text_atomic(tmp_path / "report.html", "<html></html>")
+        write_json_atomic(tmp_path / "trials.json", {"trials": []}, sync=True)
+        write_json_atomic(tmp_path / "trials.json", {"trials": [1]})  # a replaced file too
+    finally:
+        os.umask(previous)
+    for name in ("report.html", "trials.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "trials.json"]
