@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -15,9 +15,14 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = [
+    "EXIT_CANCELLED",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
     "EXIT_INVALID",
+    "EXIT_OK",
     "escape",
     "existing_dir",
+    "exit_code",
     "exit_invalid",
     "fail",
     "load_or_exit",
@@ -28,7 +33,40 @@ __all__ = [
 ]
 
 
-EXIT_INVALID = 2
+# The exit codes of `raysweep run` and `resume` (README "Exit codes"); every other command
+# exits 0, or EXIT_INVALID when it cannot do what it was asked.
+EXIT_OK = 0  # every trial ended normally: finished, stopped early, or `raysweep stop`
+EXIT_FAILED = 1  # a trial failed, the failure guard ended the sweep, or raysweep itself failed
+EXIT_INVALID = 2  # nothing ran: bad input, or the sweep could not start (said why)
+EXIT_CANCELLED = 3  # `raysweep cancel` ended the sweep; running trials were stopped
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
+_UNENDED = frozenset({"pending", "running", "retrying", "interrupted"})
+
+
+def exit_code(ended_by: str | None, statuses: Iterable[str]) -> int:
+    """The exit code for a sweep that ended this way, with these trial statuses (all of the
+    sweep directory's trials, kept ones of a resumed sweep included).
+
+    ``ended_by`` is ``result.meta["ended_by"]``: None (the sweep ran out of trials), ``"stop"``,
+    ``"cancel"``, ``"guard"`` (its first trials all failed), ``"interrupt"`` (Ctrl-C) or
+    ``"nothing"`` (a resume with nothing left to run). How it ended wins over the trials.
+
+    >>> exit_code(None, ["finished", "stopped"]), exit_code("stop", ["finished"])
+    (0, 0)
+    >>> exit_code(None, ["finished", "failed"]), exit_code("guard", ["failed"] * 3)
+    (1, 1)
+    >>> exit_code("cancel", ["failed", "interrupted"]), exit_code("interrupt", ["finished"])
+    (3, 130)
+    """
+    if ended_by == "interrupt":
+        return EXIT_INTERRUPTED
+    if ended_by == "cancel":
+        return EXIT_CANCELLED
+    seen = set(statuses)
+    # A trial that never ended without stop, cancel or Ctrl-C: something else cut the sweep.
+    if ended_by == "guard" or "failed" in seen or (ended_by is None and seen & _UNENDED):
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -74,13 +112,13 @@ def load_or_exit(name: str) -> SweepConfig:
         exit_invalid(exc)
 
 
-def fail(message: str, hint: str | None = None) -> NoReturn:
-    """Print an error without a traceback and exit 2."""
+def fail(message: str, hint: str | None = None, code: int = EXIT_INVALID) -> NoReturn:
+    """Print an error without a traceback and exit with ``code`` (2 unless told)."""
     console = make_console(stderr=True)
     console.print(f"[bold red]error:[/] {escape(message)}")
     if hint:
         console.print(f"  [dim]{escape(hint)}[/]")
-    sys.exit(EXIT_INVALID)
+    sys.exit(code)
 
 
 def existing_dir(path: str) -> Path:
@@ -90,7 +128,9 @@ def existing_dir(path: str) -> Path:
     return p
 
 
-def summary(cfg: SweepConfig) -> str:
+def summary(cfg: SweepConfig, count: int | None = None) -> str:
+    """One line about a sweep: method, metric, early termination, size; with ``count`` (the
+    --count flag), the trial cap that applies, the smaller of it and ``run_cap``."""
     bits = [f"method {cfg.method}"]
     if cfg.metric is not None:
         bits.append(f"metric {cfg.metric.name} ({cfg.metric.goal})")
@@ -102,6 +142,8 @@ def summary(cfg: SweepConfig) -> str:
         bits.append(f"{et.type} {word} [{bands}{more}]")
     if cfg.method is Method.GRID:
         bits.append(f"{cfg.parameters.grid_size()} combinations")
-    if cfg.run_cap is not None:
+    if count is not None and (cfg.run_cap is None or count < cfg.run_cap):
+        bits.append(f"--count {count}")
+    elif cfg.run_cap is not None:
         bits.append(f"run_cap {cfg.run_cap}")
     return ", ".join(bits)

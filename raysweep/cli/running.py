@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,8 +11,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from raysweep.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
     escape,
     existing_dir,
+    exit_code,
     exit_invalid,
     fail,
     load_or_exit,
@@ -78,6 +82,12 @@ def run(
     `wandb.log({...})`; each report is one step.
 
     \b
+    Exit codes: 0 every trial ended normally (finished, stopped early, or
+    `raysweep stop`); 1 a trial failed, or the first trials all failed and the
+    sweep was ended; 2 nothing ran (invalid input, or the sweep could not start);
+    3 `raysweep cancel`; 130 Ctrl-C.
+
+    \b
     Examples:
       raysweep run examples/quickstart/sweep.yaml
       raysweep run sweep.yaml --count 20 --seed 1
@@ -102,24 +112,31 @@ def run(
     from raysweep.analysis.live import LiveView
 
     view = LiveView(console, cfg, cap)
+    started: list[Path] = []
 
     def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
+        started.append(sweep_dir)
         where = "a private local Ray" if address is None else f"Ray at {address}"
-        console.print(f"[bold]raysweep[/]: {escape(summary(cfg))} on {escape(where)}")
+        console.print(f"[bold]raysweep[/]: {escape(summary(cfg, count))} on {escape(where)}")
         console.print(f"  results: {escape(str(sweep_dir))}")
         view.__enter__()
 
-    result = _run_with_view(view, lambda: run_sweep(
+    result = _run_with_view(view, started, lambda: run_sweep(
         cfg, None, count=count, address=address, storage=storage, name=name, seed=seed,
         resources=resources or None, max_concurrent_trials=max_concurrent,
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
         on_start=on_start, on_change=view.update, wandb=wandb_mode,
     ))
     _print_outcome(console, result)
+    sys.exit(exit_code(result.meta.get("ended_by"), result.trials["status"]
+                       if len(result.trials) else ()))
 
 
-def _run_with_view(view: Any, call: Callable[[], Any]) -> Any:
+def _run_with_view(view: Any, started: list[Path], call: Callable[[], Any]) -> Any:
     """Run a sweep while ``view`` shows it; turn every failure into a message, not a traceback.
+
+    ``started`` holds the sweep directory once the sweep started (for the resume hint after
+    a second Ctrl-C).
     """
     from raysweep.errors import RaysweepError
 
@@ -128,6 +145,12 @@ def _run_with_view(view: Any, call: Callable[[], Any]) -> Any:
             return call()
         finally:
             view.__exit__(None, None, None)
+    except KeyboardInterrupt:
+        # A second Ctrl-C (the first ends the sweep in order), or one before it started.
+        if started:
+            fail("interrupted (Ctrl-C)",
+                 f"Continue the sweep with: raysweep resume {started[0]}", EXIT_INTERRUPTED)
+        fail("interrupted (Ctrl-C) before the sweep started", code=EXIT_INTERRUPTED)
     except SweepConfigError as exc:
         exit_invalid(exc)
     except RaysweepError as exc:
@@ -143,6 +166,7 @@ def _run_with_view(view: Any, call: Callable[[], Any]) -> Any:
         fail(
             f"unexpected error: {type(exc).__name__}: {exc}",
             f"The full traceback is in {f.name}; please include it when reporting a bug.",
+            EXIT_FAILED,
         )
 
 
@@ -170,6 +194,8 @@ def _print_outcome(console: Console, result: Any) -> None:
         console.print(escape(str(first["error"] or "")), markup=False)
     console.print(f"results: {escape(str(result.path))}")
     console.print(f"  raysweep results {escape(str(result.path))}")
+    if result.meta.get("ended_by") in ("stop", "cancel", "interrupt"):
+        console.print(f"continue it with: raysweep resume {escape(str(result.path))}")
 
 
 def missing_metric_note(result: Any) -> str | None:
@@ -200,17 +226,22 @@ def missing_metric_note(result: Any) -> str | None:
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--address", default=None, metavar="ADDR",
               help="Join a Ray cluster instead of starting a private local Ray.")
+@click.option("--count", type=click.IntRange(min=1), default=None,
+              help="At most N trials in all, the ended ones included (with run_cap in the "
+                   "file, the smaller wins).")
 @click.option("--num-cpus", type=click.IntRange(min=1), default=None,
               help="Size of the private local Ray [default: all cores].")
 @click.option("--num-gpus", type=click.IntRange(min=0), default=None,
               help="GPUs of the private local Ray, a whole number [default: detected].")
-def resume(directory: str, address: str | None, num_cpus: int | None,
+def resume(directory: str, address: str | None, count: int | None, num_cpus: int | None,
            num_gpus: int | None) -> None:
     """Continue an interrupted sweep (Ctrl-C, killed driver, lost head node).
 
     Finished trials are kept and never run again; unfinished ones start over; grid continues
     without repeating a combination; random and bayes continue from their saved state;
-    run_cap counts every trial ever run. Failed trials are not retried.
+    run_cap counts every trial ever run. Failed trials are not retried. A sweep with nothing
+    left to run says so and starts nothing. Refused while another driver runs the sweep.
+    Exit codes as for `raysweep run`, for all of the sweep's trials.
 
     raysweep resumes from its own JSON files in DIRECTORY and unpickles nothing; the
     programs it runs are those of the sweep, so only resume sweeps you trust.
@@ -234,38 +265,61 @@ def resume(directory: str, address: str | None, num_cpus: int | None,
         exit_invalid(exc)
     except RaysweepError as exc:
         fail(str(exc))
-    view = LiveView(console, cfg, cfg.run_cap)
+    caps = [c for c in (count, cfg.run_cap) if c is not None]
+    view = LiveView(console, cfg, min(caps) if caps else None)
+    started: list[Path] = []
 
     def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
+        started.append(sweep_dir)
         done = int(before.trials["status"].isin(ENDED_STATUSES).sum())
         console.print(f"[bold]raysweep[/]: resuming {escape(str(sweep_dir))} "
-                      f"({done} trials already ended)")
+                      f"({done} trials already ended; {escape(summary(cfg, count))})")
         view.__enter__()
 
     result = _run_with_view(
-        view,
-        lambda: resume_sweep(path, address=address, num_cpus=num_cpus, num_gpus=num_gpus,
-                             on_start=on_start, on_change=view.update),
+        view, started,
+        lambda: resume_sweep(path, count=count, address=address, num_cpus=num_cpus,
+                             num_gpus=num_gpus, on_start=on_start, on_change=view.update),
     )
     _print_outcome(console, result)
+    sys.exit(exit_code(result.meta.get("ended_by"), result.trials["status"]
+                       if len(result.trials) else ()))
 
 
-def _control_command(directory: str, what: str) -> None:
-    from raysweep.execution.control import request
+def _control_command(directory: str | None, what: str) -> None:
+    """Ask the driver running a sweep to stop or cancel it (no Ray import: answers at once)."""
+    from raysweep.analysis.tables import find_latest_sweep
+    from raysweep.errors import RaysweepError
+    from raysweep.execution.lock import live_holder, request
     from raysweep.files import is_sweep_dir
 
-    path = existing_dir(directory)
+    try:
+        path = existing_dir(directory) if directory else find_latest_sweep()
+    except RaysweepError as exc:
+        fail(str(exc))
     if not is_sweep_dir(path):
         fail(f"{path} is not a raysweep sweep directory (no raysweep.json)")
+    holder = live_holder(path)
+    if holder is None:
+        fail(f"no driver is running the sweep in {path}: nothing to {what}",
+             f"`raysweep resume {path}` continues it; `raysweep results {path}` shows it")
+    import time
+
     marker = request(path, what)
-    make_console().print(f"{what} requested ({marker}); the sweep's driver acts on it within a "
-                     "second")
+    # The programs' grace is process.py's (5 s between SIGTERM and SIGKILL).
+    then = ("running trials get SIGTERM (SIGKILL 5 s later), then the driver ends"
+            if what == "cancel" else "no new trials start; running ones finish")
+    make_console().print(
+        f"{what} requested for {escape(str(path))} ({escape(marker.name)}): its driver, "
+        f"{escape(holder.describe(time.time()))}, sees it within a second; {then}"
+    )
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False))
-def stop(directory: str) -> None:
-    """Start no more trials of a running sweep; running trials finish.
+@click.argument("directory", type=click.Path(file_okay=False), required=False)
+def stop(directory: str | None) -> None:
+    """Start no more trials of a running sweep; running trials finish [default: the latest
+    sweep].
 
     Works from any terminal or node that sees the sweep directory.
     """
@@ -273,10 +327,12 @@ def stop(directory: str) -> None:
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False))
-def cancel(directory: str) -> None:
-    """Stop a running sweep now: running trials are killed (their whole process groups).
+@click.argument("directory", type=click.Path(file_okay=False), required=False)
+def cancel(directory: str | None) -> None:
+    """Stop a running sweep now: running trials are killed (their whole process groups)
+    [default: the latest sweep].
 
-    Works from any terminal or node that sees the sweep directory.
+    Works from any terminal or node that sees the sweep directory. The sweep's driver exits
+    with code 3; `raysweep resume` continues the sweep.
     """
     _control_command(directory, "cancel")

@@ -1,10 +1,14 @@
 """Control of a running sweep: ``raysweep stop`` / ``cancel`` from anywhere that sees the sweep
-directory, and the guard that ends a sweep whose first trials all fail.
+directory, Ctrl-C, and the guard that ends a sweep whose first trials all fail.
 
 ``raysweep stop DIR`` writes ``DIR/STOP``: no new trials start, running ones finish.
 ``raysweep cancel DIR`` writes ``DIR/CANCEL``: running trials are stopped (their programs killed)
-and the sweep ends. The driver checks for these files once per Tune step, so it works for a
-sweep driven from another terminal or another node, as long as the directory is shared.
+and the sweep ends. The driver checks for these files twice a second (at Tune's steps), so it
+works for a sweep driven from another terminal or another node, as long as the directory is
+shared. Ctrl-C (:meth:`SweepControl.interrupt`) ends the sweep as cancel does.
+
+How the sweep ended is :attr:`SweepControl.ended_by`, one of :data:`END_KINDS` or None (every
+trial ran to its end): the command line's exit code is chosen from it.
 """
 
 from __future__ import annotations
@@ -17,20 +21,14 @@ from ray.tune import Callback, Stopper
 
 from raysweep.files import CANCEL_FILE, STOP_FILE
 
-__all__ = ["SweepControl", "request"]
+__all__ = ["END_KINDS", "FIRST_FAILURES", "SweepControl"]
 
 # W&B's agent gives up after repeated early failures; raysweep ends the sweep when
 # this many trials have ended, every one of them failed.
 FIRST_FAILURES = 3
 _POLL_S = 0.5
-
-
-def request(sweep_dir: Path, what: str) -> Path:
-    """Ask the driver of ``sweep_dir`` to ``stop`` or ``cancel``; returns the marker path."""
-    name = STOP_FILE if what == "stop" else CANCEL_FILE
-    path = Path(sweep_dir) / name
-    path.write_text(f"{what} requested at {time.ctime()}\n", encoding="utf-8")
-    return path
+# What ended a sweep early: `raysweep stop`, `raysweep cancel`, the failure guard, Ctrl-C.
+END_KINDS = ("stop", "cancel", "guard", "interrupt")
 
 
 class SweepControl(Callback, Stopper):
@@ -51,6 +49,7 @@ class SweepControl(Callback, Stopper):
         self.guard = guard
         self.ended: list[str] = []  # outcome of each ended trial, in order
         self.reason: str | None = None
+        self.ended_by: str | None = None  # one of END_KINDS once the sweep is ended early
         self._cancel = False
         self._last_poll = 0.0
 
@@ -61,12 +60,25 @@ class SweepControl(Callback, Stopper):
             return
         self._last_poll = now
         if (self.sweep_dir / CANCEL_FILE).exists() and not self._cancel:
-            self._cancel = True
-            self.reason = "cancelled: `raysweep cancel` was requested"
-            self._finish_searcher()
+            self._end("cancel", "cancelled: `raysweep cancel` was requested", cancel=True)
         elif (self.sweep_dir / STOP_FILE).exists() and self.reason is None:
-            self.reason = "stopped: `raysweep stop` was requested; running trials finish"
-            self._finish_searcher()
+            self._end("stop", "stopped: `raysweep stop` was requested; running trials finish")
+
+    def _end(self, kind: str, reason: str, cancel: bool = False) -> None:
+        self.ended_by, self.reason = kind, reason
+        self._cancel = self._cancel or cancel
+        self._finish_searcher()
+
+    def interrupt(self) -> None:
+        """End the sweep as ``raysweep cancel`` does, for Ctrl-C.
+
+        Called from the driver's SIGINT handler, between two of Tune's steps: it only sets
+        flags, which :meth:`stop_all` acts on.
+        """
+        if self.ended_by != "interrupt":
+            self.ended_by = "interrupt"
+            self.reason = "interrupted (Ctrl-C): running trials were stopped"
+            self._cancel = True
 
     def _finish_searcher(self) -> None:
         finish = getattr(self.searcher, "finish", None)
@@ -95,12 +107,10 @@ class SweepControl(Callback, Stopper):
             and len(self.ended) == FIRST_FAILURES
             and all(o == "failed" for o in self.ended)
         ):
-            self.reason = (
+            self._end("guard", (
                 f"stopped: the first {FIRST_FAILURES} trials all failed, so the program is "
                 "probably broken; fix it and run again (the first error is shown below)"
-            )
-            self._cancel = True
-            self._finish_searcher()
+            ), cancel=True)
 
     # -- Stopper -------------------------------------------------------------------------------
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
@@ -108,4 +118,6 @@ class SweepControl(Callback, Stopper):
 
     def stop_all(self) -> bool:
         self._poll()
+        if self._cancel:
+            self._finish_searcher()  # also after interrupt(), which leaves the searcher alone
         return self._cancel

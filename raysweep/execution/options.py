@@ -7,6 +7,7 @@ of a ``TypeError`` deep inside Ray or a sweep that runs with a value that means 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import time
@@ -129,6 +130,13 @@ def check_options(options: RunOptions, function: object) -> None:
         raise RaysweepError(
             f"wandb must be 'shim' (raysweep's stand-in) or 'real' (the installed wandb "
             f"package), got {options.wandb!r}"
+        )
+    if options.wandb == "real" and importlib.util.find_spec("wandb") is None:
+        # Checked before Ray starts: otherwise the first trial finds out, and fails.
+        raise RaysweepError(
+            "wandb 'real' (--wandb real) runs the installed wandb package, but it is not "
+            "installed for this Python: `pip install wandb`, or use raysweep's stand-in "
+            "(--wandb shim, the default)"
         )
     folder = options.name
     if folder is not None and (not isinstance(folder, str) or folder in ("", ".", "..")

@@ -27,7 +27,7 @@ from raysweep.files import (
     write_text_atomic,
 )
 from raysweep.sweep.config import loads
-from raysweep.sweep.model import SweepConfig
+from raysweep.sweep.model import Method, SweepConfig
 
 if TYPE_CHECKING:
     from raysweep.schedulers import SweepScheduler
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ResumePlan",
+    "nothing_left",
     "reconcile",
     "restore_scheduler",
     "restore_searcher",
@@ -112,6 +113,33 @@ def reconcile(sweep_dir: Path) -> ResumePlan:
     configs = {str(e.get("trial_id")): e.get("config") or {}
                for e in dropped if e.get("config") is not None}
     return ResumePlan(ended=len(kept), dropped_ids=dropped_ids, dropped_configs=configs)
+
+
+def nothing_left(sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan, cap: int) -> str | None:
+    """Why resuming the sweep would run no trial, or None if it may run some.
+
+    Says so only when sure: the trial cap (``run_cap`` or ``count``, ``cap`` <= 0 for none)
+    is used up, a trial reached ``metric.target``, or every combination of a grid ended
+    (without ``type: promotion``, whose re-runs are trials beyond the grid). Otherwise trials
+    that were running when the driver stopped leave something to do.
+    """
+    if cap > 0 and plan.ended >= cap:
+        # Checked first: trials that were running would not run again either.
+        return f"all {cap} trials it may run have ended"
+    if plan.dropped_ids:
+        return None
+    state = _saved_state(sweep_dir / SEARCHER_FILE)
+    if not isinstance(state, dict):
+        return None
+    if state.get("live") or state.get("requeued"):
+        return None  # trials the searcher handed out and never saw end run again
+    if state.get("target_reached"):
+        return "a trial reached the metric's target"
+    et = cfg.early_terminate
+    if (cfg.method is Method.GRID and (et is None or et.type != "promotion")
+            and plan.ended >= cfg.parameters.grid_size()):
+        return f"every one of the grid's {cfg.parameters.grid_size()} combinations has ended"
+    return None
 
 
 def _saved_state(path: Path) -> Any | None:

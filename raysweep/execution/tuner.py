@@ -11,6 +11,8 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 from raysweep.analysis.tables import SweepResult, load_results, read_meta
 from raysweep.errors import RaysweepError
+from raysweep.execution.lock import DriverLock
 from raysweep.execution.options import (
     RunOptions,
     check_options,
@@ -29,6 +32,7 @@ from raysweep.execution.options import (
 from raysweep.execution.ray_session import ray_for
 from raysweep.execution.resume import (
     ResumePlan,
+    nothing_left,
     reconcile,
     restore_scheduler,
     restore_searcher,
@@ -59,14 +63,21 @@ def run_sweep(
             "node can reach (a shared file system), e.g. --storage /shared/raysweep_results"
         )
     sweep_dir = Path(storage) / name
+    _refuse_existing(sweep_dir, name, storage)
+    _make_storage(sweep_dir.parent)
+    with DriverLock(sweep_dir, remove_empty_dir=True):
+        # Again under the lock: another driver may have started this name meanwhile.
+        _refuse_existing(sweep_dir, name, storage)
+        with ray_for(options):
+            return fit(cfg, function, options, sweep_dir)
+
+
+def _refuse_existing(sweep_dir: Path, name: str, storage: str) -> None:
     if (sweep_dir / META_FILE).exists():
         raise RaysweepError(
             f"a sweep named {name!r} already exists in {storage}; continue it with "
             f"`raysweep resume {sweep_dir}`, or choose another --name"
         )
-    _make_storage(sweep_dir.parent)
-    with ray_for(options):
-        return fit(cfg, function, options, sweep_dir)
 
 
 def resume_sweep(
@@ -76,7 +87,13 @@ def resume_sweep(
     """Continue the sweep in ``sweep_dir`` (see :func:`raysweep.resume`).
 
     ``wandb_given`` says whether the caller chose ``options.wandb``; if not, the sweep resumes
-    with the ``wandb`` it was started with.
+    with the ``wandb`` it was started with. A sweep with nothing left to run (see
+    :func:`~raysweep.execution.resume.nothing_left`) starts no Ray: its tables come back with
+    ``meta["ended_by"] == "nothing"`` and the reason in ``meta["end_reason"]``.
+
+    Raises:
+        RaysweepError: another driver runs the sweep (its lock is live), or the sweep cannot
+            continue (see :func:`run_sweep`).
     """
     from raysweep.execution.trainable import check_runnable
 
@@ -87,11 +104,19 @@ def resume_sweep(
     check_options(options, function)
     options.storage = str(sweep_dir.parent)
     options.name = sweep_dir.name
-    plan = reconcile(sweep_dir)
-    if function is None:
-        check_runnable(cfg)
-    with ray_for(options):
-        return fit(cfg, function, options, sweep_dir, resume=plan)
+    # Before reconcile: the files belong to a driver that still runs, if there is one.
+    with DriverLock(sweep_dir):
+        plan = reconcile(sweep_dir)
+        why = nothing_left(sweep_dir, cfg, plan, trial_count(cfg, options))
+        if why is not None:
+            result = load_results(sweep_dir)
+            result.meta["end_reason"] = f"nothing left to do: {why}"
+            result.meta["ended_by"] = "nothing"
+            return result
+        if function is None:
+            check_runnable(cfg)
+        with ray_for(options):
+            return fit(cfg, function, options, sweep_dir, resume=plan)
 
 
 def _make_storage(root: Path) -> None:
@@ -217,7 +242,7 @@ def fit(
     )
     if options.on_start is not None:
         options.on_start(sweep_dir, cfg)
-    with _pending_trials(max_concurrent, slots), _quiet_tune_logs():
+    with _pending_trials(max_concurrent, slots), _quiet_tune_logs(), _ctrl_c_ends(control):
         try:
             tuner.fit()  # the tables come from the sweep directory, which has every trial
         finally:
@@ -225,7 +250,45 @@ def fit(
             recorder.close()
     result = load_results(sweep_dir)
     result.meta["end_reason"] = control.reason
+    result.meta["ended_by"] = control.ended_by
     return result
+
+
+_TUNE_SIGINT_ENV = "TUNE_DISABLE_SIGINT_HANDLER"
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends(control: Any) -> Iterator[None]:
+    """Make the first Ctrl-C end the sweep through ``control`` (as ``raysweep cancel`` does),
+    so the sweep's end says it was interrupted; a second Ctrl-C raises KeyboardInterrupt.
+
+    Tune's own handler does the same but leaves no trace of the interruption in what ``fit``
+    returns; it is switched off for the block. Signal handlers can only be set from the main
+    thread: elsewhere (a sweep run from a thread) Ctrl-C is left to Tune.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        yield  # the process was told to ignore Ctrl-C: keep it so
+        return
+
+    def first_ctrl_c(signum: int, frame: Any) -> None:
+        control.interrupt()
+        signal.signal(signal.SIGINT, previous)
+
+    old_env = os.environ.get(_TUNE_SIGINT_ENV)
+    os.environ[_TUNE_SIGINT_ENV] = "1"
+    signal.signal(signal.SIGINT, first_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if old_env is None:
+            os.environ.pop(_TUNE_SIGINT_ENV, None)
+        else:
+            os.environ[_TUNE_SIGINT_ENV] = old_env
 
 
 _PENDING_ENV = "TUNE_MAX_PENDING_TRIALS_PG"
