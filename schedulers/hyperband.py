@@ -159,12 +159,14 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
             self._rejudge(reporter=trial_id, band=len(losses))
         marked = self._marked.pop(trial_id, None)
         if marked is not None:
-            return self._stop(trial_id, marked)
+            return self._stop(trial_id, marked, len(losses))
         band = self.rule.latest_band(len(losses))
         if not recorded or band is None:
             return TrialScheduler.CONTINUE
         decision = self.rule.judge(losses, band, self._limit(band))
-        return self._stop(trial_id, decision) if decision.stop else TrialScheduler.CONTINUE
+        if decision.stop:
+            return self._stop(trial_id, decision, len(losses))
+        return TrialScheduler.CONTINUE
 
     def on_trial_complete(
         self, tune_controller: Any, trial: Trial, result: dict[str, Any] | None
@@ -293,8 +295,8 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
             if decision.stop:
                 self._marked[other] = decision
 
-    def _stop(self, trial_id: str, decision: Decision) -> str:
-        self.stop_reasons[trial_id] = decision.reason
+    def _stop(self, trial_id: str, decision: Decision, step: int) -> str:
+        self.stop_reasons[trial_id] = stop_label(decision, step)
         return TrialScheduler.STOP
 
     def _retire(self, trial_id: str) -> None:
@@ -314,6 +316,25 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
             self._histories.pop(trial_id, None)
             self.stop_reasons.pop(trial_id, None)
         self._limits.clear()
+
+
+def stop_label(decision: Decision, step: int) -> str:
+    """The stop reason of a trial that ``decision`` stops at its ``step``-th value.
+
+    A trial is judged at its latest band, which its step has passed when the band's threshold
+    moved later (another trial reached the band) or its value came after the band; the label
+    then names the step where it really ended, and the band it was judged at.
+
+    >>> d = Decision.judge(band=3, loss=0.41, limit=0.37, strict=True)
+    >>> stop_label(d, 3)
+    'stopped at band 3: 0.41 > threshold 0.37'
+    >>> stop_label(d, 6)
+    'stopped at step 6 (band 3): 0.41 > threshold 0.37'
+    """
+    if step == decision.band:
+        return decision.reason
+    comparison = decision.reason.split(": ", 1)[-1]
+    return f"stopped at step {step} (band {decision.band}): {comparison}"
 
 
 def _check_mode(mode: str | None) -> None:

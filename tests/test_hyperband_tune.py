@@ -83,10 +83,22 @@ def test_other_trials_at_the_band_are_rejudged_and_stopped_on_their_next_result(
     # The next result stops them whatever it holds (here: no metric at all).
     assert scheduler.on_trial_result(None, _trial("x"), {"training_iteration": 2}) == STOP
     assert _report(scheduler, "y", 0.0, 2) == STOP
+    # The label names the step where each really ended: y's stopping result was its 2nd value.
     assert scheduler.stop_reasons == {
         "x": "stopped at band 1: 3 > threshold 2",
-        "y": "stopped at band 1: 9 > threshold 3",
+        "y": "stopped at step 2 (band 1): 9 > threshold 3",
     }
+
+
+def test_a_trial_judged_past_its_band_is_labelled_with_the_step_where_it_ended() -> None:
+    # Bands (3, 9, ...), eta 3. "a" passes band 3 alone and runs on to step 5. Then "b"
+    # reaches band 3 lower ([1, 5] -> index 0 -> 1), so a is marked, and its 6th result
+    # stops it. It did not stop at band 3: it stopped at step 6, judged at band 3.
+    scheduler = WandbHyperbandScheduler(metric="loss", mode="min", min_iter=3, eta=3)
+    assert _feed(scheduler, "a", [5, 5, 5, 5, 5]) == [CONTINUE] * 5
+    _feed(scheduler, "b", [1, 1, 1])
+    assert _report(scheduler, "a", 5, 6) == STOP
+    assert scheduler.stop_reasons["a"] == "stopped at step 6 (band 3): 5 > threshold 1"
 
 
 def test_value_on_a_stopping_result_still_counts() -> None:
