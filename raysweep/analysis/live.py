@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from raysweep.sweep.model import SweepConfig
 
 _REFRESH_S = 0.25
-_RECENT = 10
+_MIN_ROWS = 3  # trial rows shown even on a terminal too short for them
 _MAX_PARAM_COLUMNS = 6
 
 
@@ -37,6 +37,18 @@ def _note(rec: Mapping[str, Any]) -> str:
     if rec.get("stop_reason"):
         return str(rec["stop_reason"])
     return f"re-run of trial {rec['rerun_of']}" if rec.get("rerun_of") else ""
+
+
+def trial_rows(height: int, lines_above: int) -> int:
+    """How many trial rows fit a terminal ``height`` lines tall under ``lines_above`` lines.
+
+    The table's header and one line for the cursor below the view are kept free; every row is
+    one line (no cell wraps). At least a few rows show, however short the terminal.
+
+    >>> trial_rows(24, 2), trial_rows(60, 3), trial_rows(4, 2)
+    (20, 55, 3)
+    """
+    return max(_MIN_ROWS, height - lines_above - 2)
 
 
 def _config_text(config: dict[str, Any], prefix: str = "") -> list[str]:
@@ -120,6 +132,9 @@ class LiveView:
         done = sum(counts.get(s, 0) for s in _DONE)
         cap = str(self.cap) if self.cap else "∞"
         elapsed = time.monotonic() - self._started
+        # Every line is one terminal line (cut with "…", never wrapped), so the rows that fit
+        # can be counted.
+        one_line: dict[str, Any] = {"no_wrap": True, "overflow": "ellipsis"}
         head = Text.assemble(
             ("raysweep ", "bold"),
             f"{self.cfg.method} · ",
@@ -127,6 +142,7 @@ class LiveView:
             f" · {counts.get('running', 0)} running",
             (f" · {counts.get('failed', 0)} failed", "red" if counts.get("failed") else ""),
             f" · {counts.get('stopped', 0)} stopped early · {elapsed:.0f}s",
+            **one_line,
         )
         parts: list[Any] = [head]
         best = recorder.best()
@@ -136,19 +152,30 @@ class LiveView:
                 Text.assemble(
                     ("best ", "bold green"),
                     f"{self.metric}={_fmt(best['best'])} (trial {best['trial_id']}): {cfg_text}",
+                    **one_line,
                 )
             )
+        rows = trial_rows(self.console.height, len(parts))
+        shown = recorder.order[-rows:]
+        if len(shown) < len(recorder.order):
+            # The line saying so takes the place of one row.
+            shown = shown[1:]
+            earlier = len(recorder.order) - len(shown)
+            parts.append(Text(f"… {earlier} earlier trials (raysweep results shows every "
+                              "trial)", style="dim", **one_line))
         table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
-        table.add_column("trial")
-        table.add_column("status")
+        table.add_column("trial", no_wrap=True)
+        table.add_column("status", no_wrap=True)
         for path in self.params:
-            table.add_column(dotted(path), overflow="ellipsis", max_width=16)
+            table.add_column(dotted(path), max_width=16, **one_line)
         if self.metric is not None:
-            table.add_column(self.metric, justify="right")
-            table.add_column("best", justify="right")
-        table.add_column("steps", justify="right")
-        table.add_column("note", overflow="ellipsis", max_width=48)
-        for tid in recorder.order[-_RECENT:]:
+            table.add_column(self.metric, justify="right", no_wrap=True)
+            table.add_column("best", justify="right", no_wrap=True)
+        table.add_column("steps", justify="right", no_wrap=True)
+        # The note (why a trial stopped, a failure's last line) takes the width the other
+        # columns leave: its column is the one that may shrink, each cell stays one line.
+        table.add_column("note", overflow="ellipsis")
+        for tid in shown:
             rec = recorder.trials[tid]
             config = rec.get("config") or {}
             values: list[str] = []
@@ -165,7 +192,7 @@ class LiveView:
             row: list[str | Text] = [tid, Text(rec["status"], style=style or ""), *values]
             if self.metric is not None:
                 row += [_fmt(rec["last"]), _fmt(rec["best"])]
-            row += [str(rec["steps"]), note]
+            row += [str(rec["steps"]), Text(note, **one_line)]
             table.add_row(*row)
         parts.append(table)
         return Group(*parts)
