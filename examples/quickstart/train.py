@@ -49,7 +49,10 @@ def main() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.partial_fit(x_train, y_train, classes=classes)
+        # A diverging model (a large lr) can give a class probability 0, whose log is -inf:
+        # keep every probability above a floor, and the rows summing to one.
         proba = np.clip(model.predict_proba(x_val), 1e-7, 1.0)
+        proba /= proba.sum(axis=1, keepdims=True)
         val_loss = log_loss(y_val, proba, labels=classes)
         val_acc = accuracy_score(y_val, model.predict(x_val))
         raysweep.log({"val_loss": val_loss, "val_acc": val_acc, "epoch": epoch})
