@@ -167,3 +167,37 @@ def test_live_holder_sees_only_a_running_driver(tmp_path: Path) -> None:
     (tmp_path / LOCK_FILE).write_text(json.dumps(gone.__dict__), encoding="utf-8")
     assert stale_reason(gone, host=gone.host, now=time.time()) is not None
     assert live_holder(tmp_path) is None
+
+
+def _sweep_dir(root: Path, name: str) -> Path:
+    sweep = root / name
+    sweep.mkdir(parents=True)
+    (sweep / "raysweep.json").write_text(json.dumps({"name": name}), encoding="utf-8")
+    return sweep
+
+
+@pytest.mark.parametrize("what", ["stop", "cancel"])
+def test_stop_and_cancel_act_on_the_latest_sweep_and_name_its_driver(
+    tmp_path: Path, what: str
+) -> None:
+    from click.testing import CliRunner
+
+    from raysweep.cli import main
+
+    older = _sweep_dir(tmp_path, "older")
+    latest = _sweep_dir(tmp_path, "latest")
+    os.utime(older / "raysweep.json", (1, 1))
+    env = {"RAYSWEEP_STORAGE": str(tmp_path), "COLUMNS": "200"}
+    idle = CliRunner().invoke(main, [what], env=env)
+    assert idle.exit_code == 2
+    said = " ".join(idle.output.split())
+    assert f"no driver is running the sweep in {latest}: nothing to {what}" in said
+    assert f"raysweep resume {latest}" in said
+    assert not (latest / what.upper()).exists()
+    with DriverLock(latest, heartbeat_s=0):
+        res = CliRunner().invoke(main, [what], env=env)
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert f"{what} requested for {latest}" in said
+    assert f"pid {os.getpid()} on {socket.gethostname()}" in said
+    assert (latest / what.upper()).exists() and not (older / what.upper()).exists()
