@@ -86,10 +86,7 @@ def test_the_cli_run_warns_then_refuses_a_missing_program_as_validate_does(
     tmp_path: Path,
 ) -> None:
     path = _write(tmp_path, TYPOS, program=False)
-    # Recorded by hand: `raysweep run` is the one caller here whose warnings pytest.warns
-    # missed when the whole suite ran (they were recorded when this file ran alone).
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
+    with pytest.warns(RaysweepWarning) as record:
         ran = CliRunner().invoke(main, ["run", str(path), "--storage", str(tmp_path / "r")],
                                  env={"COLUMNS": "200"})
     checked = CliRunner().invoke(main, ["validate", str(path)], env={"COLUMNS": "200"})
