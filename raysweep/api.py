@@ -76,11 +76,15 @@ def run(
         extra_callbacks: More Ray Tune callbacks.
 
     Returns:
-        The sweep's tables: ``.trials``, ``.history``, ``.best``, ``.path``.
+        The sweep's tables: ``.trials``, ``.history``, ``.best``, ``.path``. How the sweep
+        ended is ``.meta["ended_by"]``: None (it ran out of trials), ``"stop"``,
+        ``"cancel"``, ``"guard"`` (its first trials all failed) or ``"interrupt"``
+        (Ctrl-C); ``.meta["end_reason"]`` says it in words.
 
     Raises:
         SweepConfigError: the sweep file is invalid.
-        RaysweepError: the sweep cannot start (no program, Ray cluster not reachable, ...).
+        RaysweepError: the sweep cannot start (no program, Ray cluster not reachable,
+            another driver already running a sweep of that name, ...).
     """
     from raysweep.execution.tuner import run_sweep
 
@@ -130,6 +134,14 @@ def resume(
         wandb: As for :func:`run`; default: what the sweep was started with.
         address, max_concurrent_trials, max_failures, num_cpus, num_gpus, resources,
         on_start, on_change, extra_callbacks: As for :func:`run`.
+
+    Returns:
+        As for :func:`run`. A sweep with nothing left to run starts no Ray and comes back
+        with ``.meta["ended_by"] == "nothing"``.
+
+    Raises:
+        RaysweepError: another driver is running the sweep (naming it), or the sweep cannot
+            continue.
     """
     from raysweep.execution.tuner import resume_sweep
 
