@@ -504,3 +504,79 @@ def test_the_run_summary_names_trials_that_never_reported_the_metric() -> None:
     assert missing_metric_note(everyone) is None  # failed trials have their own message
     assert missing_metric_note(SimpleNamespace(metric=None, trials=trials,
                                                 history=history)) is None
+
+
+# -- figure axes: labelled log ends, outliers that do not flatten best-so-far ------------------
+
+
+def _log_dimensions(fig: object) -> list[object]:
+    (trace,) = fig.data  # type: ignore[attr-defined]
+    return [d for d in trace.dimensions if d.label.endswith("(log)")]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_parallel_log_axes_have_a_label_at_both_ends(tmp_path: Path, seed: int) -> None:
+    result = load_results(write_sweep(tmp_path / "s", seed=seed))
+    (lr,) = _log_dimensions(parallel_figure(result))
+    low, high = lr.range
+    assert (low, high) == (lr.tickvals[0], lr.tickvals[-1])  # the ends are ticks
+    values = np.asarray(lr.values, dtype=float)
+    assert low <= values.min() and values.max() <= high
+    assert high - low < values.max() - values.min() + 2  # not wider than a decade per end
+
+
+def test_parallel_log_axis_ends_are_nice_values_around_the_data(tmp_path: Path) -> None:
+    result = load_results(write_sweep(tmp_path / "s", trials=12))
+    result.trials["loss_best"] = np.arange(1.0, 13.0)  # every trial drawn, failed ones too
+    result.trials["lr"] = np.geomspace(3e-5, 0.08, len(result.trials))
+    (lr,) = _log_dimensions(parallel_figure(result))
+    assert list(lr.ticktext) == ["1e-05", "0.0001", "0.001", "0.01", "0.1"]
+    # Under three decades: 1-2-5 steps, still ending just outside the data.
+    result.trials["lr"] = np.geomspace(0.013, 1.7, len(result.trials))
+    (lr,) = _log_dimensions(parallel_figure(result))
+    assert list(lr.ticktext) == ["0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2"]
+
+
+def _diverged(tmp_path: Path, mode: str, value: float) -> tuple[SweepResult, str]:
+    """A sweep where one finished trial reported ``value`` as its best."""
+    result = load_results(write_sweep(tmp_path / "s", mode=mode))
+    finished = result.trials.index[result.trials["status"] == "finished"]
+    result.trials.loc[finished[3], "loss_best"] = value
+    return result, str(result.trials.loc[finished[3], "trial_id"])
+
+
+def test_a_diverged_trial_does_not_flatten_the_best_so_far_plot(tmp_path: Path) -> None:
+    result, diverged = _diverged(tmp_path, "min", 1e6)
+    fig = best_figure(result)
+    others = result.trials.loc[result.trials["trial_id"] != diverged, "loss_best"].dropna()
+    low, high = fig.layout.yaxis.range
+    assert low < others.min() and others.max() < high < 100  # the other values fill the axis
+    (far,) = [t for t in fig.data if t.name == "far worse (1)"]
+    assert list(far.text) == [diverged] and list(far.customdata) == [1e6]
+    assert low < far.y[0] < high and far.y[0] > others.max()  # at the top edge
+    assert far.marker.symbol == "triangle-up"
+    assert "1 far worse values" in fig.layout.title.text
+    # The best-so-far line itself is unchanged: a diverged trial is never the best.
+    line = next(t for t in fig.data if t.name == "best so far")
+    assert np.nanmin(np.asarray(line.y, dtype=float)) == others.min()
+
+
+def test_a_broken_trial_under_maximize_goes_to_the_bottom_edge(tmp_path: Path) -> None:
+    result, broken = _diverged(tmp_path, "max", -1e5)
+    fig = best_figure(result)
+    low, high = fig.layout.yaxis.range
+    assert low > -1e5
+    (far,) = [t for t in fig.data if t.name.startswith("far worse")]
+    assert list(far.text) == [broken] and far.marker.symbol == "triangle-down"
+    assert low < far.y[0] < high
+
+
+def test_best_so_far_without_outliers_keeps_an_automatic_axis(tmp_path: Path) -> None:
+    result = load_results(write_sweep(tmp_path / "s"))
+    fig = best_figure(result)
+    assert fig.layout.yaxis.range is None
+    assert not [t for t in fig.data if t.name.startswith("far worse")]
+    # Values spanning decades without a far outlier: a log axis shows them all.
+    result.trials["loss_best"] = np.geomspace(1e-3, 10, len(result.trials))
+    fig = best_figure(result)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.range is None

@@ -7,7 +7,8 @@
 - :func:`curves_figure`: the metric against the step for every trial; trials a scheduler
   stopped are marked with an X where they stopped, failed ones with a red X.
 - :func:`best_figure`: each trial's value and the best so far against the trial number (the
-  order in which trials started).
+  order in which trials started); far worse values (a diverged trial) sit at the axis' edge
+  instead of squashing it.
 
 plotly is an optional dependency (``pip install 'raysweep[report]'``); :func:`graph_objects`
 says how to install it when it is missing. Functions take a
@@ -95,12 +96,22 @@ def _title(result: SweepResult, text: str) -> str:
 # -- parallel coordinates -----------------------------------------------------------------------
 
 
-def _decade_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
-    """Ticks for a log10 axis from ``lo`` to ``hi`` (log10 values): decades, or 1-2-5 steps."""
+def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Ticks for a log10 axis holding ``lo`` to ``hi`` (log10 values): decades, or 1-2-5 steps
+    for spans under three decades. The first and last ticks are the nice values just outside
+    the data, so the axis, drawn from the first tick to the last, has a label at both ends.
+
+    >>> _log_ticks(math.log10(3e-5), math.log10(0.08))[1]
+    ['1e-05', '0.0001', '0.001', '0.01', '0.1']
+    >>> _log_ticks(math.log10(0.013), math.log10(1.7))[1]
+    ['0.01', '0.02', '0.05', '0.1', '0.2', '0.5', '1', '2']
+    """
     first, last = math.floor(lo), math.ceil(hi)
-    mantissas = (1.0,) if last - first >= 3 else (1.0, 2.0, 5.0)
+    mantissas = (1.0,) if hi - lo >= 3 else (1.0, 2.0, 5.0)
     vals = [e + math.log10(m) for e in range(first, last + 1) for m in mantissas]
-    vals = [v for v in vals if lo - 1e-9 <= v <= hi + 1e-9]
+    start = max(v for v in vals if v <= lo + 1e-9)
+    end = min(v for v in vals if v >= hi - 1e-9)
+    vals = [v for v in vals if start <= v <= end]
     return vals, [f"{10**v:.3g}" for v in vals]
 
 
@@ -114,9 +125,9 @@ def _axis(name: str, values: list[Any]) -> dict[str, Any] | None:
             return None
         if is_log_scale(x):
             lx = np.log10(x)
-            lo, hi = float(np.nanmin(lx)), float(np.nanmax(lx))
-            tickvals, ticktext = _decade_ticks(lo, hi)
-            return {"label": f"{label} (log)", "values": lx, "range": [lo, hi],
+            tickvals, ticktext = _log_ticks(float(np.nanmin(lx)), float(np.nanmax(lx)))
+            return {"label": f"{label} (log)", "values": lx,
+                    "range": [tickvals[0], tickvals[-1]],
                     "tickvals": tickvals, "ticktext": ticktext}
         return {"label": label, "values": x}
     labels = [str(v) for v in values]
@@ -391,9 +402,70 @@ def curves_figure(
 
 # -- best so far --------------------------------------------------------------------------------
 
+# Tukey's "far out" fence: values this many interquartile ranges beyond the quartiles.
+_OUTLIER_FENCE = 3.0
+
+
+def _far_worse(values: np.ndarray, mode: str) -> np.ndarray:
+    """Which values are far worse than the rest (a diverged loss, a broken trial's accuracy).
+
+    Worse than the bad quartile by :data:`_OUTLIER_FENCE` interquartile ranges, measured on
+    ``log10`` when every value is positive (losses often span decades). Only the bad side
+    counts: a far better value is the best so far, which the plot must show.
+
+    >>> _far_worse(np.array([0.31, 0.3, 0.35, 0.33, 0.32, 0.34, 1e6]), "min").tolist()
+    [False, False, False, False, False, False, True]
+    >>> _far_worse(np.array([0.9, 0.91, 0.92, 0.93, 0.94, 0.1, np.nan]), "max").tolist()
+    [False, False, False, False, False, True, False]
+    """
+    finite = np.isfinite(values)
+    worse = np.zeros(values.shape, dtype=bool)
+    if finite.sum() < 5:  # too few values to tell the rest's spread
+        return worse
+    scaled = np.full(values.shape, np.nan)
+    positive = bool(values[finite].min() > 0)
+    scaled[finite] = np.log10(values[finite]) if positive else values[finite]
+    q1, q3 = np.percentile(scaled[finite], [25, 75])
+    spread = q3 - q1
+    if spread <= 0:
+        return worse
+    with np.errstate(invalid="ignore"):
+        if mode == "min":
+            worse[finite] = scaled[finite] > q3 + _OUTLIER_FENCE * spread
+        else:
+            worse[finite] = scaled[finite] < q1 - _OUTLIER_FENCE * spread
+    return worse
+
+
+def _value_axis(values: np.ndarray, mode: str) -> tuple[dict[str, Any], float | None]:
+    """The y axis of the best-so-far plot, and where far worse values are drawn (or None).
+
+    The axis holds every value but the :func:`_far_worse` ones, so a diverged trial does not
+    flatten the best-so-far line; it is logarithmic when those values are positive and span
+    two decades or more. The far worse values go at the axis' bad edge (the returned height).
+    """
+    worse = _far_worse(values, mode)
+    kept = values[np.isfinite(values) & ~worse]
+    if not kept.size:
+        return {"type": "linear"}, None
+    log = _log_axis(kept)
+    if not worse.any():
+        return {"type": "log" if log else "linear"}, None
+    lo, hi = (math.log10(kept.min()), math.log10(kept.max())) if log else (
+        float(kept.min()), float(kept.max()))
+    pad = 0.06 * (hi - lo) or 0.06 * abs(hi) or 1.0
+    bottom, top = lo - pad, hi + pad
+    edge = top - pad / 3 if mode == "min" else bottom + pad / 3
+    return ({"type": "log" if log else "linear", "range": [bottom, top]},
+            10**edge if log else edge)
+
+
 
 def best_figure(result: SweepResult, metric: str | None = None) -> Any:
     """Each trial's value and the best so far against the trial number (start order).
+
+    Values far worse than the rest are drawn at the axis' edge (their value on hover), so they
+    do not flatten the best-so-far line; values spanning decades get a log axis.
 
     Returns:
         A ``plotly.graph_objects.Figure``.
@@ -428,6 +500,21 @@ def best_figure(result: SweepResult, metric: str | None = None) -> Any:
             hovertemplate=f"trial #%{{x}} %{{text}}<br>{html.escape(label)} %{{y:.4g}}"
                           f"<extra>{st}</extra>",
         ))
+    yaxis, edge = _value_axis(y, mode)
+    sub = f"{label}, goal {mode}imize"
+    if edge is not None:
+        # Far worse values would squash the axis: shown at its edge, their value on hover.
+        worse = _far_worse(y, mode)
+        arrow = "▲" if mode == "min" else "▼"
+        sub += f"; {int(worse.sum())} far worse values shown as {arrow} at the edge"
+        fig.add_trace(scatter(
+            x=x[worse], y=np.full(int(worse.sum()), edge), customdata=y[worse],
+            text=ids[worse], mode="markers", name=f"far worse ({int(worse.sum())})",
+            marker={"symbol": "triangle-up" if mode == "min" else "triangle-down",
+                    "color": OTHER_COLOR, "size": 9},
+            hovertemplate=f"trial #%{{x}} %{{text}}<br>{html.escape(label)} "
+                          "%{customdata:.4g} (off the axis)<extra></extra>",
+        ))
     # WebGL traces draw above SVG ones: the line must be of the markers' kind to stay on top.
     line = go.Scattergl if scatter is go.Scattergl else go.Scatter
     fig.add_trace(line(
@@ -435,11 +522,10 @@ def best_figure(result: SweepResult, metric: str | None = None) -> Any:
         name="best so far", hovertemplate="after %{x} trials: %{y:.4g}<extra></extra>",
     ))
     fig.update_layout(
-        title={"text": f"{title}<br><sup>{html.escape(label)}, goal {mode}imize</sup>"},
+        title={"text": f"{title}<br><sup>{html.escape(sub)}</sup>"},
         template="plotly_white", height=420, hovermode="closest",
         xaxis={"title": {"text": "trial number (start order)"}},
-        yaxis={"title": {"text": html.escape(label)},
-               "type": "log" if _log_axis(y) else "linear"},
+        yaxis={"title": {"text": html.escape(label)}, **yaxis},
         legend={"orientation": "h", "y": -0.22},
         margin={"l": 70, "r": 30, "t": 90, "b": 60},
     )
