@@ -39,6 +39,16 @@ def test_a_start_reaches_the_file_within_the_throttle_and_an_end_at_once(
     recorder.close()
 
 
+def test_only_trials_that_started_are_interrupted_when_the_sweep_ends(tmp_path: Path) -> None:
+    # Ctrl-C or cancel with trials proposed but not yet started: those were never running.
+    recorder = SweepRecorder(tmp_path, "loss", "min")
+    running = SimpleNamespace(trial_id="a", config={"x": 1}, num_failures=0)
+    never = SimpleNamespace(trial_id="b", config={"x": 2}, num_failures=0)
+    recorder.on_trial_start(0, [running], running)
+    recorder.on_experiment_end([running, never])
+    assert _entries(tmp_path) == {"a": "interrupted"}
+
+
 # -- what a trial's record says (no Ray: fake trials and results) -------------------------
 
 # Tune's error.txt for a failed program and for a function that raised, as Ray 2.60 writes

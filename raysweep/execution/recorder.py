@@ -350,6 +350,10 @@ class SweepRecorder(Callback):
 
     def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
         for trial in trials:
+            if trial.trial_id not in self.trials:
+                # Proposed but never started (the sweep ended first): nothing was interrupted,
+                # and on resume the searcher proposes the configuration again.
+                continue
             rec = self._record(trial)
             if rec["status"] in ("pending", "running", "retrying"):
                 rec["status"] = "interrupted"

@@ -29,7 +29,7 @@ from raysweep.execution.options import (
     trial_count,
     trial_resources,
 )
-from raysweep.execution.ray_session import ray_for
+from raysweep.execution.ray_session import quiet_callbacks, ray_for
 from raysweep.execution.resume import (
     ResumePlan,
     nothing_left,
@@ -236,7 +236,8 @@ def fit(
             failure_config=tune.FailureConfig(max_failures=max_failures),
             # Trial files written where the worker cannot see the storage reach it this way.
             sync_config=tune.SyncConfig(sync_artifacts=True),
-            callbacks=[*make_callbacks(scheduler), recorder, control, *options.extra_callbacks],
+            callbacks=[*make_callbacks(scheduler), recorder, control, *quiet_callbacks(),
+                       *options.extra_callbacks],
             stop=control,
         ),
     )
