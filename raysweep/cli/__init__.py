@@ -6,9 +6,12 @@ Each command lives in the module of its concern: ``check`` (validate, preview), 
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from raysweep.cli.check import preview, validate
+from raysweep.cli.common import format_warning
 from raysweep.cli.output import report, results
 from raysweep.cli.running import cancel, resume, run, stop
 
@@ -31,6 +34,7 @@ def main() -> None:
       raysweep results                    the best trials of the latest sweep
       raysweep report --open              its plots in one HTML file
     """
+    warnings.formatwarning = format_warning
 
 
 for _command in (validate, preview, run, results, resume, stop, cancel, report):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
+from raysweep.errors import Issue, RaysweepWarning, SweepConfigError, UnsupportedSweepError
 from raysweep.sweep.config import load
 from raysweep.sweep.model import Method, SweepConfig
 
@@ -25,6 +26,7 @@ __all__ = [
     "exit_code",
     "exit_invalid",
     "fail",
+    "format_warning",
     "load_or_exit",
     "make_console",
     "print_error",
@@ -141,9 +143,36 @@ def summary(cfg: SweepConfig, count: int | None = None) -> str:
         word = "rungs" if et.type == "promotion" else "bands"
         bits.append(f"{et.type} {word} [{bands}{more}]")
     if cfg.method is Method.GRID:
-        bits.append(f"{cfg.parameters.grid_size()} combinations")
+        size = cfg.parameters.grid_size()
+        bits.append(f"{size} combination{'s' if size != 1 else ''}")
     if count is not None and (cfg.run_cap is None or count < cfg.run_cap):
         bits.append(f"--count {count}")
     elif cfg.run_cap is not None:
         bits.append(f"run_cap {cfg.run_cap}")
     return ", ".join(bits)
+
+
+_PYTHON_FORMAT = warnings.formatwarning
+
+
+def format_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """Show a :class:`RaysweepWarning` as one ``warning: ...`` line, any other as Python does.
+
+    raysweep's warnings speak to the user about their sweep (a macro that will not expand, a
+    stale lock taken over); the file and line of the code that issued them mean nothing there.
+    Installed as ``warnings.formatwarning`` by the command line only, so it changes how a
+    warning is printed, never whether it is issued or caught.
+
+    >>> format_warning(RaysweepWarning("command: ${argz} expands to nothing"),
+    ...                RaysweepWarning, "x.py", 3)
+    'warning: command: ${argz} expands to nothing\n'
+    """
+    if issubclass(category, RaysweepWarning):
+        return f"warning: {message}\n"
+    return _PYTHON_FORMAT(message, category, filename, lineno, line)
