@@ -62,11 +62,26 @@ class RunOptions:
     wandb: str = "shim"
 
 
+# File names that say nothing about the sweep (most sweep files are called sweep.yaml).
+_GENERIC_STEMS = frozenset({"sweep", "sweeps", "config", "sweep_config", "sweep-config"})
+
+
 def sweep_name(cfg: SweepConfig) -> str:
-    """Default name of a sweep directory: the sweep's name or file stem, then a timestamp."""
-    base = cfg.name or (cfg.path.stem if cfg.path else "sweep")
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.") or "sweep"
-    return f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """Default name of a sweep directory: ``<base>-<timestamp>``.
+
+    The base is the sweep's ``name``, else the file's stem, else (for ``sweep.yaml`` and the
+    like, which would make every folder ``sweep-...``) the name of the file's folder.
+    """
+    return f"{_base_name(cfg)}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _base_name(cfg: SweepConfig) -> str:
+    base = cfg.name or ""
+    if not base and cfg.path is not None:
+        base = cfg.path.stem
+        if base.lower() in _GENERIC_STEMS and cfg.path.resolve().parent.name:
+            base = cfg.path.resolve().parent.name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.") or "sweep"
 
 
 def storage_root(cfg: SweepConfig, options: RunOptions) -> str:
