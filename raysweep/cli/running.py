@@ -187,6 +187,9 @@ def _print_outcome(console: Console, result: Any) -> None:
     note = missing_metric_note(result)
     if note:
         console.print(f"[yellow]note[/]: {escape(note)}")
+    note = bad_lines_note(trials)
+    if note:
+        console.print(f"[yellow]note[/]: {escape(note)}")
     failed = trials[trials["status"] == "failed"] if len(trials) else trials
     if len(failed):
         first = failed.iloc[0]
@@ -196,6 +199,27 @@ def _print_outcome(console: Console, result: Any) -> None:
     console.print(f"  raysweep results {escape(str(result.path))}")
     if result.meta.get("ended_by") in ("stop", "cancel", "interrupt"):
         console.print(f"continue it with: raysweep resume {escape(str(result.path))}")
+
+
+def bad_lines_note(trials: Any) -> str | None:
+    """How many trials printed ``@raysweep`` lines that were not valid reports (they were
+    skipped; each trial's program.log says why), or None.
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"trial_id": ["a", "b"], "bad_lines": [0, 3]})
+    >>> print(bad_lines_note(frame))  # doctest: +ELLIPSIS
+    1 trial printed invalid @raysweep lines (3 in all; the first in trial b), which were ...
+    """
+    if "bad_lines" not in trials or not len(trials):
+        return None
+    counts = trials["bad_lines"].fillna(0)
+    bad = trials[counts > 0]
+    if not len(bad):
+        return None
+    n = len(bad)
+    return (f"{n} trial{'s' if n != 1 else ''} printed invalid @raysweep lines "
+            f"({int(counts.sum())} in all; the first in trial {bad.iloc[0]['trial_id']}), "
+            "which were skipped: see the bad_lines column and their program.log")
 
 
 def missing_metric_note(result: Any) -> str | None:
