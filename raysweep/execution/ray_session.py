@@ -37,8 +37,15 @@ WORKER_ENV = {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
 
 
 def _unreachable(address: str | None, reason: object) -> RaysweepError:
+    """The error for a cluster that does not answer.
+
+    >>> print(_unreachable("auto", "no Ray instance. Set RAY_ADDRESS.."))  # doctest: +ELLIPSIS
+    cannot reach the Ray cluster at 'auto': no Ray instance. Set RAY_ADDRESS. Start one ...
+    """
+    # Ray's own messages end with a full stop (one of them with two).
+    said = str(reason).rstrip(". ")
     return RaysweepError(
-        f"cannot reach the Ray cluster at {address!r}: {reason}. Start one with "
+        f"cannot reach the Ray cluster at {address!r}: {said}. Start one with "
         "`ray start --head`, check the address (`ray status` on the head node shows it), or "
         "run without --address to use a private local Ray"
     )
