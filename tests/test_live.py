@@ -75,3 +75,12 @@ def test_a_short_terminal_still_shows_a_few_trials() -> None:
     assert trial_rows(5, 2) == 3
     rows = [line for line in _render(trials=20, width=160, height=5) if line.startswith("t0")]
     assert len(rows) == 2  # three rows, one of them given to the "earlier trials" line
+
+
+def test_a_resumed_sweep_does_not_print_its_earlier_trials_again() -> None:
+    # Not a terminal: one line per ended trial. t0000 and t0001 ended before the resume.
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    view = LiveView(console, CFG, 4, shown=["t0000", "t0001"])
+    view.update(_Recorder(3))  # type: ignore[arg-type]
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("[3/4] trial t0002 stopped")

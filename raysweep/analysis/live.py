@@ -7,7 +7,7 @@ Elsewhere (CI logs, pipes): one plain line per finished trial.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from raysweep.files import ENDED_STATUSES as _DONE
@@ -64,7 +64,10 @@ def _config_text(config: dict[str, Any], prefix: str = "") -> list[str]:
 class LiveView:
     """Shows a sweep's progress. Call :meth:`update` on every recorder change."""
 
-    def __init__(self, console: Console, cfg: SweepConfig, cap: int | None) -> None:
+    def __init__(
+        self, console: Console, cfg: SweepConfig, cap: int | None, shown: Iterable[str] = ()
+    ) -> None:
+        """``shown``: trials not to print again (a resumed sweep's trials that ended before)."""
         self.console = console
         self.cfg = cfg
         self.cap = cap
@@ -72,7 +75,7 @@ class LiveView:
         self.params = [p for p, _ in cfg.parameters.searchable][:_MAX_PARAM_COLUMNS]
         self.live: Any = None
         self._last = 0.0
-        self._reported: set[str] = set()
+        self._reported: set[str] = set(shown)
         self._recorder: SweepRecorder | None = None
         self._started = time.monotonic()
 

@@ -290,7 +290,9 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
     except RaysweepError as exc:
         fail(str(exc))
     caps = [c for c in (count, cfg.run_cap) if c is not None]
-    view = LiveView(console, cfg, min(caps) if caps else None)
+    # The trials that ended before are summed up in one line, not printed again one by one.
+    kept = before.trials["trial_id"][before.trials["status"].isin(ENDED_STATUSES)]
+    view = LiveView(console, cfg, min(caps) if caps else None, shown=map(str, kept))
     started: list[Path] = []
 
     def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
