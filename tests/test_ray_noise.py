@@ -6,16 +6,12 @@ Tune adds a progress callback to every run and, whatever the verbosity, prints
 
 from __future__ import annotations
 
-import os
 import pickle
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli import private_ray_env, run_cli
 
 import raysweep
 from raysweep.execution.ray_session import quiet_callbacks
@@ -85,28 +81,13 @@ def test_a_silent_trial_leaves_no_tune_line_in_the_api(
     assert NOISE not in out + err
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("raysweep")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from raysweep.cli import main; main()"]
-
 
 @pytest.mark.ray
 @pytest.mark.slow
 def test_a_silent_trial_leaves_no_tune_line_on_the_command_line(tmp_path: Path) -> None:
     path = _write_sweep(tmp_path)
-    # Its own private Ray, in its own short temp dir (AF_UNIX path limit), not the session's.
-    ray_tmp = tempfile.mkdtemp(prefix="rsn", dir="/tmp")
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["RAY_TMPDIR"] = ray_tmp
-    try:
-        run = subprocess.run(
-            [*_cli(), "run", str(path), "--num-cpus", "2", "--storage",
-             str(tmp_path / "results"), "--name", "quiet"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
-        )
-    finally:
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    with private_ray_env("rsn") as env:
+        run = run_cli(["run", str(path), "--num-cpus", "2", "--storage",
+                       str(tmp_path / "results"), "--name", "quiet"], cwd=tmp_path, env=env)
     assert "2 finished" in run.stdout, run.stdout + run.stderr
     assert NOISE not in run.stdout + run.stderr

@@ -11,10 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _cli import private_ray_env, run_cli
 from _procs import alive
 
 import raysweep
@@ -431,12 +429,6 @@ def test_hyperband_stops_worse_program_trials_and_kills_them(sweep_dir: Path) ->
         assert not (sweep_dir / f"done-{rank}").exists()
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("raysweep")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from raysweep.cli import main; main()"]
-
 
 @pytest.mark.slow
 def test_cli_runs_a_sweep_and_reads_its_results(sweep_dir: Path) -> None:
@@ -448,24 +440,14 @@ def test_cli_runs_a_sweep_and_reads_its_results(sweep_dir: Path) -> None:
             "parameters": {"x": {"values": [1, 4]}},
         },
     )
-    # Its own private Ray, in its own short temp dir (AF_UNIX path limit), not the session's.
-    ray_tmp = tempfile.mkdtemp(prefix="rsc", dir="/tmp")
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["RAY_TMPDIR"] = ray_tmp
-    try:
-        run = subprocess.run(
-            [*_cli(), "run", str(path), "--num-cpus", "2", "--storage",
-             str(sweep_dir / "results"), "--name", "cli"],
-            cwd=sweep_dir, env=env, capture_output=True, text=True, timeout=120,
-        )
+    with private_ray_env("rsc") as env:
+        run = run_cli(["run", str(path), "--num-cpus", "2", "--storage",
+                       str(sweep_dir / "results"), "--name", "cli"],
+                      cwd=sweep_dir, env=env, timeout=120)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "2 finished" in run.stdout
-        shown = subprocess.run(
-            [*_cli(), "results", str(sweep_dir / "results" / "cli"), "--format", "json"],
-            env=env, capture_output=True, text=True, timeout=60,
-        )
-    finally:
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        shown = run_cli(["results", str(sweep_dir / "results" / "cli"), "--format", "json"],
+                        cwd=sweep_dir, env=env, timeout=60)
     assert shown.returncode == 0, shown.stderr
     records = json.loads(shown.stdout)
     assert [(r["x"], r["status"]) for r in records] == [(1, "finished"), (4, "finished")]

@@ -8,16 +8,13 @@ The error is raised in a Ray worker and reaches the driver pickled; Ray copies i
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from _cli import private_ray_env, run_cli
 
 import raysweep
 from raysweep.files import TRIALS_FILE
@@ -81,28 +78,13 @@ def test_a_program_that_cannot_start_shows_raysweeps_message(
     assert GUARD in str(result.meta["end_reason"])
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("raysweep")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from raysweep.cli import main; main()"]
-
 
 @pytest.mark.slow
 def test_the_command_line_shows_the_message_as_the_first_failure(tmp_path: Path) -> None:
     path = _write_sweep(tmp_path, ["definitely-not-a-binary", "${program}", "${args}"])
-    # Its own private Ray, in its own short temp dir (AF_UNIX path limit), not the session's.
-    ray_tmp = tempfile.mkdtemp(prefix="rsf", dir="/tmp")
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["RAY_TMPDIR"] = ray_tmp
-    try:
-        run = subprocess.run(
-            [*_cli(), "run", str(path), "--num-cpus", "2", "--storage",
-             str(tmp_path / "results"), "--name", "broken"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
-        )
-    finally:
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    with private_ray_env("rsf") as env:
+        run = run_cli(["run", str(path), "--num-cpus", "2", "--storage",
+                       str(tmp_path / "results"), "--name", "broken"], cwd=tmp_path, env=env)
     shown = run.stdout + run.stderr
     assert GUARD in shown, shown
     first_failure = shown.split("first failure", 1)[1]

@@ -171,7 +171,7 @@ def format_warning(
 
     >>> format_warning(RaysweepWarning("command: ${argz} expands to nothing"),
     ...                RaysweepWarning, "x.py", 3)
-    'warning: command: ${argz} expands to nothing\n'
+    'warning: command: ${argz} expands to nothing\\n'
     """
     if issubclass(category, RaysweepWarning):
         return f"warning: {message}\n"
