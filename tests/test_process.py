@@ -218,8 +218,8 @@ def test_bad_report_lines_are_counted_and_skipped(tmp_path: Path) -> None:
 
 
 def test_the_warning_never_splits_a_line_of_the_program(tmp_path: Path) -> None:
-    # The bad line and the start of the next line arrive in one write: the warning waits
-    # for the end of that line. A program that ends mid-line gets the warning after it.
+    # The bad line and the start of the next line arrive in one write: the warning goes
+    # right after the bad line, and the next line, finished by a later write, stays whole.
     outcome, reports, text = run_script(
         tmp_path,
         r"""
@@ -234,9 +234,9 @@ def test_the_warning_never_splits_a_line_of_the_program(tmp_path: Path) -> None:
     assert outcome.bad_report_lines == 2
     assert reports == [{"loss": 1, BAD_LINES_KEY: 1}]
     lines = text.split("\n")
-    assert lines[:2] == ["@raysweep {loss: 1}", "epoch 1 done"]
-    assert lines[2].startswith("[raysweep] warning")
-    assert lines[3:] == ['@raysweep {"loss": 1}', "@raysweep nope", "last words"]
+    assert lines[0] == "@raysweep {loss: 1}"
+    assert lines[1].startswith("[raysweep] warning")
+    assert lines[2:] == ["epoch 1 done", '@raysweep {"loss": 1}', "@raysweep nope", "last words"]
     assert text.count("[raysweep] warning") == 1
 
 
@@ -250,7 +250,9 @@ def test_a_program_whose_only_bad_line_ends_mid_output_gets_the_warning_on_its_o
         """,
     )
     assert outcome.bad_report_lines == 1 and reports == []
-    assert text.startswith("@raysweep [1]\npartial\n[raysweep] warning")
+    lines = text.split("\n")
+    assert lines[0] == "@raysweep [1]"
+    assert lines[1].startswith("[raysweep] warning") and lines[2:] == ["partial"]
 
 
 def test_a_huge_line_without_newline_at_the_end(tmp_path: Path) -> None:

@@ -180,3 +180,18 @@ def test_only_numbers_of_the_metric_are_steps_and_other_metrics_keep_their_last_
     history = (tmp_path / "history.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(history[1])["loss"] == "a string"  # kept in the history, not a step
     assert "raysweep_bad_lines" not in history[3]
+
+
+def test_a_retried_trial_counts_the_steps_of_its_last_attempt(tmp_path: Path) -> None:
+    # A trial restarted after a lost node reports from its first step again.
+    recorder = SweepRecorder(tmp_path, "loss", "min")
+    a = _trial("a")
+    recorder.on_trial_start(0, [a], a)
+    for step in (1, 2, 3):
+        recorder.on_trial_result(0, [a], a, _result(step, loss=float(step)))
+    for step in (1, 2, 3, 4, 5, 6):  # the retry
+        recorder.on_trial_result(0, [a], a, _result(step, loss=step / 10))
+    recorder.on_trial_complete(0, [a], a)
+    recorder.close()
+    rec = _trials_json(tmp_path)["a"]
+    assert (rec["steps"], rec["reports"], rec["best"]) == (6, 6, 0.1)

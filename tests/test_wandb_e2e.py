@@ -62,7 +62,8 @@ def _check_metrics(result: Any) -> None:
         assert rows["_step"].tolist()[:3] == [0, 1, 2]
         assert rows["loss"].tolist()[:3] == pytest.approx([base + 0.5, base, base + 0.25])
         assert rows["base"].dropna().tolist() == pytest.approx([base])
-        assert row["steps"] == 4
+        assert len(rows) == 4
+        assert row["steps"] == 3  # the summary-only row carries no loss: no step
 
 
 def test_grid_sweep_of_a_wandb_script(tmp_path: Path) -> None:
@@ -145,12 +146,12 @@ def test_hyperband_stops_a_wandb_script_where_wandb_would(tmp_path: Path) -> Non
     # stopped at its 2nd loss value, its 3rd report (the setup row comes first).
     trials = result.trials.set_index("rank")
     assert trials.loc[0, "status"] == "finished"
-    assert trials.loc[0, "steps"] == 9
+    assert trials.loc[0, "steps"] == 8  # its 9 reports less the setup row, which has no loss
     assert (tmp_path / "done-0").exists()
     for rank, value, threshold in ((1, 1.5, 0.5), (2, 2.5, 1.5)):
         row = trials.loc[rank]
         assert row["status"] == "stopped"
-        assert row["steps"] == 3
+        assert row["steps"] == 2  # two loss values (the setup row has none)
         assert row["stop_reason"] == f"stopped at band 2: {value:g} > threshold {threshold:g}"
         assert not (tmp_path / f"done-{rank}").exists()
 

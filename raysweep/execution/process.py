@@ -342,18 +342,20 @@ class _OutputPump:
         if not data:
             self._eof = True
             return False
-        self._write_log(data)
         self._keep_tail(data)
         start = 0
         while True:
             newline = data.find(b"\n", start)
             if newline < 0:
+                self._write_log(data[start:])
                 self._append(data[start:])
-                self._write_note()
                 return True
+            # Line by line, so that a warning about a line follows that very line in the log.
+            self._write_log(data[start : newline + 1])
             self._append(data[start:newline])
             start = newline + 1
             self._end_line()
+            self._write_note()
 
     def finish_line(self) -> None:
         """Handle a last line that had no newline."""

@@ -274,7 +274,11 @@ class SweepRecorder(Callback):
     ) -> None:
         rec = self._record(trial)
         rec["status"] = "running"
-        step = int(result.get("training_iteration") or rec.get("reports", 0) + 1)
+        previous = int(rec.get("reports", 0))
+        step = int(result.get("training_iteration") or previous + 1)
+        if step <= previous and self.metric is not None:
+            # A retry starts over from its first step: its steps are counted afresh.
+            rec["steps"] = 0
         rec["reports"] = step
         metrics = {k: v for k, v in result.items() if k not in RAY_AUTO_KEYS}
         rec["node"] = result.get("node_ip") or result.get(NODE_KEY) or rec["node"]
