@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "CANCEL_FILE",
+    "COMPLETED_FILE",
     "CONFIG_FILE",
     "ENDED_STATUSES",
     "HISTORY_FILE",
@@ -44,6 +45,9 @@ SEARCHER_FILE = "searcher.json"  # the searcher's state, for resume
 SCHEDULER_FILE = "scheduler.json"  # the early-termination state, for resume
 STOP_FILE = "STOP"  # written by `raysweep stop`: start no new trials
 CANCEL_FILE = "CANCEL"  # written by `raysweep cancel`: also end the running ones
+# In a trial's directory: its program had exited 0 on its own when the scheduler's stop reached
+# it (the stop came at its last report), so the trial finished rather than being stopped.
+COMPLETED_FILE = "completed"
 LOCK_FILE = "driver.lock"  # held by the one driver running the sweep: host, pid, heartbeat
 
 # A trial in one of these states (``trials.json``) is over and never runs again, also not

@@ -31,6 +31,8 @@ class _Recorder:
             for tid in self.order
         }
 
+    unsettled: frozenset[str] = frozenset()
+
     def counts(self) -> dict[str, int]:
         return {"stopped": len(self.order)}
 
@@ -84,3 +86,17 @@ def test_a_resumed_sweep_does_not_print_its_earlier_trials_again() -> None:
     view.update(_Recorder(3))  # type: ignore[arg-type]
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert len(lines) == 1 and lines[0].startswith("[3/4] trial t0002 stopped")
+
+
+def test_a_stopped_trial_that_may_still_be_finished_is_printed_once_settled() -> None:
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    view = LiveView(console, CFG, 2)
+    recorder = _Recorder(2)
+    recorder.unsettled = frozenset({"t0001"})
+    view.update(recorder)  # type: ignore[arg-type]
+    recorder.unsettled = frozenset()
+    recorder.trials["t0001"]["status"] = "finished"
+    view.update(recorder)  # type: ignore[arg-type]
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert [line.split()[1:4] for line in lines] == [
+        ["trial", "t0000", "stopped"], ["trial", "t0001", "finished"]]

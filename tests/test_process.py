@@ -340,6 +340,42 @@ def test_on_report_raising_kills_the_whole_group_and_propagates(tmp_path: Path) 
     assert seen[1] == {"loss": 1}
 
 
+def test_a_stop_at_the_last_report_of_a_program_that_already_ended_is_told(
+    tmp_path: Path,
+) -> None:
+    # The scheduler takes a moment to answer the last report; the program exits meanwhile.
+    told: list[str] = []
+
+    def slow_stop(metrics: dict[str, Any]) -> None:
+        if metrics.get("last"):
+            time.sleep(0.5)
+            raise SystemExit(0)  # what ray.tune.report does on STOP
+
+    with pytest.raises(SystemExit):
+        run_script(tmp_path, """
+            print('@raysweep {"loss": 1}')
+            print('@raysweep {"loss": 0.5, "last": true}')
+            """, on_report=slow_stop, on_exit_before_stop=lambda: told.append("ended"))
+    assert told == ["ended"]
+
+
+def test_a_stop_that_cuts_a_program_short_is_not_told_as_ended(tmp_path: Path) -> None:
+    told: list[str] = []
+
+    def stop_first(metrics: dict[str, Any]) -> None:
+        time.sleep(0.5)  # the program has exited by now, but its second report was not taken
+        raise SystemExit(0)
+
+    with pytest.raises(SystemExit):
+        _, _, text = run_script(tmp_path, """
+            print('@raysweep {"loss": 1}')
+            print('@raysweep {"loss": 0.5}')
+            """, on_report=stop_first, on_exit_before_stop=lambda: told.append("ended"))
+    assert told == []
+    log = (tmp_path / "trial" / "program.log").read_text(encoding="utf-8")
+    assert '@raysweep {"loss": 0.5}' in log  # what was read after the stop is still logged
+
+
 def test_stop_event_terminates_with_sigterm(tmp_path: Path) -> None:
     stop = threading.Event()
 

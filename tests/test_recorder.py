@@ -10,6 +10,7 @@ import pytest
 
 from raysweep.execution import recorder as _recorder
 from raysweep.execution.recorder import SweepRecorder
+from raysweep.files import COMPLETED_FILE
 
 
 def _entries(path: Path) -> dict[str, str]:
@@ -195,3 +196,47 @@ def test_a_retried_trial_counts_the_steps_of_its_last_attempt(tmp_path: Path) ->
     recorder.close()
     rec = _trials_json(tmp_path)["a"]
     assert (rec["steps"], rec["reports"], rec["best"]) == (6, 6, 0.1)
+
+
+class _Stopper:
+    """A scheduler's answers for the recorder: it stopped trial 'a'."""
+
+    def __call__(self, trial_id: str) -> str | None:
+        return "stopped at band 6: 0.5 > threshold 0.4" if trial_id == "a" else None
+
+    def rerun_of(self, trial_id: str) -> str | None:
+        return None
+
+    def save_state(self, path: Path) -> None:
+        pass
+
+
+def test_a_trial_stopped_at_its_last_report_after_its_program_ended_is_finished(
+    tmp_path: Path,
+) -> None:
+    recorder = SweepRecorder(tmp_path, "loss", "min", stop_reasons=_Stopper())  # type: ignore[arg-type]
+    a, b = _trial("a"), _trial("b")
+    for trial in (a, b):
+        recorder.on_trial_start(0, [a, b], trial)
+        recorder.on_trial_result(0, [a, b], trial, _result(6, loss=0.5))
+    recorder.on_trial_complete(0, [a, b], a)
+    recorder.on_trial_complete(0, [a, b], b)
+    assert _trials_json(tmp_path)["a"]["status"] == "stopped"
+    # The worker's word arrives a moment later, in the trial's directory.
+    (tmp_path / "trial_a").mkdir()
+    (tmp_path / "trial_a" / COMPLETED_FILE).write_text("exited 0\n", encoding="utf-8")
+    recorder.on_experiment_end([a, b])
+    entries = _trials_json(tmp_path)
+    assert (entries["a"]["status"], entries["a"]["stop_reason"]) == ("finished", None)
+    assert entries["b"]["status"] == "finished"
+
+
+def test_a_stopped_trial_without_that_word_stays_stopped(tmp_path: Path) -> None:
+    recorder = SweepRecorder(tmp_path, "loss", "min", stop_reasons=_Stopper())  # type: ignore[arg-type]
+    a = _trial("a")
+    recorder.on_trial_start(0, [a], a)
+    recorder.on_trial_result(0, [a], a, _result(3, loss=0.5))
+    recorder.on_trial_complete(0, [a], a)
+    recorder.on_experiment_end([a])
+    entry = _trials_json(tmp_path)["a"]
+    assert entry["status"] == "stopped" and entry["stop_reason"].startswith("stopped at band 6")

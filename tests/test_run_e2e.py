@@ -24,6 +24,7 @@ from _cli import private_ray_env, run_cli
 from _procs import alive
 
 import raysweep
+from raysweep.files import COMPLETED_FILE
 
 pytestmark = [
     pytest.mark.ray,
@@ -428,6 +429,40 @@ def test_hyperband_stops_worse_program_trials_and_kills_them(sweep_dir: Path) ->
         assert (history["trial_id"] == row["trial_id"]).sum() < 20
         assert not (sweep_dir / f"done-{rank}").exists()
 
+
+
+# Good for 5 steps, then clearly worse at its 6th and last report (band 6 with min_iter 2).
+LAST_BAND_PROGRAM = """
+rank = int(ARGS["rank"])
+for step in range(6):
+    report(loss=1.0 if rank == 0 else (0.5 if step < 5 else 2.0 + rank))
+os._exit(0)  # at once: the program has ended before the scheduler's stop can reach it
+"""
+
+
+def test_a_trial_judged_worse_at_its_last_report_is_finished_not_stopped(
+    sweep_dir: Path,
+) -> None:
+    path = write_sweep(
+        sweep_dir,
+        {
+            "method": "grid",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "early_terminate": {"type": "hyperband", "min_iter": 2},
+            "parameters": {"rank": {"values": [0, 1, 2]}},
+            "raysweep": {"max_concurrent_trials": 1},
+        },
+        LAST_BAND_PROGRAM,
+    )
+    result = raysweep.run(path, storage=sweep_dir / "results", name="lastband")
+    trials = result.trials.set_index("rank")
+    # Ranks 1 and 2 are worse than the band's threshold at step 6, but every step had run.
+    assert list(trials["status"]) == ["finished"] * 3
+    assert list(trials["steps"]) == [6] * 3
+    assert trials["stop_reason"].isna().all()
+    # The scheduler did stop them (each worker said its program had already ended).
+    told = {p.parent.name for p in result.path.glob(f"trial_*/{COMPLETED_FILE}")}
+    assert told == {f"trial_{trials.loc[r, 'trial_id']}" for r in (1, 2)}
 
 
 @pytest.mark.slow

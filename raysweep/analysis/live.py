@@ -106,9 +106,10 @@ class LiveView:
         self.live.update(self.render(recorder))
 
     def _plain(self, recorder: SweepRecorder) -> None:
+        unsettled = recorder.unsettled
         for tid in recorder.order:
             rec = recorder.trials[tid]
-            if rec["status"] not in _DONE or tid in self._reported:
+            if rec["status"] not in _DONE or tid in self._reported or tid in unsettled:
                 continue
             self._reported.add(tid)
             done = sum(1 for r in recorder.trials.values() if r["status"] in _DONE)

@@ -83,6 +83,7 @@ def run_program(
     on_report: Callable[[dict[str, Any]], object],
     stop_event: threading.Event | None = None,
     term_grace_s: float = 5.0,
+    on_exit_before_stop: Callable[[], object] | None = None,
 ) -> ProgramOutcome:
     """Run ``argv`` to completion, logging its output and forwarding its reports.
 
@@ -105,6 +106,9 @@ def run_program(
             program is killed and the exception propagates.
         stop_event: When set, the program is killed and the outcome has ``killed=True``.
         term_grace_s: Seconds between SIGTERM and SIGKILL.
+        on_exit_before_stop: Called when a stop (``stop_event``, or ``on_report`` raising)
+            reached a program that had already exited with status 0 and had no report left
+            unforwarded: the program was complete, the stop came at its last report.
 
     Returns:
         The outcome. A non-zero exit status is not an error here; the caller decides.
@@ -122,11 +126,15 @@ def run_program(
         proc = _start(argv, cwd, env)
         pump = _OutputPump(proc.stdout, log_file, on_report)
         killed = False
+        stopped = False
+        exit_at_stop: int | None = None
         try:
             exited_at: float | None = None
             while True:
                 if stop_event is not None and stop_event.is_set():
-                    killed = proc.poll() is None
+                    exit_at_stop = proc.poll()
+                    killed = exit_at_stop is None
+                    stopped = True
                     break
                 if not pump.pump(_POLL_S):
                     break  # end of output: every writer has closed stdout
@@ -137,6 +145,10 @@ def run_program(
                 ):
                     break
             pump.finish_line()
+        except BaseException:
+            stopped = True
+            exit_at_stop = proc.poll()
+            raise
         finally:
             # Reports printed while the program shuts down are logged but not forwarded: the
             # caller asked to stop, or on_report already failed.
@@ -144,6 +156,9 @@ def run_program(
             kill_process_group(proc.pid, term_grace_s, leader=proc, wait=pump.pump)
             pump.drain_after_kill()
             pump.close()
+            if (stopped and exit_at_stop == 0 and pump.unforwarded == 0
+                    and on_exit_before_stop is not None):
+                on_exit_before_stop()
         returncode = proc.wait()
     return ProgramOutcome(
         returncode=returncode,
@@ -321,6 +336,8 @@ class _OutputPump:
         self._tail: collections.deque[bytes] = collections.deque()
         self._tail_bytes = 0
         self.forward = True
+        self.unforwarded = 0  # valid reports read after forwarding stopped
+        self._done = 0  # bytes of the current read already logged and parsed
         self.idle = False  # the last pump() found nothing to read
         self.n_reports = 0
         self.bad_lines = 0
@@ -343,16 +360,31 @@ class _OutputPump:
             self._eof = True
             return False
         self._keep_tail(data)
+        self._done = 0
+        try:
+            self._consume(data)
+        except BaseException:
+            # on_report raised (the trial is being stopped): the rest of this read still goes
+            # to the log, and the reports in it are counted as not forwarded.
+            self.forward = False
+            self._consume(data[self._done :])
+            raise
+        return True
+
+    def _consume(self, data: bytes) -> None:
+        """Log and parse ``data`` line by line (so that a warning about a line follows that
+        very line in the log); ``_done`` counts the bytes handled, for a report that raises."""
         start = 0
         while True:
             newline = data.find(b"\n", start)
             if newline < 0:
                 self._write_log(data[start:])
                 self._append(data[start:])
-                return True
-            # Line by line, so that a warning about a line follows that very line in the log.
+                self._done += len(data) - start
+                return
             self._write_log(data[start : newline + 1])
             self._append(data[start:newline])
+            self._done += newline + 1 - start
             start = newline + 1
             self._end_line()
             self._write_note()
@@ -451,6 +483,8 @@ class _OutputPump:
                 self.first_bad = exc.reason
                 self._note = _bad_line_note(exc.reason)
             return
+        if metrics is not None and not self.forward:
+            self.unforwarded += 1
         if metrics is not None and self.forward:
             self.n_reports += 1
             if self.bad_lines:

@@ -31,6 +31,7 @@ from ray.tune import Callback
 from raysweep.execution.process import BAD_LINES_KEY
 from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
 from raysweep.files import (
+    COMPLETED_FILE,
     HISTORY_FILE,
     SCHEDULER_FILE,
     TRIALS_FILE,
@@ -73,6 +74,8 @@ RAY_AUTO_KEYS = frozenset(
     }
 )
 _SNAPSHOT_EVERY_S = 1.0
+# How long after a stop the recorder looks for the worker's word that the program had ended.
+_COMPLETED_WAIT_S = 10.0
 
 
 class StopReasons:
@@ -144,6 +147,8 @@ class SweepRecorder(Callback):
         # Each trial's JSON, re-encoded only after it changed (see snapshot()).
         self._encoded: dict[str, str] = {}
         self._dirty: set[str] = set()
+        # Stopped trials whose worker may still say their program had ended: id -> deadline.
+        self._maybe_complete: dict[str, float] = {}
         self._history: IO[str] | None = None
         self._load_existing()
 
@@ -255,10 +260,37 @@ class SweepRecorder(Callback):
 
     # -- Ray hooks -----------------------------------------------------------------------------
     def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        if self._maybe_complete:
+            self._relabel_completed(final=False)
         # Tune's loop turns many times a second: changes not yet on disk (a trial's start)
         # reach trials.json within about a second even if nothing else happens.
         if self._dirty:
             self.snapshot()
+
+    @property
+    def unsettled(self) -> frozenset[str]:
+        """Stopped trials that may still turn out finished (see :meth:`_relabel_completed`);
+        a view waits before it reports them."""
+        return frozenset(self._maybe_complete)
+
+    def _relabel_completed(self, *, final: bool) -> None:
+        """Record as finished the stopped trials whose program had already exited 0 when the
+        stop reached it (the scheduler judged their last report): nothing was cut short."""
+        now = time.monotonic()
+        settled = False
+        for tid, deadline in list(self._maybe_complete.items()):
+            rec = self.trials.get(tid)
+            if rec is not None and (self.sweep_dir / rec["dir"] / COMPLETED_FILE).exists():
+                rec["status"] = "finished"
+                rec["stop_reason"] = None
+                self._dirty.add(tid)
+                del self._maybe_complete[tid]
+                settled = True
+            elif final or now > deadline:
+                del self._maybe_complete[tid]
+                settled = True
+        if settled:
+            self._changed()
 
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         rec = self._record(trial)
@@ -323,6 +355,9 @@ class SweepRecorder(Callback):
         if reason:
             rec["status"] = "stopped"
             rec["stop_reason"] = reason
+            # Its program may have ended on its own just before the stop reached it; the
+            # worker says so in the trial directory, a moment after Tune tells us.
+            self._maybe_complete[trial.trial_id] = time.monotonic() + _COMPLETED_WAIT_S
         # The scheduler was told first (Tune notifies it before callbacks): its state now
         # includes this trial's history, which a resumed sweep needs for the same decisions.
         self.stop_reasons.save_state(self.sweep_dir / SCHEDULER_FILE)
@@ -353,6 +388,7 @@ class SweepRecorder(Callback):
         self._changed()
 
     def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+        self._relabel_completed(final=True)
         for trial in trials:
             if trial.trial_id not in self.trials:
                 # Proposed but never started (the sweep ended first): nothing was interrupted,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from raysweep.errors import ProgramFailedError
+from raysweep.files import COMPLETED_FILE
 from raysweep.sweep.command import build_argv
 from raysweep.sweep.model import SweepConfig
 
@@ -189,6 +190,11 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
         log_path=str(trial_dir / "program.log"),
         on_report=_reporter(_node_info()),
         term_grace_s=spec.kill_grace_s,
+        # The scheduler stopped the trial at its last report, after the program had ended on
+        # its own: the driver reads this to record the trial as finished, not stopped.
+        on_exit_before_stop=lambda: (trial_dir / COMPLETED_FILE).write_text(
+            "the program exited 0 before the scheduler's stop reached it\n", encoding="utf-8"
+        ),
     )
     bad = ""
     if outcome.bad_report_lines:
