@@ -386,6 +386,15 @@ def test_argument_macros_pass_values_unchanged_without_a_shell(sweep_dir: Path) 
     assert not (Path.cwd() / "PWNED").exists()
 
 
+# Three ranks, one trial at a time, W&B hyperband with bands 2, 6, 18, ...
+HYPERBAND_RANKS = {
+    "method": "grid",
+    "metric": {"name": "loss", "goal": "minimize"},
+    "early_terminate": {"type": "hyperband", "min_iter": 2},
+    "parameters": {"rank": {"values": [0, 1, 2]}},
+    "raysweep": {"max_concurrent_trials": 1},
+}
+
 HYPERBAND_PROGRAM = """
 rank = int(ARGS["rank"])
 with open(f"started-{rank}", "w") as f:
@@ -400,17 +409,7 @@ with open(f"done-{rank}", "w") as f:
 
 
 def test_hyperband_stops_worse_program_trials_and_kills_them(sweep_dir: Path) -> None:
-    path = write_sweep(
-        sweep_dir,
-        {
-            "method": "grid",
-            "metric": {"name": "loss", "goal": "minimize"},
-            "early_terminate": {"type": "hyperband", "min_iter": 2},
-            "parameters": {"rank": {"values": [0, 1, 2]}},
-            "raysweep": {"max_concurrent_trials": 1},
-        },
-        HYPERBAND_PROGRAM,
-    )
+    path = write_sweep(sweep_dir, HYPERBAND_RANKS, HYPERBAND_PROGRAM)
     result = raysweep.run(path, storage=sweep_dir / "results", name="hyperband")
 
     pids = {r: int((sweep_dir / f"started-{r}").read_text()) for r in (0, 1, 2)}
@@ -443,17 +442,7 @@ os._exit(0)  # at once: the program has ended before the scheduler's stop can re
 def test_a_trial_judged_worse_at_its_last_report_is_finished_not_stopped(
     sweep_dir: Path,
 ) -> None:
-    path = write_sweep(
-        sweep_dir,
-        {
-            "method": "grid",
-            "metric": {"name": "loss", "goal": "minimize"},
-            "early_terminate": {"type": "hyperband", "min_iter": 2},
-            "parameters": {"rank": {"values": [0, 1, 2]}},
-            "raysweep": {"max_concurrent_trials": 1},
-        },
-        LAST_BAND_PROGRAM,
-    )
+    path = write_sweep(sweep_dir, HYPERBAND_RANKS, LAST_BAND_PROGRAM)
     result = raysweep.run(path, storage=sweep_dir / "results", name="lastband")
     trials = result.trials.set_index("rank")
     # Ranks 1 and 2 are worse than the band's threshold at step 6, but every step had run.
