@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from raysweep.errors import Issue, RaysweepWarning, SweepConfigError, UnsupportedSweepError
@@ -22,7 +21,6 @@ __all__ = [
     "EXIT_INVALID",
     "EXIT_OK",
     "escape",
-    "existing_dir",
     "exit_code",
     "exit_invalid",
     "fail",
@@ -121,13 +119,6 @@ def fail(message: str, hint: str | None = None, code: int = EXIT_INVALID) -> NoR
     if hint:
         console.print(f"  [dim]{escape(hint)}[/]")
     sys.exit(code)
-
-
-def existing_dir(path: str) -> Path:
-    p = Path(path)
-    if not p.is_dir():
-        fail(f"not a directory: {path}")
-    return p
 
 
 def summary(cfg: SweepConfig, count: int | None = None) -> str:

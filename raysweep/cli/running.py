@@ -14,7 +14,6 @@ from raysweep.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     escape,
-    existing_dir,
     exit_code,
     exit_invalid,
     fail,
@@ -277,9 +276,9 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
     from raysweep.execution.resume import saved_config
     from raysweep.files import ENDED_STATUSES
 
-    path = existing_dir(directory)
+    path = Path(directory)
     try:
-        before = load_results(path)
+        before = load_results(path)  # says what is wrong with a path that is no sweep
     except RaysweepError as exc:
         fail(str(exc))
     console = make_console()
@@ -314,17 +313,15 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
 
 def _control_command(directory: str | None, what: str) -> None:
     """Ask the driver running a sweep to stop or cancel it (no Ray import: answers at once)."""
-    from raysweep.analysis.tables import find_latest_sweep
+    from raysweep.analysis.tables import find_latest_sweep, read_meta
     from raysweep.errors import RaysweepError
     from raysweep.execution.lock import live_holder, request
-    from raysweep.files import is_sweep_dir
 
     try:
-        path = existing_dir(directory) if directory else find_latest_sweep()
+        path = Path(directory) if directory else find_latest_sweep()
+        read_meta(path)  # the same words as `results` for a path that is no sweep
     except RaysweepError as exc:
         fail(str(exc))
-    if not is_sweep_dir(path):
-        fail(f"{path} is not a raysweep sweep directory (no raysweep.json)")
     holder = live_holder(path)
     if holder is None:
         fail(f"no driver is running the sweep in {path}: nothing to {what}",
