@@ -337,7 +337,8 @@ class _OutputPump:
         self._tail_bytes = 0
         self.forward = True
         self.unforwarded = 0  # valid reports read after forwarding stopped
-        self._done = 0  # bytes of the current read already logged and parsed
+        self._done = 0  # bytes of the current read already parsed
+        self._logged = 0  # bytes of the current read already in the log
         self.idle = False  # the last pump() found nothing to read
         self.n_reports = 0
         self.bad_lines = 0
@@ -360,34 +361,35 @@ class _OutputPump:
             self._eof = True
             return False
         self._keep_tail(data)
-        self._done = 0
+        self._done = self._logged = 0
         try:
-            self._consume(data)
+            self._parse(data)
         except BaseException:
-            # on_report raised (the trial is being stopped): the rest of this read still goes
-            # to the log, and the reports in it are counted as not forwarded.
+            # on_report raised (the trial is being stopped): the rest of this read is still
+            # parsed, its reports counted as not forwarded.
             self.forward = False
-            self._consume(data[self._done :])
+            self._parse(data)
             raise
+        finally:
+            self._write_log(data[self._logged :])
         return True
 
-    def _consume(self, data: bytes) -> None:
-        """Log and parse ``data`` line by line (so that a warning about a line follows that
-        very line in the log); ``_done`` counts the bytes handled, for a report that raises."""
-        start = 0
+    def _parse(self, data: bytes) -> None:
+        """Parse ``data`` line by line from ``_done`` on. The log is written once per read,
+        except where a warning about a line must follow that very line."""
         while True:
-            newline = data.find(b"\n", start)
+            newline = data.find(b"\n", self._done)
             if newline < 0:
-                self._write_log(data[start:])
-                self._append(data[start:])
-                self._done += len(data) - start
+                self._append(data[self._done :])
+                self._done = len(data)
                 return
-            self._write_log(data[start : newline + 1])
-            self._append(data[start:newline])
-            self._done += newline + 1 - start
-            start = newline + 1
+            self._append(data[self._done : newline])
+            self._done = newline + 1
             self._end_line()
-            self._write_note()
+            if self._note is not None:
+                self._write_log(data[self._logged : self._done])
+                self._logged = self._done
+                self._write_note()
 
     def finish_line(self) -> None:
         """Handle a last line that had no newline."""
@@ -399,14 +401,6 @@ class _OutputPump:
         self._write_note()
 
     def _write_log(self, data: bytes) -> None:
-        """Append output to the log; a pending warning goes in at the first line end."""
-        if self._note is not None and not self._at_line_start:
-            newline = data.find(b"\n")
-            if newline >= 0:
-                self._log.write(data[: newline + 1])
-                data = data[newline + 1 :]
-                self._at_line_start = True
-        self._write_note()
         if data:
             self._log.write(data)
             self._at_line_start = data.endswith(b"\n")
