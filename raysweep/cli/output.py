@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -14,9 +14,6 @@ from raysweep.cli.common import (
     fail,
     make_console,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()

@@ -6,7 +6,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -22,6 +22,7 @@ from raysweep.cli.common import (
     summary,
 )
 from raysweep.errors import SweepConfigError
+from raysweep.execution.options import trial_cap
 from raysweep.sweep.config import resource_issues
 from raysweep.sweep.model import Method, SweepConfig
 
@@ -104,10 +105,9 @@ def run(
         flag = issue.path.rsplit(".", 1)[-1]
         fail(f"--{flag} {resources[flag]:g}: {issue.message}", issue.hint)
     console = make_console()
-    cap_values = [c for c in (count, cfg.run_cap) if c is not None]
-    cap = min(cap_values) if cap_values else (
-        cfg.parameters.grid_size() if cfg.method is Method.GRID else None
-    )
+    cap = trial_cap(cfg, count)
+    if cap is None and cfg.method is Method.GRID:
+        cap = cfg.parameters.grid_size()
     from raysweep.analysis.live import LiveView
 
     view = LiveView(console, cfg, cap)
@@ -126,9 +126,7 @@ def run(
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
         on_start=on_start, on_change=view.update, wandb=wandb_mode,
     ))
-    _print_outcome(console, result)
-    sys.exit(exit_code(result.meta.get("ended_by"), result.trials["status"]
-                       if len(result.trials) else ()))
+    _finish(console, result)
 
 
 def _run_with_view(view: Any, started: list[Path], call: Callable[[], Any]) -> Any:
@@ -167,6 +165,13 @@ def _run_with_view(view: Any, started: list[Path], call: Callable[[], Any]) -> A
             f"The full traceback is in {f.name}; please include it when reporting a bug.",
             EXIT_FAILED,
         )
+
+
+def _finish(console: Console, result: Any) -> NoReturn:
+    """Print how a sweep went and exit with the code that says it (see ``exit_code``)."""
+    _print_outcome(console, result)
+    sys.exit(exit_code(result.meta.get("ended_by"), result.trials["status"]
+                       if len(result.trials) else ()))
 
 
 def _print_outcome(console: Console, result: Any) -> None:
@@ -288,15 +293,14 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
         exit_invalid(exc)
     except RaysweepError as exc:
         fail(str(exc))
-    caps = [c for c in (count, cfg.run_cap) if c is not None]
     # The trials that ended before are summed up in one line, not printed again one by one.
     kept = before.trials["trial_id"][before.trials["status"].isin(ENDED_STATUSES)]
-    view = LiveView(console, cfg, min(caps) if caps else None, shown=map(str, kept))
+    view = LiveView(console, cfg, trial_cap(cfg, count), shown=map(str, kept))
     started: list[Path] = []
 
     def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
         started.append(sweep_dir)
-        done = int(before.trials["status"].isin(ENDED_STATUSES).sum())
+        done = len(kept)
         console.print(f"[bold]raysweep[/]: resuming {escape(str(sweep_dir))} "
                       f"({done} trials already ended; {escape(summary(cfg, count))})")
         view.__enter__()
@@ -306,9 +310,7 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
         lambda: resume_sweep(path, count=count, address=address, num_cpus=num_cpus,
                              num_gpus=num_gpus, on_start=on_start, on_change=view.update),
     )
-    _print_outcome(console, result)
-    sys.exit(exit_code(result.meta.get("ended_by"), result.trials["status"]
-                       if len(result.trials) else ()))
+    _finish(console, result)
 
 
 def _control_command(directory: str | None, what: str) -> None:

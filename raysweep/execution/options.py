@@ -31,6 +31,7 @@ __all__ = [
     "check_whole",
     "storage_root",
     "sweep_name",
+    "trial_cap",
     "trial_count",
     "trial_resources",
 ]
@@ -103,10 +104,16 @@ def storage_root(cfg: SweepConfig, options: RunOptions) -> str:
     return str(Path(raw).expanduser().resolve())
 
 
+def trial_cap(cfg: SweepConfig, count: int | None) -> int | None:
+    """The smaller of ``count`` (the --count flag) and the file's ``run_cap``; None if neither."""
+    caps = [c for c in (count, cfg.run_cap) if c is not None]
+    return min(caps) if caps else None
+
+
 def trial_count(cfg: SweepConfig, options: RunOptions) -> int:
-    """How many trials to run: the smaller of ``count`` and ``run_cap``; -1 for no limit."""
-    caps = [c for c in (options.count, cfg.run_cap) if c is not None]
-    return min(caps) if caps else -1
+    """How many trials Tune runs: :func:`trial_cap`, or -1 for no limit."""
+    cap = trial_cap(cfg, options.count)
+    return -1 if cap is None else cap
 
 
 def trial_resources(cfg: SweepConfig, options: RunOptions) -> dict[str, float]:
