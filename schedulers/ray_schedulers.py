@@ -35,11 +35,6 @@ _STATE_VERSION = 1
 _UNEXPLAINED = "stopped by ASHA"  # not reached with Ray 2.60's bracket logic
 
 
-def _json_number(value: Any) -> float | None:
-    # NaN rewards are legal in Ray's rungs (nanpercentile skips them); JSON has no NaN.
-    return finite_float(value)
-
-
 def _from_json(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
@@ -128,9 +123,10 @@ class RecordingAsha(SweepScheduler, AshaInternals):
             "kind": "asha",
             "metric": self.metric,
             "mode": self.mode,
+            # NaN rewards are legal in Ray's rungs (nanpercentile skips them); JSON has none.
             "brackets": [
                 [
-                    [milestone, {k: _json_number(v) for k, v in recorded.items()}]
+                    [milestone, {k: finite_float(v) for k, v in recorded.items()}]
                     for milestone, recorded in rungs
                 ]
                 for rungs in self.bracket_rungs()
@@ -252,7 +248,7 @@ class RecordingMedian(SweepScheduler, MedianInternals):
             "metric": self.metric,
             "mode": self.mode,
             "results": {
-                trial_id: [[r[self.time_attr], _json_number(r[self.metric])] for r in history]
+                trial_id: [[r[self.time_attr], finite_float(r[self.metric])] for r in history]
                 for trial_id, history in self.all_results().items()
             },
             "stopped": self.stopped_ids(),

@@ -297,11 +297,6 @@ class Posterior:
         covariance, since only the values at the (pending) inputs differ, not the inputs."""
         self._fantasy = self._weights(self.L_inv.T @ (self.L_inv @ targets))
 
-    @property
-    def fantasised(self) -> bool:
-        """Whether :meth:`fantasise` was called (the acquisition then averages over them)."""
-        return self._fantasy is not None
-
     def __call__(
         self, x: np.ndarray, grad: bool = False
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:

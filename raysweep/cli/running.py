@@ -23,6 +23,7 @@ from raysweep.cli.common import (
 )
 from raysweep.errors import SweepConfigError
 from raysweep.execution.options import trial_cap
+from raysweep.program.wandb_package import MODES
 from raysweep.sweep.config import resource_issues
 from raysweep.sweep.model import Method, SweepConfig
 
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
               help="Size of the private local Ray [default: all cores].")
 @click.option("--num-gpus", type=click.IntRange(min=0), default=None,
               help="GPUs of the private local Ray, a whole number [default: detected].")
-@click.option("--wandb", "wandb_mode", type=click.Choice(["shim", "real"]), default="shim",
+@click.option("--wandb", "wandb_mode", type=click.Choice(MODES), default="shim",
               show_default=True,
               help="What `import wandb` gives programs: raysweep's stand-in (no account, no "
                    "network), or the installed wandb package (your W&B dashboard too).")

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 from raysweep.errors import RaysweepError
 from raysweep.files import default_storage
 from raysweep.numeric import is_integer
+from raysweep.program.wandb_package import MODES
 from raysweep.sweep.model import SweepConfig
 
 if TYPE_CHECKING:
     from raysweep.execution.recorder import SweepRecorder
 
 __all__ = [
-    "WANDB_MODES",
     "RunOptions",
     "check_options",
     "check_whole",
@@ -36,8 +36,6 @@ __all__ = [
     "trial_resources",
 ]
 
-# What `import wandb` gives a trial: raysweep's stand-in, or the installed package.
-WANDB_MODES = ("shim", "real")
 
 
 @dataclass
@@ -148,7 +146,7 @@ def check_options(options: RunOptions, function: object) -> None:
             f"function must be a Python function train(config) that calls raysweep.log, got "
             f"{type(function).__name__} {function!r}"
         )
-    if options.wandb not in WANDB_MODES:
+    if options.wandb not in MODES:
         raise RaysweepError(
             f"wandb must be 'shim' (raysweep's stand-in) or 'real' (the installed wandb "
             f"package), got {options.wandb!r}"
