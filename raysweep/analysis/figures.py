@@ -38,8 +38,12 @@ from raysweep.analysis.display import (
     status_rank,
     value_column,
 )
-from raysweep.analysis.importance import COLUMNS as IMPORTANCE_COLUMNS
-from raysweep.analysis.importance import is_log_scale, is_numeric_values, parameter_importance
+from raysweep.analysis.importance import (
+    LOG_SPAN,
+    is_log_scale,
+    is_numeric_values,
+    parameter_importance,
+)
 from raysweep.errors import RaysweepError
 
 if TYPE_CHECKING:
@@ -212,12 +216,8 @@ def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
 def importance_table(result: SweepResult, metric: str | None = None) -> pd.DataFrame:
     """Importance and correlation of each parameter with the metric (see
     :func:`raysweep.analysis.importance.parameter_importance`)."""
-    metric = metric_name(result, metric)
-    col, _ = value_column(result, metric)
-    if col is None:
-        import pandas as pd
-
-        return pd.DataFrame(columns=list(IMPORTANCE_COLUMNS))
+    col, _ = value_column(result, metric_name(result, metric))
+    # Without a value column parameter_importance gives its empty table, as for no trials.
     return parameter_importance(result.trials, parameters(result), col)
 
 
@@ -291,7 +291,7 @@ def _why(info: pd.DataFrame | None, tid: str, column: str) -> str:
 
 def _log_axis(values: np.ndarray) -> bool:
     finite = values[np.isfinite(values)]
-    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() >= 100)
+    return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() >= LOG_SPAN)
 
 
 def curves_figure(
@@ -437,8 +437,11 @@ def _far_worse(values: np.ndarray, mode: str) -> np.ndarray:
     return worse
 
 
-def _value_axis(values: np.ndarray, mode: str) -> tuple[dict[str, Any], float | None]:
-    """The y axis of the best-so-far plot, and where far worse values are drawn (or None).
+def _value_axis(
+    values: np.ndarray, mode: str
+) -> tuple[dict[str, Any], float | None, np.ndarray]:
+    """The y axis of the best-so-far plot, where far worse values are drawn (or None), and
+    which values those are.
 
     The axis holds every value but the :func:`_far_worse` ones, so a diverged trial does not
     flatten the best-so-far line; it is logarithmic when those values are positive and span
@@ -447,17 +450,17 @@ def _value_axis(values: np.ndarray, mode: str) -> tuple[dict[str, Any], float | 
     worse = _far_worse(values, mode)
     kept = values[np.isfinite(values) & ~worse]
     if not kept.size:
-        return {"type": "linear"}, None
+        return {"type": "linear"}, None, worse
     log = _log_axis(kept)
     if not worse.any():
-        return {"type": "log" if log else "linear"}, None
+        return {"type": "log" if log else "linear"}, None, worse
     lo, hi = (math.log10(kept.min()), math.log10(kept.max())) if log else (
         float(kept.min()), float(kept.max()))
     pad = 0.06 * (hi - lo) or 0.06 * abs(hi) or 1.0
     bottom, top = lo - pad, hi + pad
     edge = top - pad / 3 if mode == "min" else bottom + pad / 3
     return ({"type": "log" if log else "linear", "range": [bottom, top]},
-            10**edge if log else edge)
+            10**edge if log else edge, worse)
 
 
 
@@ -500,11 +503,10 @@ def best_figure(result: SweepResult, metric: str | None = None) -> Any:
             hovertemplate=f"trial #%{{x}} %{{text}}<br>{html.escape(label)} %{{y:.4g}}"
                           f"<extra>{st}</extra>",
         ))
-    yaxis, edge = _value_axis(y, mode)
+    yaxis, edge, worse = _value_axis(y, mode)
     sub = f"{label}, goal {mode}imize"
     if edge is not None:
         # Far worse values would squash the axis: shown at its edge, their value on hover.
-        worse = _far_worse(y, mode)
         arrow = "▲" if mode == "min" else "▼"
         sub += f"; {int(worse.sum())} far worse values shown as {arrow} at the edge"
         fig.add_trace(scatter(

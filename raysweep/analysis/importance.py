@@ -193,18 +193,19 @@ def correlations(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def parameter_importance(
-    trials: pd.DataFrame, parameters: Sequence[str], target: str, *, seed: int = 0
+    trials: pd.DataFrame, parameters: Sequence[str], target: str | None, *, seed: int = 0
 ) -> pd.DataFrame:
     """Importance and correlation of each (encoded) parameter for the ``target`` column.
 
     Returns:
         One row per feature, most important first: ``feature``, ``parameter``,
         ``importance`` (sums to 1), ``correlation`` (Pearson's r), ``n`` (trials used).
+        The empty table when there is no such column (or ``target`` is None) or no trial.
     """
     import pandas as pd
 
     empty = pd.DataFrame(columns=list(COLUMNS))
-    if target not in trials or trials.empty:
+    if target is None or target not in trials or trials.empty:
         return empty
     y = pd.to_numeric(trials[target], errors="coerce").to_numpy(dtype=float)
     keep = np.isfinite(y)
