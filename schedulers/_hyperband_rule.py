@@ -231,6 +231,25 @@ class Decision:
             stop=stop, band=band, value=value + 0.0, threshold=shown_limit + 0.0, reason=reason
         )
 
+    def reason_at(self, step: int) -> str:
+        """The reason, for a run that this decision stops at its ``step``-th value.
+
+        A run is judged at its latest band, which its step has passed when the band's
+        threshold moved later (another run reached the band) or its value came after the
+        band; the reason then names the step where it really ended, and the band.
+
+        >>> d = Decision.judge(band=3, loss=0.41, limit=0.37, strict=True)
+        >>> d.reason_at(3)
+        'stopped at band 3: 0.41 > threshold 0.37'
+        >>> d.reason_at(6)
+        'stopped at step 6 (band 3): 0.41 > threshold 0.37'
+        """
+        if step == self.band:
+            return self.reason
+        # ``reason`` is "<verb> at band <band>: <comparison>", as judge() writes it.
+        comparison = self.reason.split(": ", 1)[-1]
+        return f"stopped at step {step} (band {self.band}): {comparison}"
+
 
 def _latest_band(bands_: Sequence[int], length: int) -> int | None:
     index = bisect.bisect_right(bands_, length)

@@ -296,7 +296,7 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
                 self._marked[other] = decision
 
     def _stop(self, trial_id: str, decision: Decision, step: int) -> str:
-        self.stop_reasons[trial_id] = stop_label(decision, step)
+        self.stop_reasons[trial_id] = decision.reason_at(step)
         return TrialScheduler.STOP
 
     def _retire(self, trial_id: str) -> None:
@@ -316,25 +316,6 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
             self._histories.pop(trial_id, None)
             self.stop_reasons.pop(trial_id, None)
         self._limits.clear()
-
-
-def stop_label(decision: Decision, step: int) -> str:
-    """The stop reason of a trial that ``decision`` stops at its ``step``-th value.
-
-    A trial is judged at its latest band, which its step has passed when the band's threshold
-    moved later (another trial reached the band) or its value came after the band; the label
-    then names the step where it really ended, and the band it was judged at.
-
-    >>> d = Decision.judge(band=3, loss=0.41, limit=0.37, strict=True)
-    >>> stop_label(d, 3)
-    'stopped at band 3: 0.41 > threshold 0.37'
-    >>> stop_label(d, 6)
-    'stopped at step 6 (band 3): 0.41 > threshold 0.37'
-    """
-    if step == decision.band:
-        return decision.reason
-    comparison = decision.reason.split(": ", 1)[-1]
-    return f"stopped at step {step} (band {decision.band}): {comparison}"
 
 
 def _check_mode(mode: str | None) -> None:
