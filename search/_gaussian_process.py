@@ -42,12 +42,21 @@ def cap_rows(X: np.ndarray, losses: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     loss and the most recent others, in their original order."""
     if len(losses) <= _MAX_POINTS:
         return X, losses
-    order = np.argsort(losses, kind="stable")
-    keep = set(order[:_KEEP_BEST].tolist())
-    recent = [i for i in range(len(losses) - 1, -1, -1) if i not in keep]
-    keep.update(recent[: _MAX_POINTS - _KEEP_BEST])
-    idx = np.array(sorted(keep))
+    idx = _best_and_recent(losses, _KEEP_BEST, _MAX_POINTS)
     return X[idx], losses[idx]
+
+
+def _best_and_recent(losses: np.ndarray, n_best: int, n_total: int) -> np.ndarray:
+    """Indices of the ``n_best`` lowest losses (the earlier first among equals) and then the
+    most recent other rows, ``n_total`` in all, in their original order.
+
+    >>> _best_and_recent(np.array([5.0, 1.0, 4.0, 3.0, 2.0, 9.0]), 2, 4).tolist()
+    [1, 3, 4, 5]
+    """
+    keep = set(np.argsort(losses, kind="stable")[:n_best].tolist())
+    recent = [i for i in range(len(losses) - 1, -1, -1) if i not in keep]
+    keep.update(recent[: n_total - n_best])
+    return np.array(sorted(keep), dtype=int)
 
 
 def to_targets(losses: np.ndarray) -> np.ndarray:
@@ -119,10 +128,7 @@ def _fit_subset(y: np.ndarray) -> np.ndarray:
     n = len(y)
     if n <= _FIT_POINTS:
         return np.arange(n)
-    best = np.argsort(-y, kind="stable")[: _FIT_POINTS // 3]  # y is maximised
-    taken = set(best.tolist())
-    rest = [i for i in range(n - 1, -1, -1) if i not in taken]
-    return np.sort(np.concatenate([best, rest[: _FIT_POINTS - len(best)]]).astype(int))
+    return _best_and_recent(-y, _FIT_POINTS // 3, _FIT_POINTS)  # y is maximised
 
 
 class GaussianProcess:
