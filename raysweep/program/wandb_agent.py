@@ -24,6 +24,7 @@ from raysweep.program.wandb_package import (
     is_stand_in,
     load_real_wandb,
     patch_real_wandb,
+    wandb_modules,
 )
 
 __all__ = [
@@ -119,7 +120,7 @@ def function_trial(
         config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=mode
     )
     saved_env = {k: os.environ.get(k) for k in env}
-    saved_modules = _wandb_modules()
+    saved_modules = wandb_modules()
     saved_module = saved_modules.get("wandb")
     saved_path = list(sys.path)
     saved_end = _trial_end
@@ -151,12 +152,9 @@ def function_trial(
             else:
                 os.environ[key] = value
         sys.path[:] = saved_path
-        for name in _wandb_modules():
+        for name in wandb_modules():
             if name not in saved_modules:
                 del sys.modules[name]
         sys.modules.update(saved_modules)
         set_trial_end(saved_end)
 
-
-def _wandb_modules() -> dict[str, Any]:
-    return {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}

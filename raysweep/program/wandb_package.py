@@ -32,6 +32,7 @@ __all__ = [
     "load_real_wandb",
     "patch_real_wandb",
     "pythonpath_with_shim",
+    "wandb_modules",
 ]
 
 SHIM_DIR = Path(__file__).resolve().parent / "wandb_shim"
@@ -78,6 +79,11 @@ def is_stand_in(module: Any) -> bool:
     return module is not None and bool(getattr(module, STAND_IN_MARK, False))
 
 
+def wandb_modules() -> dict[str, Any]:
+    """The imported modules of whichever ``wandb`` package is loaded, by name."""
+    return {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
+
+
 def load_real_wandb() -> Any:
     """Import the installed ``wandb`` package instead of the stand-in, and patch it.
 
@@ -97,7 +103,7 @@ def load_real_wandb() -> Any:
     if PYTHONPATH_ENV in os.environ:
         rest = [p for p in os.environ[PYTHONPATH_ENV].split(os.pathsep) if p and p != shim]
         os.environ[PYTHONPATH_ENV] = os.pathsep.join(rest)
-    for name in [m for m in sys.modules if m == "wandb" or m.startswith("wandb.")]:
+    for name in wandb_modules():
         del sys.modules[name]
     importlib.invalidate_caches()
     _loading_real = True
