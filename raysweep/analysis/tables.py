@@ -222,7 +222,17 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
     configs = {}
     # Only sweeps under `type: promotion` re-run configurations; others get no such column.
     reruns = any("rerun_of" in e for e in entries)
-    summary_names = _summary_names(entries, metric)
+    # The other metrics' columns, named once for all trials: "<name>_reported" where the name
+    # is already a column (a parameter, the metric, one of raysweep's own).
+    taken = {"trial_id", "status", *_OWN_COLUMNS}
+    taken |= set(param_names) or {n for e in entries for n, _ in _flatten_config(
+        e.get("config") or {})}
+    if reruns:
+        taken.add("rerun_of")
+    if metric is not None:
+        taken |= {metric, f"{metric}_best"}
+    summary_columns = {name: f"{name}_reported" if name in taken else name
+                       for name in _summary_names(entries, metric)}
     for e in entries:
         config = e.get("config") or {}
         configs[e["trial_id"]] = config
@@ -236,11 +246,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
             row[metric] = e.get("last")
             row[f"{metric}_best"] = e.get("best")
         summary = e.get("summary") or {}
-        taken = set(row) | set(param_names) | set(_OWN_COLUMNS)
-        summary_columns = []
-        for name in summary_names:
-            column = f"{name}_reported" if name in taken else name
-            summary_columns.append(column)
+        for name, column in summary_columns.items():
             row[column] = summary.get(name)
         started, ended = e.get("started"), e.get("ended")
         row["steps"] = e.get("steps", 0)
@@ -258,14 +264,13 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         if metric:
             base += [metric, f"{metric}_best"]
         trials = pd.DataFrame(columns=base + list(_OWN_COLUMNS))
-        summary_columns = []
     elif metric is not None:
         trials = trials.sort_values(
             f"{metric}_best", ascending=(mode == "min"), na_position="last", kind="stable"
         ).reset_index(drop=True)
     result = SweepResult(path=root, meta=meta, trials=trials, history=history)
     result._configs = configs
-    result._summary_columns = summary_columns if rows else []
+    result._summary_columns = list(summary_columns.values()) if rows else []
     return result
 
 
