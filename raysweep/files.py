@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 __all__ = [
     "CANCEL_FILE",
@@ -25,12 +27,18 @@ __all__ = [
     "LOCK_FILE",
     "META_FILE",
     "SCHEDULER_FILE",
+    "SCHEDULER_LOG_FILE",
     "SEARCHER_FILE",
+    "SEARCHER_LOG_FILE",
     "STOP_FILE",
     "STORAGE_ENV",
     "TRIALS_FILE",
+    "TRIALS_LOG_FILE",
     "default_storage",
     "is_sweep_dir",
+    "AppendLog",
+    "SnapshotPacer",
+    "read_log",
     "write_json_atomic",
     "write_text_atomic",
 ]
@@ -40,9 +48,13 @@ __all__ = [
 META_FILE = "raysweep.json"  # the sweep's name, method, metric, ...; marks a sweep directory
 CONFIG_FILE = "sweep.yaml"  # the configuration as the sweep started
 TRIALS_FILE = "trials.json"  # one entry per trial: status, config, last and best values
+# (written by earlier versions; read when a sweep has no TRIALS_LOG_FILE)
+TRIALS_LOG_FILE = "trials.jsonl"  # appended: a trial's entry each time it changes; last wins
 HISTORY_FILE = "history.jsonl"  # one line per report
-SEARCHER_FILE = "searcher.json"  # the searcher's state, for resume
-SCHEDULER_FILE = "scheduler.json"  # the early-termination state, for resume
+SEARCHER_FILE = "searcher.json"  # the searcher's state, for resume (a snapshot)
+SEARCHER_LOG_FILE = "searcher.jsonl"  # appended: the searcher's events since its snapshots
+SCHEDULER_FILE = "scheduler.json"  # the early-termination state, for resume (a snapshot)
+SCHEDULER_LOG_FILE = "scheduler.jsonl"  # appended: what changed since its snapshots
 STOP_FILE = "STOP"  # written by `raysweep stop`: start no new trials
 CANCEL_FILE = "CANCEL"  # written by `raysweep cancel`: also end the running ones
 # In a trial's directory: its program had exited 0 on its own when the scheduler's stop reached
@@ -114,3 +126,87 @@ def write_json_atomic(
     """
     text = json.dumps(data, default=str, indent=indent)
     write_text_atomic(path, text + "\n" if indent is not None else text, sync=sync)
+
+
+class AppendLog:
+    """A JSON-lines file that only grows: each record is one line, written and flushed at once.
+
+    A driver killed mid-write cuts at most the last line, which :func:`read_log` skips. The
+    file is opened on the first append (a sweep that never appends leaves no file).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._file: IO[str] | None = None
+
+    def append(self, record: Any) -> int:
+        """Append ``record`` (values JSON lacks as their ``str``); return the file's size after
+        it, the offset a snapshot that includes this record stores (see :func:`read_log`)."""
+        if self._file is None:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        self._file.write(json.dumps(record, default=str) + "\n")
+        self._file.flush()
+        return self._file.tell()
+
+    def offset(self) -> int:
+        """The file's size now (0 if it does not exist yet)."""
+        if self._file is not None:
+            return self._file.tell()
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles searchers, schedulers and callbacks with the run's settings.
+        return {"path": self.path, "_file": None}
+
+
+def read_log(path: str | os.PathLike[str], start: int = 0) -> Iterator[Any]:
+    """The records of an :class:`AppendLog` from byte offset ``start`` on, in order.
+
+    A last line without its newline (cut by a crash) and lines that are not JSON are skipped;
+    a missing file has no records.
+    """
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return
+    with f:
+        f.seek(start)
+        for line in f:
+            if not line.endswith(b"\n"):
+                return
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
+class SnapshotPacer:
+    """Says when to rewrite a state file whose size grows with the sweep.
+
+    A snapshot is due once the time since the last one ended is at least ``1 / share`` times
+    what that one cost, so snapshots take at most about ``share`` of the driver's time however
+    large the state grows; small states are still written at every event. What happens
+    between snapshots goes to an :class:`AppendLog`, so nothing is lost.
+    """
+
+    def __init__(self, share: float = 0.05) -> None:
+        self.share = share
+        self._cost = 0.0
+        self._ended = -float("inf")
+
+    def due(self) -> bool:
+        """Whether a snapshot should be written now."""
+        return time.monotonic() - self._ended >= self._cost / self.share
+
+    def wrote(self, started: float) -> None:
+        """Record a snapshot that began at ``started`` (``time.monotonic()``) and ends now."""
+        self._ended = time.monotonic()
+        self._cost = self._ended - started
