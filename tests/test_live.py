@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from raysweep.analysis.live import LiveView, trial_rows
+from raysweep.execution import recorder as _recorder
+from raysweep.execution.recorder import SweepRecorder
+from raysweep.files import COMPLETED_FILE
 from raysweep.sweep.config import from_dict
 
 CFG = from_dict({
@@ -21,23 +27,49 @@ REASON = ("stopped at band 3: loss 0.52 was worse than the threshold 0.41 of the
 
 
 class _Recorder:
-    """What the view reads of the recorder: the trials in start order, counts, the best."""
+    """What the view's panel reads of the recorder: the count, counts per status, the best
+    trial and the most recent trials in start order."""
 
     def __init__(self, n: int) -> None:
-        self.order = [f"t{i:04d}" for i in range(n)]
-        self.trials: dict[str, dict[str, Any]] = {
-            tid: {"trial_id": tid, "status": "stopped", "config": {"lr": 0.01, "opt": "adam"},
-                  "last": 0.5, "best": 0.4, "steps": 3, "stop_reason": REASON}
-            for tid in self.order
-        }
-
-    unsettled: frozenset[str] = frozenset()
+        self.total = n
+        self.rows: list[dict[str, Any]] = [
+            {"trial_id": f"t{i:04d}", "status": "stopped", "config": {"lr": 0.01, "opt": "adam"},
+             "last": 0.5, "best": 0.4, "steps": 3, "stop_reason": REASON}
+            for i in range(n)
+        ]
 
     def counts(self) -> dict[str, int]:
-        return {"stopped": len(self.order)}
+        return {"stopped": self.total}
 
     def best(self) -> dict[str, Any]:
-        return self.trials[self.order[0]]
+        return self.rows[0]
+
+    def recent(self, n: int) -> list[dict[str, Any]]:
+        return self.rows[-n:]
+
+
+class _Stopper:
+    """A scheduler's answers for the recorder: it stopped every trial."""
+
+    def __call__(self, trial_id: str) -> str | None:
+        return REASON
+
+    def rerun_of(self, trial_id: str) -> str | None:
+        return None
+
+    def save_state(self, path: Path) -> None:
+        pass
+
+
+def _trial(tid: str) -> SimpleNamespace:
+    return SimpleNamespace(trial_id=tid, config={"lr": 0.01, "opt": "adam"}, num_failures=0)
+
+
+def _run(recorder: SweepRecorder, trial: SimpleNamespace) -> None:
+    """Start, one report, the end."""
+    recorder.on_trial_start(0, [trial], trial)
+    recorder.on_trial_result(0, [trial], trial, {"training_iteration": 1, "loss": 0.5})
+    recorder.on_trial_complete(0, [trial], trial)
 
 
 def _render(trials: int, width: int, height: int) -> list[str]:
@@ -79,24 +111,40 @@ def test_a_short_terminal_still_shows_a_few_trials() -> None:
     assert len(rows) == 2  # three rows, one of them given to the "earlier trials" line
 
 
-def test_a_resumed_sweep_does_not_print_its_earlier_trials_again() -> None:
+def test_a_resumed_sweep_does_not_print_its_earlier_trials_again(tmp_path: Path) -> None:
     # Not a terminal: one line per ended trial. t0000 and t0001 ended before the resume.
+    earlier = SweepRecorder(tmp_path, "loss", "min", stop_reasons=_Stopper())  # type: ignore[arg-type]
+    for tid in ("t0000", "t0001"):
+        _run(earlier, _trial(tid))
+    earlier.on_experiment_end([])
     console = Console(file=io.StringIO(), width=200, color_system=None)
     view = LiveView(console, CFG, 4, shown=["t0000", "t0001"])
-    view.update(_Recorder(3))  # type: ignore[arg-type]
+    recorder = SweepRecorder(tmp_path, "loss", "min", stop_reasons=_Stopper(),  # type: ignore[arg-type]
+                             on_change=view.update)
+    _run(recorder, _trial("t0002"))
+    recorder.on_experiment_end([])  # the stopped trial is settled: it never said it finished
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert len(lines) == 1 and lines[0].startswith("[3/4] trial t0002 stopped")
 
 
-def test_a_stopped_trial_that_may_still_be_finished_is_printed_once_settled() -> None:
+def test_a_stopped_trial_that_may_still_be_finished_is_printed_once_settled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(_recorder.time, "monotonic", lambda: clock[0])
     console = Console(file=io.StringIO(), width=200, color_system=None)
     view = LiveView(console, CFG, 2)
-    recorder = _Recorder(2)
-    recorder.unsettled = frozenset({"t0001"})
-    view.update(recorder)  # type: ignore[arg-type]
-    recorder.unsettled = frozenset()
-    recorder.trials["t0001"]["status"] = "finished"
-    view.update(recorder)  # type: ignore[arg-type]
+    recorder = SweepRecorder(tmp_path, "loss", "min", stop_reasons=_Stopper(),  # type: ignore[arg-type]
+                             on_change=view.update)
+    _run(recorder, _trial("t0000"))
+    clock[0] += 5
+    _run(recorder, _trial("t0001"))
+    clock[0] += 6  # t0000's worker never said its program had ended; t0001's may still
+    recorder.on_step_end(0, [])
+    assert recorder.unsettled == {"t0001"}
+    (tmp_path / "trial_t0001").mkdir()
+    (tmp_path / "trial_t0001" / COMPLETED_FILE).write_text("exited 0\n", encoding="utf-8")
+    recorder.on_step_end(0, [])
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert [line.split()[1:4] for line in lines] == [
         ["trial", "t0000", "stopped"], ["trial", "t0001", "finished"]]

@@ -1,4 +1,5 @@
-"""SweepRecorder's trials.json timing, without Ray: fake trials and a stopped clock."""
+"""SweepRecorder's trials file (timing, contents, cost per event), without Ray: fake trials
+and a stopped clock."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from raysweep.analysis.tables import read_trials
 from raysweep.execution import recorder as _recorder
 from raysweep.execution.recorder import SweepRecorder
 from raysweep.files import COMPLETED_FILE
 
 
 def _entries(path: Path) -> dict[str, str]:
-    data = json.loads((path / "trials.json").read_text(encoding="utf-8"))
-    return {e["trial_id"]: e["status"] for e in data["trials"]}
+    return {e["trial_id"]: e["status"] for e in read_trials(path)}
 
 
 def test_a_start_reaches_the_file_within_the_throttle_and_an_end_at_once(
@@ -135,8 +136,7 @@ def _result(step: int, **metrics: object) -> dict[str, object]:
 
 
 def _trials_json(path: Path) -> dict[str, dict[str, object]]:
-    data = json.loads((path / "trials.json").read_text(encoding="utf-8"))
-    return {e["trial_id"]: e for e in data["trials"]}
+    return {e["trial_id"]: e for e in read_trials(path)}
 
 
 def test_retries_count_restarts_not_failures(tmp_path: Path) -> None:

@@ -75,7 +75,8 @@ class LiveView:
         self.params = [p for p, _ in cfg.parameters.searchable][:_MAX_PARAM_COLUMNS]
         self.live: Any = None
         self._last = 0.0
-        self._reported: set[str] = set(shown)
+        self._shown: set[str] = set(shown)
+        self._mark = 0  # the recorder's count of ended trials already printed
         self._recorder: SweepRecorder | None = None
         self._started = time.monotonic()
 
@@ -106,14 +107,18 @@ class LiveView:
         self.live.update(self.render(recorder))
 
     def _plain(self, recorder: SweepRecorder) -> None:
-        unsettled = recorder.unsettled
-        for tid in recorder.order:
-            rec = recorder.trials[tid]
-            if rec["status"] not in _DONE or tid in self._reported or tid in unsettled:
+        # Only the trials that ended since the last call: the work per event does not grow
+        # with the sweep.
+        self._mark, ended = recorder.ended_since(self._mark)
+        if not ended:
+            return
+        counts = recorder.counts()
+        done = sum(counts.get(s, 0) for s in _DONE)
+        cap = f"/{self.cap}" if self.cap else ""
+        for rec in ended:
+            tid = rec["trial_id"]
+            if tid in self._shown:
                 continue
-            self._reported.add(tid)
-            done = sum(1 for r in recorder.trials.values() if r["status"] in _DONE)
-            cap = f"/{self.cap}" if self.cap else ""
             bits = [f"[{done}{cap}] trial {tid} {rec['status']}"]
             if self.metric is not None:
                 bits.append(f"{self.metric}={_fmt(rec['last'])} (best {_fmt(rec['best'])})")
@@ -160,11 +165,11 @@ class LiveView:
                 )
             )
         rows = trial_rows(self.console.height, len(parts))
-        shown = recorder.order[-rows:]
-        if len(shown) < len(recorder.order):
+        shown = recorder.recent(rows)
+        if len(shown) < recorder.total:
             # The line saying so takes the place of one row.
             shown = shown[1:]
-            earlier = len(recorder.order) - len(shown)
+            earlier = recorder.total - len(shown)
             parts.append(Text(f"… {earlier} earlier trials (raysweep results shows every "
                               "trial)", style="dim", **one_line))
         table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
@@ -179,8 +184,8 @@ class LiveView:
         # The note (why a trial stopped, a failure's last line) takes the width the other
         # columns leave: its column is the one that may shrink, each cell stays one line.
         table.add_column("note", overflow="ellipsis")
-        for tid in shown:
-            rec = recorder.trials[tid]
+        for rec in shown:
+            tid = rec["trial_id"]
             config = rec.get("config") or {}
             values: list[str] = []
             for path in self.params:

@@ -12,25 +12,47 @@ Two tables:
   after a failure) and ``bad_lines`` (invalid ``@raysweep`` lines). Sorted best first.
 - ``history``: one row per report: ``trial_id``, ``step``, ``time_s`` and every reported metric
   (read by :mod:`raysweep.analysis.history`).
+
+The trials come from ``trials.jsonl`` (a trial's whole entry on a line each time the driver
+wrote it; the last line of a trial wins), or, in sweeps of earlier versions, ``trials.json``
+(one list). :func:`read_trials` reads either; :func:`compact_trials` rewrites the log with
+one line per trial.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+import re
+import secrets
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raysweep.analysis.history import read_history
 from raysweep.errors import RaysweepError
-from raysweep.files import HISTORY_FILE, META_FILE, TRIALS_FILE, default_storage, is_sweep_dir
+from raysweep.files import (
+    HISTORY_FILE,
+    META_FILE,
+    TRIALS_FILE,
+    TRIALS_LOG_FILE,
+    default_storage,
+    is_sweep_dir,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["SweepResult", "find_latest_sweep", "load_results", "read_meta"]
+__all__ = [
+    "SweepResult",
+    "compact_trials",
+    "find_latest_sweep",
+    "load_results",
+    "read_meta",
+    "read_trial_log",
+    "read_trials",
+]
 
 
 def find_latest_sweep(storage: Path | None = None) -> Path:
@@ -212,10 +234,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
     metric: str | None = meta.get("metric")
     mode = meta.get("mode", "min")
     param_names: list[str] = list(meta.get("parameters", []))
-    try:
-        entries = json.loads((root / TRIALS_FILE).read_text(encoding="utf-8"))["trials"]
-    except (OSError, ValueError, KeyError):
-        entries = []
+    entries = read_trials(root)
     history = read_history(root / HISTORY_FILE)
 
     rows = []
@@ -298,3 +317,154 @@ def _retries(entry: Mapping[str, Any]) -> int:
     failures = int(entry.get("failures") or 0)
     return max(failures - 1, 0) if entry.get("status") == "failed" else failures
 
+
+
+# -- the trials file ---------------------------------------------------------------------------
+
+
+def read_trials(sweep_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every trial's entry in a sweep directory, in the order the trials first appear.
+
+    Read from ``trials.jsonl`` (each trial's last line) when the sweep has it, else from the
+    ``trials.json`` of earlier versions; a sweep with neither has no trials yet.
+    """
+    root = Path(sweep_dir)
+    log = root / TRIALS_LOG_FILE
+    if log.exists():
+        return list(read_trial_log(log)[0].values())
+    try:
+        entries = json.loads((root / TRIALS_FILE).read_text(encoding="utf-8"))["trials"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [e for e in entries if isinstance(e, dict) and "trial_id" in e]
+
+
+def read_trial_log(path: Path) -> tuple[dict[str, dict[str, Any]], int]:
+    """The last entry of each trial in a ``trials.jsonl`` file (by trial id, in the order the
+    trials first appear) and the number of whole lines read.
+
+    A last line cut by a crash and lines that are not a trial's entry are skipped.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return {}, 0
+    data = data[: data.rfind(b"\n") + 1]  # b"" when no line is whole
+    lines = data.count(b"\n")
+    try:
+        # JSON strings hold no raw newline, so the lines joined by commas are one JSON list:
+        # one call of the C parser instead of one per line.
+        records = json.loads(b"[" + data.replace(b"\n", b",")[:-1] + b"]") if lines else []
+    except ValueError:
+        records = []
+        for line in data.splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue
+    out: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if isinstance(record, dict) and "trial_id" in record:
+            # Assigning again keeps a key's first place: the order is that of first lines.
+            out[str(record["trial_id"])] = record
+    return out, lines
+
+
+# A line as the recorder writes it starts with the trial's id; anything else is parsed.
+_ID_PREFIX = re.compile(rb'^\{"trial_id": "([^"\\]*)"')
+
+
+def _line_id(line: bytes) -> str | None:
+    match = _ID_PREFIX.match(line)
+    if match is not None:
+        return match[1].decode("utf-8")
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return str(record["trial_id"]) if isinstance(record, dict) and "trial_id" in record else None
+
+
+def compact_trials(
+    sweep_dir: str | os.PathLike[str],
+    drop: Callable[[dict[str, Any]], bool] | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Rewrite a sweep's trials as ``trials.jsonl`` with one line per trial, its last.
+
+    The file is replaced in one rename, synced to disk first: a crash leaves the old file or
+    the new one. Only the trials' ids are kept in memory (and the dropped entries). A sweep of
+    an earlier version (``trials.json`` only) gets a ``trials.jsonl``, and its ``trials.json``
+    is removed once that is on disk.
+
+    Args:
+        sweep_dir: The sweep directory.
+        drop: Given a trial's last entry, whether to leave the trial out.
+
+    Returns:
+        How many trials the file keeps, and the entries left out (in file order).
+    """
+    root = Path(sweep_dir)
+    log = root / TRIALS_LOG_FILE
+    old = root / TRIALS_FILE
+    dropped: dict[str, dict[str, Any]] = {}
+    if not log.exists() and old.exists():
+        kept: list[dict[str, Any]] = []
+        left: list[dict[str, Any]] = []
+        for e in read_trials(root):
+            (left if drop is not None and drop(e) else kept).append(e)
+        _write_lines(log, (json.dumps(e, default=str).encode() + b"\n" for e in kept))
+        old.unlink()
+        return len(kept), left
+    # First pass: the line that holds each trial's last entry (and whether it is dropped).
+    last: dict[str, int] = {}
+    try:
+        with open(log, "rb") as f:
+            for number, line in enumerate(f):
+                if not line.endswith(b"\n"):
+                    break  # cut by a crash
+                if drop is None:
+                    tid = _line_id(line)
+                else:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue
+                    if not isinstance(record, dict) or "trial_id" not in record:
+                        continue
+                    tid = str(record["trial_id"])
+                    if drop(record):
+                        dropped[tid] = record
+                    else:
+                        dropped.pop(tid, None)
+                if tid is not None:
+                    last[tid] = number
+    except FileNotFoundError:
+        return 0, []
+    for tid in dropped:
+        del last[tid]
+    keep = set(last.values())
+
+    def kept_lines() -> Iterator[bytes]:
+        with open(log, "rb") as f:
+            for number, line in enumerate(f):
+                if number in keep:
+                    yield line
+
+    _write_lines(log, kept_lines())
+    return len(keep), list(dropped.values())
+
+
+def _write_lines(path: Path, lines: Iterator[bytes]) -> None:
+    """Replace ``path`` by ``lines`` in one rename, synced first; streamed, not held."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        # "x" (a new file) gets the mode open() gives, 0666 less the umask, as files.py's
+        # writers do.
+        with open(tmp, "xb") as f:
+            f.writelines(lines)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -8,10 +8,14 @@ Files in the sweep directory (next to Ray's own):
 - ``history.jsonl``: one JSON line per report (``trial_id``, ``step``, the metrics), appended
   and flushed as results arrive. Non-finite numbers are written as ``null``. A crash can only
   cut the last line, which the reader skips.
-- ``trials.json``: one entry per trial (status, config, metric summary, the last value of every
-  other reported metric, node, GPUs, error, stop reason, retries, invalid report lines),
-  rewritten atomically (temporary file, then rename) at most every second and at
-  every trial's end, so a crash at any moment leaves a readable sweep.
+- ``trials.jsonl``: a trial's whole entry (status, config, metric summary, the last value of
+  every other reported metric, node, GPUs, error, stop reason, retries, invalid report lines)
+  on one line each time it is written: at once at every trial's end, and for running trials
+  that changed at most once a second. The last line of a trial wins; a crash can only cut the
+  last line, which readers skip. Once the file holds many more lines than trials it is
+  rewritten (atomically) with one line per trial, so its size follows the number of trials,
+  not the sweep's length. Sweeps of earlier versions have ``trials.json`` (one list) instead,
+  converted on resume.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ import os
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from raysweep.analysis.tables import compact_trials, read_trial_log
 from raysweep.execution.process import BAD_LINES_KEY
 from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
 from raysweep.files import (
@@ -35,7 +41,8 @@ from raysweep.files import (
     HISTORY_FILE,
     SCHEDULER_FILE,
     TRIALS_FILE,
-    write_text_atomic,
+    TRIALS_LOG_FILE,
+    AppendLog,
 )
 from raysweep.numeric import finite_float
 from raysweep.schedulers import STOP_REASON_KEY
@@ -43,7 +50,14 @@ from raysweep.schedulers import STOP_REASON_KEY
 if TYPE_CHECKING:
     from raysweep.schedulers import SweepScheduler
 
-__all__ = ["StopReasons", "SweepRecorder", "TrialRecord", "clean_error", "retries_of"]
+__all__ = [
+    "RECENT_TRIALS",
+    "StopReasons",
+    "SweepRecorder",
+    "TrialRecord",
+    "clean_error",
+    "retries_of",
+]
 
 # Keys Ray adds to every result; they are not the user's metrics.
 RAY_AUTO_KEYS = frozenset(
@@ -110,11 +124,26 @@ def _finite_or_none(value: Any) -> Any:
 
 
 class TrialRecord(dict):  # type: ignore[type-arg]
-    """One trial's entry of ``trials.json`` (a plain dict, so it serialises as is)."""
+    """One trial's entry of ``trials.jsonl`` (a plain dict, so it serialises as is)."""
+
+
+# Trials the live view can show: the most recent by start, and the last to end.
+RECENT_TRIALS = 200
+# The trials file is compacted (one line per trial) once it has more lines than this many
+# per trial, plus _COMPACT_SLACK: each compaction at least doubles the lines before the next.
+_COMPACT_RATIO = 2
+_COMPACT_SLACK = 1000
+_LIVE = ("pending", "running", "retrying")
 
 
 class SweepRecorder(Callback):
     """Records every trial and report of a sweep; optionally notifies a live view.
+
+    Only the trials that have not ended are kept whole (:attr:`trials`); of the others the
+    recorder keeps what a live view shows, maintained as events arrive: the count per
+    status (:meth:`counts`), the best trial (:meth:`best`), the most recent trials
+    (:meth:`recent`) and those that ended last (:meth:`ended_since`). Memory and the work
+    per event do not grow with the number of trials that ended.
 
     Args:
         sweep_dir: The sweep's directory.
@@ -138,15 +167,26 @@ class SweepRecorder(Callback):
         self.mode = mode
         self.stop_reasons = stop_reasons or StopReasons(None)
         self.on_change = on_change
+        # The trials that have not ended (or whose end may still be relabelled), by id.
         self.trials: dict[str, TrialRecord] = {}
-        self.order: list[str] = []
+        self.total = 0  # trials recorded, those of an earlier driver included
+        self._counts: dict[str, int] = {}
+        self._best: TrialRecord | None = None
+        self._best_place = -1  # its place in the start order: the first of equals wins
+        self._place: dict[str, int] = {}  # of each trial in self.trials
+        self._recent: deque[TrialRecord] = deque(maxlen=RECENT_TRIALS)
+        self._ended: deque[TrialRecord] = deque(maxlen=RECENT_TRIALS)
+        self._ended_count = 0
         self._lock = threading.Lock()
-        self._last_snapshot = 0.0
+        self._log = AppendLog(self.sweep_dir / TRIALS_LOG_FILE)
+        self._lines = 0  # whole lines in the trials file
+        self._in_file = 0  # trials with a line in it
+        self._last_write = 0.0
         self._last_sync = 0.0
         self._unsynced = False
-        # Each trial's JSON, re-encoded only after it changed (see snapshot()).
-        self._encoded: dict[str, str] = {}
-        self._dirty: set[str] = set()
+        # Trials changed since their last line, and those with no line yet (both ordered).
+        self._dirty: dict[str, None] = {}
+        self._unwritten: dict[str, None] = {}
         # Stopped trials whose worker may still say their program had ended: id -> deadline.
         self._maybe_complete: dict[str, float] = {}
         self._history: IO[str] | None = None
@@ -156,24 +196,28 @@ class SweepRecorder(Callback):
         # Tune pickles its callbacks with the run's settings (tuner.pkl) although raysweep
         # never restores from that file; locks, open files and the live view cannot be pickled.
         state = self.__dict__.copy()
-        state.update(_lock=None, _history=None, on_change=None, _encoded={}, _dirty=set())
+        state.update(_lock=None, _history=None, on_change=None)
         return state
 
     # -- persistence ---------------------------------------------------------------------------
     def _load_existing(self) -> None:
-        """On resume, keep the trials recorded by the earlier driver."""
-        path = self.sweep_dir / TRIALS_FILE
-        if not path.exists():
-            return
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        for entry in data.get("trials", []):
-            tid = entry.get("trial_id")
-            if tid and tid not in self.trials:
-                self.trials[tid] = TrialRecord(entry)
-                self.order.append(tid)
+        """On resume, take over the trials recorded by the earlier driver: their counts, the
+        best of them and the most recent, not every record."""
+        log = self.sweep_dir / TRIALS_LOG_FILE
+        if not log.exists() and (self.sweep_dir / TRIALS_FILE).exists():
+            compact_trials(self.sweep_dir)  # an earlier version's file: now a log
+        entries, self._lines = read_trial_log(log)
+        if _cut_tail(log):
+            # A line cut by a crash: rewritten without it, so the next line starts afresh.
+            self._lines = compact_trials(self.sweep_dir)[0]
+        for entry in entries.values():
+            rec = TrialRecord(entry)
+            status = str(rec.get("status"))
+            self._counts[status] = self._counts.get(status, 0) + 1
+            self._offer_best(rec, self.total)
+            self._recent.append(rec)
+            self.total += 1
+        self._in_file = self.total
 
     def _history_file(self) -> IO[str]:
         if self._history is None:
@@ -182,40 +226,55 @@ class SweepRecorder(Callback):
         return self._history
 
     def snapshot(self, force: bool = False) -> None:
-        """Rewrite ``trials.json`` (throttled unless ``force``).
+        """Append the trials that changed since their last line to ``trials.jsonl``.
 
-        Only trials that changed since the last snapshot are encoded again, so the forced
-        snapshots at every trial's start and end stay cheap in long sweeps. The file is
-        renamed into place every time (a killed driver leaves it complete) and synced to disk
-        at most once a second and by :meth:`close`.
+        At most once a second unless ``force``: a running trial's reports reach the file
+        within about a second, an end at once (see :meth:`_write_now`).
         """
         now = time.monotonic()
-        if not force and now - self._last_snapshot < _SNAPSHOT_EVERY_S:
+        if not self._dirty or (not force and now - self._last_write < _SNAPSHOT_EVERY_S):
             return
-        self._last_snapshot = now
+        self._last_write = now
+        self._write(list(self._dirty))
+
+    def _write_now(self, tid: str) -> None:
+        """Append trial ``tid``'s line now (resume and the tables rely on every end), after
+        those of trials not yet in the file, which started before it (the file's order is
+        the start order)."""
+        tids = [t for t in self._unwritten if t != tid]
+        self._write([*tids, tid])
+
+    def _write(self, tids: list[str]) -> None:
+        """Append the lines of ``tids``; sync to disk at most once a second (and by
+        :meth:`close`); compact the file once it holds many more lines than trials."""
         with self._lock:
-            for tid in self._dirty:
-                self._encoded.pop(tid, None)
-            self._dirty.clear()
-            parts = []
-            for tid in self.order:
-                text = self._encoded.get(tid)
-                if text is None:
-                    text = self._encoded[tid] = json.dumps(self.trials[tid], default=str)
-                parts.append(text)
-            # The same text as json.dumps({"trials": [...], "updated": ...}).
-            body = '{"trials": [%s], "updated": %s}' % (", ".join(parts), json.dumps(time.time()))
-            sync = now - self._last_sync >= _SNAPSHOT_EVERY_S
-            write_text_atomic(self.sweep_dir / TRIALS_FILE, body, sync=sync)
-            if sync:
+            for tid in tids:
+                self._dirty.pop(tid, None)
+                rec = self.trials.get(tid)
+                if rec is None:
+                    continue
+                self._log.append(rec)
+                self._lines += 1
+                if tid in self._unwritten:
+                    del self._unwritten[tid]
+                    self._in_file += 1
+            now = time.monotonic()
+            if now - self._last_sync >= _SNAPSHOT_EVERY_S:
                 self._last_sync = now
-            self._unsynced = not sync
+                self._unsynced = not _fsync(self._log.path)
+            else:
+                self._unsynced = True
+            if self._lines > _COMPACT_RATIO * self._in_file + _COMPACT_SLACK:
+                self._log.close()  # it is replaced: later lines go to the new file
+                self._lines = self._in_file = compact_trials(self.sweep_dir)[0]
+                self._unsynced = False  # the compacted file is synced
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _record(self, trial: Any) -> TrialRecord:
-        """The trial's record, created if new; the caller may change it (it is re-encoded)."""
+        """The trial's record, created if new; the caller may change it (it is written
+        again)."""
         tid = trial.trial_id
-        self._dirty.add(tid)
+        self._dirty[tid] = None
         rec = self.trials.get(tid)
         if rec is None:
             rec = TrialRecord(
@@ -244,8 +303,40 @@ class SweepRecorder(Callback):
             if first:
                 rec["rerun_of"] = first
             self.trials[tid] = rec
-            self.order.append(tid)
+            self._place[tid] = self.total
+            self._unwritten[tid] = None
+            self._counts["pending"] = self._counts.get("pending", 0) + 1
+            self._recent.append(rec)
+            self.total += 1
         return rec
+
+    def _set_status(self, rec: TrialRecord, status: str) -> None:
+        old = rec["status"]
+        if old != status:
+            self._counts[old] -= 1
+            self._counts[status] = self._counts.get(status, 0) + 1
+            rec["status"] = status
+
+    def _offer_best(self, rec: TrialRecord, place: int) -> None:
+        """Make ``rec`` the best trial if its best value beats the best so far (or equals it
+        and the trial started first, as a scan in start order would find)."""
+        value = rec.get("best")
+        if value is None:
+            return
+        best = self._best
+        if (best is None or self.better(value, best["best"])
+                or (value == best["best"] and place < self._best_place)):
+            self._best, self._best_place = rec, place
+
+    def _settle(self, tid: str) -> None:
+        """The trial ended for good: give it to the live view and forget its record."""
+        rec = self.trials.pop(tid, None)
+        self._place.pop(tid, None)
+        self._dirty.pop(tid, None)
+        self._unwritten.pop(tid, None)
+        if rec is not None:
+            self._ended.append(rec)
+            self._ended_count += 1
 
     def _changed(self) -> None:
         listener = self.on_change
@@ -263,7 +354,7 @@ class SweepRecorder(Callback):
         if self._maybe_complete:
             self._relabel_completed(final=False)
         # Tune's loop turns many times a second: changes not yet on disk (a trial's start)
-        # reach trials.json within about a second even if nothing else happens.
+        # reach trials.jsonl within about a second even if nothing else happens.
         if self._dirty:
             self.snapshot()
 
@@ -281,20 +372,20 @@ class SweepRecorder(Callback):
         for tid, deadline in list(self._maybe_complete.items()):
             rec = self.trials.get(tid)
             if rec is not None and (self.sweep_dir / rec["dir"] / COMPLETED_FILE).exists():
-                rec["status"] = "finished"
+                self._set_status(rec, "finished")
                 rec["stop_reason"] = None
-                self._dirty.add(tid)
-                del self._maybe_complete[tid]
-                settled = True
-            elif final or now > deadline:
-                del self._maybe_complete[tid]
-                settled = True
+                self._write_now(tid)
+            elif not (final or now > deadline):
+                continue
+            del self._maybe_complete[tid]
+            self._settle(tid)
+            settled = True
         if settled:
             self._changed()
 
     def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         rec = self._record(trial)
-        rec["status"] = "running"
+        self._set_status(rec, "running")
         rec["started"] = rec["started"] or time.time()
         # Not forced: a resumed sweep learns of running trials from the searcher's state
         # (saved at each suggestion), so the file may show a start up to a second late.
@@ -305,7 +396,7 @@ class SweepRecorder(Callback):
         self, iteration: int, trials: list[Any], trial: Any, result: dict[str, Any], **info: Any
     ) -> None:
         rec = self._record(trial)
-        rec["status"] = "running"
+        self._set_status(rec, "running")
         previous = int(rec.get("reports", 0))
         step = int(result.get("training_iteration") or previous + 1)
         if step <= previous and self.metric is not None:
@@ -333,6 +424,7 @@ class SweepRecorder(Callback):
                 rec["steps"] = rec["steps"] + 1
                 if self.better(value, rec["best"]):
                     rec["best"] = value
+                    self._offer_best(rec, self._place[trial.trial_id])
         line = {"trial_id": trial.trial_id, "step": step,
                 "time_s": _finite_or_none(result.get("time_total_s"))}
         # A metric named like one of raysweep's columns keeps its value under another name.
@@ -347,13 +439,13 @@ class SweepRecorder(Callback):
 
     def _finish(self, trial: Any, status: str) -> TrialRecord:
         rec = self._record(trial)
-        rec["status"] = status
+        self._set_status(rec, status)
         rec["ended"] = time.time()
         rec["failures"] = int(getattr(trial, "num_failures", 0) or 0)
         rec["retries"] = retries_of(rec["failures"], failed=status == "failed")
         reason = self.stop_reasons(trial.trial_id)
         if reason:
-            rec["status"] = "stopped"
+            self._set_status(rec, "stopped")
             rec["stop_reason"] = reason
             # Its program may have ended on its own just before the stop reached it; the
             # worker says so in the trial directory, a moment after Tune tells us.
@@ -363,40 +455,42 @@ class SweepRecorder(Callback):
         self.stop_reasons.save_state(self.sweep_dir / SCHEDULER_FILE)
         return rec
 
+    def _ended_now(self, tid: str) -> None:
+        self._write_now(tid)
+        if tid not in self._maybe_complete:
+            self._settle(tid)
+        self._changed()
+
     def on_trial_complete(
         self, iteration: int, trials: list[Any], trial: Any, **info: Any
     ) -> None:
         self._finish(trial, "finished")
-        self.snapshot(force=True)
-        self._changed()
+        self._ended_now(trial.trial_id)
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         rec = self._finish(trial, "failed")
         rec["error"] = _read_error(trial)
-        self.snapshot(force=True)
-        self._changed()
+        self._ended_now(trial.trial_id)
 
     def on_trial_recover(
         self, iteration: int, trials: list[Any], trial: Any, **info: Any
     ) -> None:
         rec = self._record(trial)
-        rec["status"] = "retrying"
+        self._set_status(rec, "retrying")
         rec["failures"] = int(getattr(trial, "num_failures", 0) or 0)
         rec["retries"] = retries_of(rec["failures"], failed=False)
         rec["error"] = _read_error(trial)
-        self.snapshot(force=True)
+        self._write_now(trial.trial_id)
         self._changed()
 
     def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
         self._relabel_completed(final=True)
-        for trial in trials:
-            if trial.trial_id not in self.trials:
-                # Proposed but never started (the sweep ended first): nothing was interrupted,
-                # and on resume the searcher proposes the configuration again.
-                continue
-            rec = self._record(trial)
-            if rec["status"] in ("pending", "running", "retrying"):
-                rec["status"] = "interrupted"
+        # Only trials that started have a record: one proposed but never started (the sweep
+        # ended first) was not interrupted, and on resume the searcher proposes it again.
+        for tid, rec in self.trials.items():
+            if rec["status"] in _LIVE:
+                self._set_status(rec, "interrupted")
+                self._dirty[tid] = None
         self.snapshot(force=True)
         self.close()
 
@@ -406,31 +500,58 @@ class SweepRecorder(Callback):
             self._history = None
         if self._unsynced:
             self._unsynced = False
-            try:
-                fd = os.open(self.sweep_dir / TRIALS_FILE, os.O_RDONLY)
-            except OSError:
-                return
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync(self._log.path)
+        self._log.close()
 
     # -- views ---------------------------------------------------------------------------------
     def counts(self) -> Mapping[str, int]:
-        out: dict[str, int] = {}
-        for rec in self.trials.values():
-            out[rec["status"]] = out.get(rec["status"], 0) + 1
-        return out
+        """How many trials are in each status (statuses no trial is in left out)."""
+        return {status: n for status, n in self._counts.items() if n}
 
     def best(self) -> TrialRecord | None:
-        best: TrialRecord | None = None
-        for tid in self.order:
-            rec = self.trials[tid]
-            if rec["best"] is None:
-                continue
-            if best is None or self.better(rec["best"], best["best"]):
-                best = rec
-        return best
+        """The trial with the best value of the metric (the first to start among equals)."""
+        return self._best
+
+    def recent(self, n: int) -> list[TrialRecord]:
+        """The last ``n`` trials to start (at most :data:`RECENT_TRIALS`), in start order."""
+        if n <= 0:
+            return []
+        return list(self._recent)[-n:]
+
+    def ended_since(self, mark: int) -> tuple[int, list[TrialRecord]]:
+        """The trials that ended for good (stopped trials once :attr:`unsettled` no more)
+        after ``mark``, in that order, and the mark to give next time (start with 0).
+
+        At most the last :data:`RECENT_TRIALS` are kept for a view that asks late.
+        """
+        new = min(self._ended_count - mark, len(self._ended))
+        return self._ended_count, list(self._ended)[len(self._ended) - new:] if new > 0 else []
+
+
+def _cut_tail(path: Path) -> bool:
+    """Whether the file ends in a line without its newline (a crash cut it)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except OSError:
+        return False
+
+
+def _fsync(path: Path) -> bool:
+    """Wait until ``path``'s data is on disk; False if it cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _is_metric_value(value: Any) -> bool:

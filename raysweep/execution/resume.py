@@ -1,6 +1,6 @@
 """What a resumed sweep keeps of its past, read from the sweep directory's own JSON files.
 
-A sweep is resumed from raysweep's files (``trials.json``, ``history.jsonl``,
+A sweep is resumed from raysweep's files (``trials.jsonl``, ``history.jsonl``,
 ``searcher.json``, ``scheduler.json``, ``sweep.yaml``), never from Ray's pickles: ended trials
 are kept, trials that were running are dropped from the files and run again first, and the
 searcher and scheduler continue from their saved states.
@@ -9,12 +9,12 @@ searcher and scheduler continue from their saved states.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raysweep.analysis.tables import compact_trials, read_trials
 from raysweep.errors import RaysweepError, SweepConfigError
 from raysweep.files import (
     CONFIG_FILE,
@@ -22,8 +22,6 @@ from raysweep.files import (
     HISTORY_FILE,
     SCHEDULER_FILE,
     SEARCHER_FILE,
-    TRIALS_FILE,
-    write_json_atomic,
     write_text_atomic,
 )
 from raysweep.sweep.config import loads
@@ -84,25 +82,28 @@ def saved_config(sweep_dir: Path, meta: Mapping[str, Any]) -> SweepConfig:
 def reconcile(sweep_dir: Path) -> ResumePlan:
     """Keep the ended trials of an interrupted sweep and drop the rest from its files.
 
-    Trials that had not ended when the driver died are removed from ``trials.json`` and
-    ``history.jsonl`` (atomically): they run again, as new trials with the same config.
+    Trials that had not ended when the driver died are removed from ``trials.jsonl`` and
+    ``history.jsonl`` (each replaced in one rename): they run again, as new trials with the
+    same config. The trials file is rewritten with one line per kept trial (a sweep of an
+    earlier version gets its ``trials.jsonl`` so), after the history: a crash in between
+    leaves files that reconcile the same way again.
     """
-    trials_path = sweep_dir / TRIALS_FILE
-    try:
-        entries = json.loads(trials_path.read_text(encoding="utf-8")).get("trials", [])
-    except (OSError, ValueError):
-        entries = []
-    kept = [e for e in entries if e.get("status") in ENDED_STATUSES]
-    dropped = [e for e in entries if e.get("status") not in ENDED_STATUSES]
+    def unended(entry: Mapping[str, Any]) -> bool:
+        return entry.get("status") not in ENDED_STATUSES
+
+    dropped = [e for e in read_trials(sweep_dir) if unended(e)]
     dropped_ids = {str(e.get("trial_id")) for e in dropped}
-    write_json_atomic(trials_path, {"trials": kept, "updated": time.time()}, sync=True)
     history = sweep_dir / HISTORY_FILE
     if dropped_ids and history.exists():
         lines = history.read_text(encoding="utf-8").splitlines(keepends=True)
+        marks = [json.dumps(tid) for tid in dropped_ids]
         keep_lines = []
         for line in lines:
             if not line.endswith("\n"):
                 continue  # cut by the crash
+            if not any(mark in line for mark in marks):
+                keep_lines.append(line)  # names none of the dropped trials: no need to parse
+                continue
             try:
                 tid = json.loads(line).get("trial_id")
             except ValueError:
@@ -110,9 +111,10 @@ def reconcile(sweep_dir: Path) -> ResumePlan:
             if tid not in dropped_ids:
                 keep_lines.append(line)
         write_text_atomic(history, "".join(keep_lines), sync=True)
+    kept, _ = compact_trials(sweep_dir, drop=unended)
     configs = {str(e.get("trial_id")): e.get("config") or {}
                for e in dropped if e.get("config") is not None}
-    return ResumePlan(ended=len(kept), dropped_ids=dropped_ids, dropped_configs=configs)
+    return ResumePlan(ended=kept, dropped_ids=dropped_ids, dropped_configs=configs)
 
 
 def nothing_left(sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan, cap: int) -> str | None:
@@ -181,9 +183,14 @@ def restore_searcher(
 def restore_scheduler(
     scheduler: SweepScheduler | None, sweep_dir: Path, plan: ResumePlan
 ) -> None:
-    """Load the scheduler's state saved at the last trial end, minus the dropped trials."""
+    """Load the scheduler's state saved at the last trial end, minus the dropped trials: its
+    last snapshot, then what its log holds after it (a sweep of an earlier version has only
+    the snapshot)."""
+    # Imported here, beside its one use, so that this function's edits stay within it.
+    from raysweep.files import SCHEDULER_LOG_FILE
+
     if scheduler is None:
         return  # no early termination
     state = _saved_state(sweep_dir / SCHEDULER_FILE)
     if state is not None:
-        scheduler.resume_from(state, plan.dropped_ids)
+        scheduler.resume_from(state, plan.dropped_ids, log=sweep_dir / SCHEDULER_LOG_FILE)
