@@ -171,6 +171,8 @@ def fit(
     from raysweep.execution.control import SweepControl
     from raysweep.execution.recorder import StopReasons, SweepRecorder
     from raysweep.execution.trainable import make_trainable
+    from raysweep.ray_internals.registry import cached_trainable_lookups
+    from raysweep.ray_internals.trials import FifoForgettingEnded
     from raysweep.schedulers import make_callbacks, make_scheduler
     from raysweep.search import make_searcher
 
@@ -222,7 +224,8 @@ def fit(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            scheduler=scheduler,
+            # Without early termination, still a scheduler that lets Tune forget ended trials.
+            scheduler=scheduler if scheduler is not None else FifoForgettingEnded(),
             num_samples=num_samples,
             max_concurrent_trials=max_concurrent,
             reuse_actors=True,
@@ -243,16 +246,28 @@ def fit(
     )
     if options.on_start is not None:
         options.on_start(sweep_dir, cfg)
-    with _pending_trials(max_concurrent, slots), _quiet_tune_logs(), _ctrl_c_ends(control):
+    with _pending_trials(max_concurrent, slots), _quiet_tune_logs(), _ctrl_c_ends(control), \
+            cached_trainable_lookups():
         try:
             tuner.fit()  # the tables come from the sweep directory, which has every trial
         finally:
             recorder.snapshot(force=True)
             recorder.close()
+            _remove_empty_trial_dirs(sweep_dir)
     result = load_results(sweep_dir)
     result.meta["end_reason"] = control.reason
     result.meta["ended_by"] = control.ended_by
     return result
+
+
+def _remove_empty_trial_dirs(sweep_dir: Path) -> None:
+    """Remove the trial folders that hold nothing (those of the last trials: the others went
+    as each trial ended, see ``ray_internals.trials``)."""
+    with contextlib.suppress(OSError), os.scandir(sweep_dir) as entries:
+        for entry in entries:
+            if entry.name.startswith("trial_") and entry.is_dir(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.rmdir(entry.path)  # only while empty: what a trial wrote stays
 
 
 _TUNE_SIGINT_ENV = "TUNE_DISABLE_SIGINT_HANDLER"

@@ -114,7 +114,7 @@ def function_trial(
     file), and, in shim mode, the stand-in first on ``sys.path``; in real mode, the installed
     package, patched. Ray runs one trial at a time per worker process, so changing the process
     state here is safe. A run the function left open is finished when it returns (and dropped,
-    without reporting, when it raises).
+    without reporting, when it raises). The parameter file is removed when the trial ends.
     """
     env = agent_environment(
         config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=mode
@@ -157,4 +157,7 @@ def function_trial(
                 del sys.modules[name]
         sys.modules.update(saved_modules)
         set_trial_end(saved_end)
+        # Read by `wandb.init` during the trial only; removed so that a trial that wrote
+        # nothing leaves an empty folder, which raysweep removes (sweeps of many trials).
+        Path(env[PARAM_PATH_ENV]).unlink(missing_ok=True)
 
