@@ -4,6 +4,8 @@ and a stopped clock."""
 from __future__ import annotations
 
 import json
+import pickle
+import random
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +14,7 @@ import pytest
 from raysweep.analysis.tables import read_trials
 from raysweep.execution import recorder as _recorder
 from raysweep.execution.recorder import SweepRecorder
+from raysweep.execution.resume import reconcile
 from raysweep.files import COMPLETED_FILE
 
 
@@ -240,3 +243,190 @@ def test_a_stopped_trial_without_that_word_stays_stopped(tmp_path: Path) -> None
     recorder.on_experiment_end([a])
     entry = _trials_json(tmp_path)["a"]
     assert entry["status"] == "stopped" and entry["stop_reason"].startswith("stopped at band 6")
+
+
+# -- trials.jsonl: cost per event, compaction, crashes, earlier versions --------------------
+
+
+def _files(path: Path) -> dict[str, tuple[int, int]]:
+    """Each file of a directory: (inode, size)."""
+    return {p.name: (p.stat().st_ino, p.stat().st_size) for p in path.iterdir() if p.is_file()}
+
+
+def _bytes_written(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> int:
+    """What was written between two looks: what a file grew by, or all of a replaced one."""
+    total = 0
+    for name, (inode, size) in after.items():
+        old = before.get(name)
+        total += size - old[1] if old is not None and old[0] == inode else size
+    return total
+
+
+def _one_trial(recorder: SweepRecorder, tid: str, loss: float = 0.5) -> None:
+    trial = SimpleNamespace(trial_id=tid, config={"x": 1}, num_failures=0)
+    recorder.on_trial_start(0, [trial], trial)
+    recorder.on_trial_result(0, [trial], trial, _result(1, loss=loss))
+    recorder.on_trial_complete(0, [trial], trial)
+
+
+def test_a_trials_cost_in_bytes_and_memory_does_not_grow_with_the_trials_that_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_recorder.time, "time", lambda: 1700000000.0)
+    recorder = SweepRecorder(tmp_path, "loss", "min")
+    seen = []
+    # Counts between 256 and 65535 pickle in the same number of bytes.
+    for ended in (300, 3000):
+        while recorder.total < ended:
+            _one_trial(recorder, f"t{recorder.total:06d}")
+        before = _files(tmp_path)
+        _one_trial(recorder, f"x{recorder.total:06d}")
+        seen.append((_bytes_written(before, _files(tmp_path)), len(pickle.dumps(recorder))))
+    recorder.close()
+    assert seen[0] == seen[1]
+    assert 0 < seen[1][0] < 2000  # one trial's lines, not the file
+    assert recorder.trials == {} and recorder.total == 3001
+    assert len(read_trials(tmp_path)) == 3001
+
+
+def test_compaction_keeps_every_trials_last_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(_recorder.time, "monotonic", lambda: clock[0])
+    recorder = SweepRecorder(tmp_path, "loss", "min")
+    for i in range(30):
+        _one_trial(recorder, f"done{i:02d}", loss=20.0 + i)
+    long = [SimpleNamespace(trial_id=f"long{i}", config={"x": i}, num_failures=0)
+            for i in range(4)]
+    for trial in long:
+        recorder.on_trial_start(0, long, trial)
+    lines = []
+    for step in range(1, 401):  # every report is written: a second passes between them
+        clock[0] += 1.5
+        for i, trial in enumerate(long):
+            recorder.on_trial_result(0, long, trial, _result(step, loss=10.0 - step / 100 - i))
+        log = (tmp_path / "trials.jsonl").read_bytes()
+        lines.append(log.count(b"\n"))
+    # The file was rewritten with one line per trial, and never grew past the bound.
+    assert min(lines[1:]) <= 34 + 4 and max(lines) <= 2 * 34 + 1000 + 4
+    clock[0] += 1.5
+    recorder.on_step_end(0, long)  # the reports of the last second
+    entries = {e["trial_id"]: e for e in read_trials(tmp_path)}
+    assert list(entries) == [f"done{i:02d}" for i in range(30)] + [t.trial_id for t in long]
+    assert all(entries[f"done{i:02d}"]["status"] == "finished" for i in range(30))
+    assert [entries[t.trial_id]["reports"] for t in long] == [400] * 4
+    assert entries["long3"]["best"] == pytest.approx(10.0 - 4.0 - 3)
+    recorder.on_trial_complete(0, long, long[0])
+    recorder.on_experiment_end(long)
+    entries = {e["trial_id"]: e for e in read_trials(tmp_path)}
+    assert [entries[t.trial_id]["status"] for t in long] == ["finished"] + ["interrupted"] * 3
+    assert recorder.best() is not None and recorder.best()["trial_id"] == "long3"
+
+
+def test_a_line_cut_by_a_killed_driver_is_skipped_and_the_next_driver_appends_whole_lines(
+    tmp_path: Path,
+) -> None:
+    first = SweepRecorder(tmp_path, "loss", "min")
+    for tid, loss in (("a", 0.3), ("b", 0.1), ("c", 0.2)):
+        _one_trial(first, tid, loss)
+    first.close()
+    with open(tmp_path / "trials.jsonl", "a", encoding="utf-8") as f:
+        f.write('{"trial_id": "d", "status": "runn')  # killed mid-line
+    assert [e["trial_id"] for e in read_trials(tmp_path)] == ["a", "b", "c"]
+    second = SweepRecorder(tmp_path, "loss", "min")
+    assert (second.total, dict(second.counts())) == (3, {"finished": 3})
+    assert second.best() is not None and second.best()["trial_id"] == "b"
+    _one_trial(second, "e", 0.05)
+    second.close()
+    text = (tmp_path / "trials.jsonl").read_text(encoding="utf-8")
+    assert all(json.loads(line) for line in text.splitlines())
+    assert [e["trial_id"] for e in read_trials(tmp_path)] == ["a", "b", "c", "e"]
+    assert second.best() is not None and second.best()["trial_id"] == "e"
+    assert [r["trial_id"] for r in second.recent(3)] == ["b", "c", "e"]
+
+
+def test_a_sweep_of_an_earlier_version_resumes_from_its_trials_json(tmp_path: Path) -> None:
+    entries = [
+        {"trial_id": "a", "status": "finished", "config": {"x": 1}, "best": 0.2, "last": 0.2,
+         "steps": 1},
+        {"trial_id": "b", "status": "running", "config": {"x": 2}, "best": 0.1, "last": 0.1,
+         "steps": 1},
+        {"trial_id": "c", "status": "stopped", "config": {"x": 3}, "best": 0.3, "last": 0.3,
+         "steps": 1},
+    ]
+    (tmp_path / "trials.json").write_text(json.dumps({"trials": entries, "updated": 1.0}),
+                                          encoding="utf-8")
+    (tmp_path / "history.jsonl").write_text(
+        "".join(json.dumps({"trial_id": e["trial_id"], "step": 1, "loss": e["best"]}) + "\n"
+                for e in entries), encoding="utf-8")
+    plan = reconcile(tmp_path)
+    assert (plan.ended, plan.dropped_ids, plan.dropped_configs) == (2, {"b"}, {"b": {"x": 2}})
+    assert not (tmp_path / "trials.json").exists()
+    assert [e["trial_id"] for e in read_trials(tmp_path)] == ["a", "c"]
+    history = (tmp_path / "history.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["trial_id"] for line in history] == ["a", "c"]
+    recorder = SweepRecorder(tmp_path, "loss", "min")
+    assert (recorder.total, dict(recorder.counts())) == (2, {"finished": 1, "stopped": 1})
+    assert recorder.best() is not None and recorder.best()["trial_id"] == "a"
+    _one_trial(recorder, "d", 0.4)
+    recorder.close()
+    assert reconcile(tmp_path).ended == 3  # again: nothing more to drop
+
+
+def test_reconcile_drops_the_trials_whose_last_line_is_not_an_end(tmp_path: Path) -> None:
+    recorder = SweepRecorder(tmp_path, "loss", "min")
+    a, b = _trial("a"), _trial("b")
+    for trial in (a, b):
+        recorder.on_trial_start(0, [a, b], trial)
+        recorder.on_trial_result(0, [a, b], trial, _result(1, loss=0.5))
+    recorder.snapshot(force=True)
+    recorder.on_trial_complete(0, [a, b], a)  # b was running when the driver died
+    plan = reconcile(tmp_path)
+    assert (plan.ended, plan.dropped_ids) == (1, {"b"})
+    assert (tmp_path / "trials.jsonl").read_text(encoding="utf-8").count("\n") == 1
+
+
+def test_counts_the_best_and_the_recent_trials_match_a_scan_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(_recorder.time, "monotonic", lambda: clock[0])
+    rng = random.Random(7)
+    recorder = SweepRecorder(tmp_path, "loss", "max", stop_reasons=_Stopper())  # type: ignore[arg-type]
+    live: list[SimpleNamespace] = []
+    for n in range(400):
+        clock[0] += 0.3
+        move = rng.random()
+        if move < 0.25 or not live:
+            trial = _trial(f"t{n:03d}")
+            live.append(trial)
+            recorder.on_trial_start(0, live, trial)
+        elif move < 0.7:
+            trial = rng.choice(live)
+            # Few values: ties between trials, where the first to start is the best.
+            step = int(trial.__dict__.setdefault("step", 0)) + 1
+            trial.step = step
+            recorder.on_trial_result(0, live, trial, _result(step, loss=rng.randint(0, 12)))
+        else:
+            trial = live.pop(rng.randrange(len(live)))
+            if rng.random() < 0.2:
+                recorder.on_trial_error(0, live, trial)
+            else:
+                recorder.on_trial_complete(0, live, trial)
+        recorder.on_step_end(0, live)
+        recorder.snapshot(force=True)
+        entries = read_trials(tmp_path)
+        counts: dict[str, int] = {}
+        best = None
+        for e in entries:
+            counts[e["status"]] = counts.get(e["status"], 0) + 1
+            if e["best"] is not None and (best is None or e["best"] > best["best"]):
+                best = e
+        assert dict(recorder.counts()) == counts
+        assert (recorder.best() or {}).get("trial_id") == (best or {}).get("trial_id")
+        assert [r["trial_id"] for r in recorder.recent(50)] == [
+            e["trial_id"] for e in entries[-50:]]
+        assert [(r["trial_id"], r["status"]) for r in recorder.recent(50)] == [
+            (e["trial_id"], e["status"]) for e in entries[-50:]]
+    recorder.close()

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from raysweep.analysis.tables import load_results
+from raysweep.analysis.tables import load_results, read_trials
 from raysweep.cli import main
 from raysweep.cli.output import short_error
 from raysweep.errors import RaysweepError
+from raysweep.files import TRIALS_FILE, TRIALS_LOG_FILE
 
 PROGRAM_ERROR = (
     "program exited with status 1; last lines of trial_b/program.log:\n"
@@ -32,12 +33,18 @@ def _entry(tid: str, status: str, **fields: Any) -> dict[str, Any]:
     return base
 
 
-def _write(root: Path, entries: list[dict[str, Any]]) -> Path:
+def _write(root: Path, entries: list[dict[str, Any]], *, old: bool = False) -> Path:
+    """A sweep directory with these trials, in ``trials.jsonl`` (one line each) or, ``old``,
+    in the ``trials.json`` of earlier versions."""
     root.mkdir(parents=True, exist_ok=True)
     meta = {"name": "s", "method": "grid", "metric": "loss", "goal": "minimize",
             "mode": "min", "parameters": ["lr"]}
     (root / "raysweep.json").write_text(json.dumps(meta), encoding="utf-8")
-    (root / "trials.json").write_text(json.dumps({"trials": entries}), encoding="utf-8")
+    if old:
+        (root / TRIALS_FILE).write_text(json.dumps({"trials": entries}), encoding="utf-8")
+    else:
+        (root / TRIALS_LOG_FILE).write_text("".join(json.dumps(e) + "\n" for e in entries),
+                                            encoding="utf-8")
     return root
 
 
@@ -72,10 +79,32 @@ def test_retries_of_older_files_do_not_count_the_last_failure(tmp_path: Path) ->
         _entry("a", "failed", failures=1),
         _entry("b", "failed", failures=3),
         _entry("c", "finished", failures=1),
-    ])
+    ], old=True)
     trials = load_results(root).trials.set_index("trial_id")
     assert trials["retries"].to_dict() == {"a": 0, "b": 2, "c": 1}
     assert trials["bad_lines"].to_dict() == {"a": 0, "b": 0, "c": 0}
+
+
+def test_a_sweep_of_an_earlier_version_loads_as_one_of_this_one(tmp_path: Path) -> None:
+    entries = [_entry("a", "finished", last=0.3, best=0.2, summary={"acc": 0.5}),
+               _entry("b", "stopped", stop_reason="band 1"), _entry("c", "failed")]
+    old = load_results(_write(tmp_path / "old", entries, old=True))
+    new = load_results(_write(tmp_path / "new", entries))
+    assert old.trials.equals(new.trials) and len(new.trials) == 3
+    assert old.trial_order == new.trial_order == ["a", "b", "c"]
+
+
+def test_each_trials_last_line_counts_and_a_line_cut_by_a_crash_is_skipped(
+    tmp_path: Path,
+) -> None:
+    root = _write(tmp_path / "s", [_entry("a", "running", best=0.4), _entry("b", "running"),
+                                   _entry("a", "finished", best=0.1)])
+    with open(root / TRIALS_LOG_FILE, "a", encoding="utf-8") as f:
+        f.write(json.dumps(_entry("b", "finished"))[:40])  # the driver died mid-line
+    trials = load_results(root).trials
+    assert trials[["trial_id", "status", "loss_best"]].values.tolist() == [
+        ["a", "finished", 0.1], ["b", "running", 0.5]]
+    assert [e["status"] for e in read_trials(root)] == ["finished", "running"]
 
 
 def test_the_terminal_table_shows_a_short_error_and_the_bad_lines(tmp_path: Path) -> None:

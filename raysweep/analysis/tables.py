@@ -415,11 +415,14 @@ def compact_trials(
         _write_lines(log, (json.dumps(e, default=str).encode() + b"\n" for e in kept))
         old.unlink()
         return len(kept), left
-    # First pass: the line that holds each trial's last entry (and whether it is dropped).
+    # First pass: where each trial's last line starts; the dict's order is that of the
+    # trials' first lines, which the new file keeps.
     last: dict[str, int] = {}
     try:
         with open(log, "rb") as f:
-            for number, line in enumerate(f):
+            offset = 0
+            for line in f:
+                start, offset = offset, offset + len(line)
                 if not line.endswith(b"\n"):
                     break  # cut by a crash
                 if drop is None:
@@ -437,21 +440,20 @@ def compact_trials(
                     else:
                         dropped.pop(tid, None)
                 if tid is not None:
-                    last[tid] = number
+                    last[tid] = start
     except FileNotFoundError:
         return 0, []
     for tid in dropped:
         del last[tid]
-    keep = set(last.values())
 
     def kept_lines() -> Iterator[bytes]:
         with open(log, "rb") as f:
-            for number, line in enumerate(f):
-                if number in keep:
-                    yield line
+            for start in last.values():
+                f.seek(start)
+                yield f.readline()
 
     _write_lines(log, kept_lines())
-    return len(keep), list(dropped.values())
+    return len(last), list(dropped.values())
 
 
 def _write_lines(path: Path, lines: Iterator[bytes]) -> None:
