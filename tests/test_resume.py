@@ -20,6 +20,7 @@ from _promotion_oracle import promotion_oracle
 from raysweep.schedulers import HyperbandRule
 
 import raysweep
+from raysweep.analysis.tables import read_trials
 
 pytestmark = pytest.mark.slow
 
@@ -64,11 +65,7 @@ def _cli(*args: str) -> list[str]:
 
 
 def _statuses(sweep: Path) -> list[str]:
-    try:
-        data = json.loads((sweep / "trials.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return [t["status"] for t in data["trials"]]
+    return [t["status"] for t in read_trials(sweep)]
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:

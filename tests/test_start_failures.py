@@ -17,7 +17,7 @@ import yaml
 from _cli import private_ray_env, run_cli
 
 import raysweep
-from raysweep.files import TRIALS_FILE
+from raysweep.analysis.tables import read_trials
 
 pytestmark = [
     pytest.mark.ray,
@@ -46,9 +46,8 @@ def _write_sweep(directory: Path, command: list[str], executable: bool = True) -
 
 
 def _stored_errors(sweep_dir: Path) -> list[str]:
-    """The ``error`` of every failed trial in trials.json, as text whatever its format."""
-    data = json.loads((sweep_dir / TRIALS_FILE).read_text(encoding="utf-8"))
-    trials = data["trials"] if isinstance(data, dict) else data
+    """The ``error`` of every failed trial in the trials file, as text whatever its format."""
+    trials = read_trials(sweep_dir)
     return [json.dumps(t["error"]) if not isinstance(t["error"], str) else t["error"]
             for t in trials if t.get("status") == "failed"]
 

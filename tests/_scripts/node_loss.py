@@ -17,6 +17,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 import raysweep
+from raysweep.analysis.tables import read_trials
 
 PROGRAM = textwrap.dedent(
     """
@@ -52,16 +53,12 @@ def main() -> None:
         def kill_b() -> None:
             # Wait until 4 trials run (2 CPUs per worker node: both nodes busy), then let
             # them report once more before node B goes away.
-            trials = work / "res" / "nl" / "trials.json"
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                try:
-                    data = json.loads(trials.read_text(encoding="utf-8"))
-                    running = [t for t in data["trials"] if t["status"] == "running"]
-                    if len(running) >= 4:
-                        break
-                except (OSError, ValueError, KeyError):
-                    pass
+                running = [t for t in read_trials(work / "res" / "nl")
+                           if t["status"] == "running"]
+                if len(running) >= 4:
+                    break
                 time.sleep(0.2)
             time.sleep(1.0)
             print(f"removing node B; running: {len(running)}", file=sys.stderr, flush=True)
