@@ -9,7 +9,7 @@ Usage::
 dimensions) with instant function trials on a private local Ray with 2 CPUs, once with
 ``method: bayes`` and once with ``method: random`` (the same run; random's time per trial is
 what Ray Tune and raysweep cost without a model). The time per trial in a window is the span
-of the window's trial starts (``trials.json``) divided by its size; bayes minus random is what
+of the window's trial starts (``trials.jsonl``) divided by its size; bayes minus random is what
 the model costs per trial there. The searcher's own record of how long the proposer took for
 each of the sweep's last 100 proposals (``searcher.json``: ``propose_seconds``) is the
 suggestion time in that sweep; the proposer driven directly (median of 15 suggestions, each
@@ -59,8 +59,9 @@ def _sweep(name: str, method: str) -> dict[str, Any]:
 
 
 def _start_times(path: Path) -> list[float]:
-    data = json.loads((path / "trials.json").read_text(encoding="utf-8"))
-    return sorted(float(e["started"]) for e in data["trials"] if e.get("started"))
+    from raysweep.analysis.tables import read_trials
+
+    return sorted(float(e["started"]) for e in read_trials(path) if e.get("started"))
 
 
 def speed_sweeps(trials: int, storage: Path) -> dict[str, Any]:

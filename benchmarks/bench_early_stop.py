@@ -705,7 +705,9 @@ def _live_row(
     epoch_s: float,
     total: float,
 ) -> tuple[Any, ...]:
-    trials = json.loads((Path(result.path) / "trials.json").read_text())["trials"]
+    from raysweep.analysis.tables import read_trials
+
+    trials = read_trials(result.path)
     trials.sort(key=lambda t: t["started"])
     history = result.history
     spent = 0

@@ -24,6 +24,7 @@ import numpy as np
 from raysweep.analysis.figures import importance_table
 from raysweep.analysis.report import write_report
 from raysweep.analysis.tables import load_results
+from raysweep.files import TRIALS_LOG_FILE
 
 
 def write_sweep(root: Path, trials: int, steps: int, seed: int = 0) -> Path:
@@ -60,8 +61,8 @@ def write_sweep(root: Path, trials: int, steps: int, seed: int = 0) -> Path:
                 "started": 1000.0 + i, "ended": 1000.0 + i + 0.5 * n, "node": "10.0.0.1",
                 "gpus": None, "error": error, "stop_reason": reason, "failures": 0, "dir": None,
             })
-    (root / "trials.json").write_text(json.dumps({"trials": entries, "updated": 0.0}),
-                                      encoding="utf-8")
+    (root / TRIALS_LOG_FILE).write_text("".join(json.dumps(e) + "\n" for e in entries),
+                                        encoding="utf-8")
     return root
 
 

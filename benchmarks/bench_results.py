@@ -3,12 +3,12 @@ memory.
 
 Writes a synthetic sweep directory (no Ray needed to read it) of ``--trials`` trials with
 ``--steps`` reports each, in the on-disk format that ``raysweep/execution/recorder.py`` and
-``tuner.py`` write (``raysweep.json``, ``trials.json``, ``history.jsonl``), then loads it in
+``tuner.py`` write (``raysweep.json``, ``trials.jsonl``, ``history.jsonl``), then loads it in
 fresh child processes (so that imports and peak memory are measured from a clean start) and
 prints the timings and peak resident memory.
 
 The generator is checked against the real recorder: the keys of a history line and of a
-``trials.json`` entry must be those that ``SweepRecorder`` writes for the same reports.
+``trials.jsonl`` entry must be those that ``SweepRecorder`` writes for the same reports.
 
 Usage::
 
@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from raysweep.files import TRIALS_LOG_FILE
 
 PARAMETERS = ["lr", "batch_size", "optimizer", "model.layers", "model.dropout"]
 METRIC = "val_loss"
@@ -64,13 +66,17 @@ def _meta(name: str) -> dict[str, Any]:
 def _record(tid: str, config: dict[str, Any], steps: int, last: float, best: float,
             started: float, status: str) -> dict[str, Any]:
     # The keys and order of SweepRecorder._record, filled in as a finished trial has them.
+    line = _history_line(tid, steps, last)
     return {
         "trial_id": tid,
         "status": status,
         "config": config,
         "steps": steps,
+        "reports": steps,
         "last": last,
         "best": best,
+        "summary": {k: v for k, v in line.items() if k not in ("trial_id", "step", "time_s")},
+        "bad_lines": 0,
         "started": started,
         "ended": started + steps * 0.5,
         "node": "10.0.0.%d" % (int(tid, 16) % 8),
@@ -78,6 +84,7 @@ def _record(tid: str, config: dict[str, Any], steps: int, last: float, best: flo
         "error": None,
         "stop_reason": "band 3: 0.41 > 0.39" if status == "stopped" else None,
         "failures": 0,
+        "retries": 0,
         "dir": f"trial_{tid}",
     }
 
@@ -113,8 +120,8 @@ def write_sweep(root: Path, trials: int, steps: int, seed: int = 0) -> Path:
             history.write("\n".join(lines) + "\n")
             records.append(_record(tid, _config(rng), n, losses[-1], min(losses), t0 + i,
                                    "stopped" if stopped else "finished"))
-    with open(root / "trials.json", "w", encoding="utf-8") as f:
-        json.dump({"trials": records, "updated": time.time()}, f)
+    with open(root / TRIALS_LOG_FILE, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in records)
     return root
 
 
@@ -122,6 +129,7 @@ def check_format_against_recorder() -> None:
     """Fail if the generator's keys differ from what the real SweepRecorder writes."""
     from types import SimpleNamespace
 
+    from raysweep.analysis.tables import read_trials
     from raysweep.execution.recorder import SweepRecorder
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +144,7 @@ def check_format_against_recorder() -> None:
         recorder.on_trial_complete(0, [], trial)
         recorder.close()
         line = json.loads((Path(tmp) / "history.jsonl").read_text().splitlines()[0])
-        entry = json.loads((Path(tmp) / "trials.json").read_text())["trials"][0]
+        entry = read_trials(Path(tmp))[0]
     ours_line = _history_line("00000000", 1, 0.5)
     ours_entry = _record("00000000", {"lr": 0.1}, 1, 0.5, 0.5, 0.0, "finished")
     if list(line) != list(ours_line):

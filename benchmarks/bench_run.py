@@ -153,7 +153,9 @@ def run_raysweep_programs(n: int, sleep: float, workdir: Path, name: str) -> dic
     result = raysweep.run(sweep, storage=workdir / "results", name=name)
     wall = time.perf_counter() - t
     assert len(result.trials) == n and (result.trials["status"] == "finished").all()
-    entries = json.loads((result.path / "trials.json").read_text())["trials"]
+    from raysweep.analysis.tables import read_trials
+
+    entries = read_trials(result.path)
     progs = sorted((json.loads(p.read_text()) for p in marks.iterdir()),
                    key=lambda m: m["start"])
     spans = sorted((e["started"], e["ended"]) for e in entries)
