@@ -16,7 +16,9 @@ promotion  :class:`PromotionScheduler` (promotion-type ASHA, re-runs from the st
 
 Every scheduler built here is a :class:`SweepScheduler`: it keeps ``stop_reasons``
 (``trial_id -> reason``) for the trials it stopped, which is how the results table marks them
-"stopped", and a JSON state that raysweep saves at each trial end and resumes from.
+"stopped", and a JSON state that raysweep saves at each trial end and resumes from: a snapshot
+now and then (``scheduler.json``, which holds :data:`LOG_OFFSET_KEY`), and between snapshots
+what changed, appended to the log beside it (``scheduler.jsonl``, :func:`log_path_of`).
 """
 
 from __future__ import annotations
@@ -50,13 +52,14 @@ if TYPE_CHECKING:
 
     from raysweep.sweep.model import EarlyTerminate, Metric
 
-    from ._base import StopReasonCallback, SweepScheduler
+    from ._base import LOG_OFFSET_KEY, StopReasonCallback, SweepScheduler, log_path_of
     from .hyperband import WandbHyperbandScheduler
     from .promotion import PromotionScheduler
     from .ray_schedulers import RecordingAsha, RecordingMedian
 
 __all__ = [
     "BANDS_ERROR",
+    "LOG_OFFSET_KEY",
     "SCHEDULERS",
     "STOP_REASON_KEY",
     "AshaParams",
@@ -73,6 +76,7 @@ __all__ = [
     "asha_params",
     "bands",
     "decide",
+    "log_path_of",
     "make_callbacks",
     "make_scheduler",
     "median_params",
@@ -83,6 +87,8 @@ __all__ = [
 
 # Names served by ``__getattr__`` so that importing this package does not import Ray.
 _LAZY = {
+    "LOG_OFFSET_KEY": "._base",
+    "log_path_of": "._base",
     "RecordingAsha": ".ray_schedulers",
     "RecordingMedian": ".ray_schedulers",
     "StopReasonCallback": "._base",

@@ -31,6 +31,7 @@ cut back to the values reported before that iteration, as if those later ones ne
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +138,7 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
                 f"metric={self._metric!r}, mode={self._mode!r})"
             )
         self._live.add(trial.trial_id)
+        self._touch(trial.trial_id)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         """Record the trial's metric value and judge it; called by Tune for each result.
@@ -148,6 +150,7 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
         """
         trial_id = trial.trial_id
         self._live.add(trial_id)
+        self._touch(trial_id)
         recorded, restarted = self._record(trial_id, result)
         losses = self._losses(trial_id)
         if restarted:
@@ -237,6 +240,39 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
         self.stop_reasons = dict(state["stop_reasons"])
         self._limits.clear()
 
+    def trial_state(self, trial_id: str) -> dict[str, Any] | None:
+        """The trial's history, whether it is live, and its mark (see :meth:`state_dict`)."""
+        state: dict[str, Any] = {}
+        history = self._histories.get(trial_id)
+        if history is not None:
+            state["history"] = [list(p) for p in history]
+        if trial_id in self._live:
+            state["live"] = True
+        marked = self._marked.get(trial_id)
+        if marked is not None:
+            state["marked"] = dataclasses.asdict(marked)
+        return state or None
+
+    def load_trial_states(self, states: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Replace these trials' parts of the state by :meth:`trial_state`'s output."""
+        for trial_id, state in states.items():
+            state = state or {}
+            history = state.get("history")
+            if history is None:
+                self._histories.pop(trial_id, None)
+            else:
+                self._histories[trial_id] = [(int(it), float(loss)) for it, loss in history]
+            if state.get("live"):
+                self._live.add(trial_id)
+            else:
+                self._live.discard(trial_id)
+            marked = state.get("marked")
+            if marked is None:
+                self._marked.pop(trial_id, None)
+            else:
+                self._marked[trial_id] = Decision(**marked)
+        self._limits.clear()
+
     # -- internals ---------------------------------------------------------------------
 
     def _record(self, trial_id: str, result: Mapping[str, Any]) -> tuple[bool, bool]:
@@ -294,25 +330,34 @@ class WandbHyperbandScheduler(SweepScheduler, FIFOScheduler):
             decision = self.rule.judge(losses, latest, self._limit(latest))
             if decision.stop:
                 self._marked[other] = decision
+                self._touch(other)
 
     def _stop(self, trial_id: str, decision: Decision, step: int) -> str:
         self.stop_reasons[trial_id] = decision.reason_at(step)
         return TrialScheduler.STOP
 
     def _retire(self, trial_id: str) -> None:
+        self._touch(trial_id)
         self._live.discard(trial_id)
         self._marked.pop(trial_id, None)
 
-    def resume_from(self, state: Mapping[str, Any], dropped_ids: Iterable[str]) -> None:
+    def resume_from(
+        self,
+        state: Mapping[str, Any],
+        dropped_ids: Iterable[str],
+        log: str | os.PathLike[str] | None = None,
+    ) -> None:
         """As :meth:`SweepScheduler.resume_from`; no saved trial is live any more (each one
         ended, and then it is not live in the last save, or it is dropped)."""
-        super().resume_from({**state, "live": []}, dropped_ids)
+        registered = set(self._live)  # trials added since this scheduler was built
+        super().resume_from(state, dropped_ids, log)
+        self._live &= registered
 
     def forget(self, trial_ids: Iterable[str]) -> None:
         """Drop every trace of these trials (a resumed sweep runs them again as new trials,
         so their old reports must not count twice in the band thresholds)."""
         for trial_id in trial_ids:
-            self._retire(trial_id)
+            self._retire(trial_id)  # marks it touched
             self._histories.pop(trial_id, None)
             self.stop_reasons.pop(trial_id, None)
         self._limits.clear()

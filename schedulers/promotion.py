@@ -16,12 +16,13 @@ the first rung); re-runs are not its proposals.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from ._base import SweepScheduler
+from ._base import LOG_OFFSET_KEY, SweepScheduler
 from ._hyperband_rule import valid_history
 from .promotion_ladder import PromotionLadder
 
@@ -65,7 +66,10 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
 
         Called by the searcher before each new proposal (``TuneSearcher.take_reruns_from``).
         """
-        return self.ladder.take(trial_id)
+        config = self.ladder.take(trial_id)
+        if config is not None:
+            self._touch_trial(trial_id)  # and the lineage promoted
+        return config
 
     def waiting(self) -> bool:
         """Whether a running trial may still make a re-run due."""
@@ -84,6 +88,7 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
 
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
         self.ladder.add(trial.trial_id, trial.config)
+        self._touch_trial(trial.trial_id)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         """Stop the trial once it has reported as many times as its rung."""
@@ -93,6 +98,7 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
             return TrialScheduler.CONTINUE
         # The value must be a finite number to rank; valid_history says which are (as W&B).
         value = valid_history([result.get(str(self._metric))])
+        self._touch_trial(trial.trial_id)
         stop = self.ladder.reach(trial.trial_id, value[0] if value else None)
         self.stop_reasons[trial.trial_id] = stop.reason
         return TrialScheduler.STOP
@@ -100,15 +106,18 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
     def on_trial_complete(
         self, tune_controller: Any, trial: Trial, result: dict[str, Any] | None
     ) -> None:
+        self._touch_trial(trial.trial_id)
         self.ladder.end(trial.trial_id, stopped=trial.trial_id in self.stop_reasons)
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
         # Tune also calls this before it retries a trial (FailureConfig.max_failures); the
         # retry keeps the trial, its id and its budget.
         if not trial.should_recover():  # type: ignore[no-untyped-call]
+            self._touch_trial(trial.trial_id)
             self.ladder.end(trial.trial_id, stopped=False, failed=True)
 
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        self._touch_trial(trial.trial_id)
         self.ladder.remove(trial.trial_id)
 
     def debug_string(self) -> str:
@@ -142,16 +151,37 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
         self.ladder.load_state_dict(state["ladder"])
         self.stop_reasons = dict(state["stop_reasons"])
 
-    def resume_from(self, state: Mapping[str, Any], dropped_ids: Iterable[str]) -> None:
+    def trial_state(self, trial_id: str) -> dict[str, Any] | None:
+        """What the ladder holds under the id, as a trial and as a lineage."""
+        return self.ladder.id_state(trial_id)
+
+    def load_trial_states(self, states: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Replace what the ladder holds under these ids by :meth:`trial_state`'s output."""
+        self.ladder.load_id_states(states)
+
+    def _touch_trial(self, trial_id: str) -> None:
+        """Mark the trial and its lineage (whose values, promotions or end may change)."""
+        self._touch(trial_id, self.ladder.lineage_of(trial_id) or trial_id)
+
+    def resume_from(
+        self,
+        state: Mapping[str, Any],
+        dropped_ids: Iterable[str],
+        log: str | os.PathLike[str] | None = None,
+    ) -> None:
         """Load a crashed sweep's state; every trial it shows running is dropped, including
-        one whose start never reached ``trials.json``: none survived the driver, and one left
+        one whose start never reached the trials file: none survived the driver, and one left
         running would make the searcher wait for it forever."""
         self.load_state_dict(state)
+        if log is not None:
+            self._replay(log, state.get(LOG_OFFSET_KEY))
         self.forget({*dropped_ids, *self.ladder.live_ids()})
 
     def forget(self, trial_ids: Iterable[str]) -> None:
         """Drop trials that had not ended (see :meth:`runs_again`)."""
         ids = list(trial_ids)
+        for trial_id in ids:
+            self._touch_trial(trial_id)
         self._dropped_reruns = {t for t in ids if self.ladder.lineage_of(t) is not None}
         self.ladder.forget(ids)
         for trial_id in ids:

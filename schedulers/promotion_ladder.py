@@ -233,3 +233,54 @@ class PromotionLadder:
         self._configs = copy.deepcopy(dict(state["configs"]))
         self._live = {k: (str(v[0]), int(v[1])) for k, v in state["live"].items()}
         self._closed = set(state["closed"])
+
+    def id_state(self, key: str) -> dict[str, Any] | None:
+        """What the state holds under one id, as a lineage (its rung values, promotions,
+        configuration, whether closed) and as a trial (running as which lineage and level);
+        None if nothing. Its size does not depend on other ids.
+
+        >>> ladder = PromotionLadder([1, 3], eta=2)
+        >>> ladder.add("a", {"x": 1}); _ = ladder.reach("a", 0.5)
+        >>> ladder.id_state("a")
+        {'at': [[0, 0.5]], 'config': {'x': 1}, 'live': ['a', 0]}
+        """
+        state: dict[str, Any] = {}
+        at = [[level, None if math.isnan(v[key]) else v[key]]
+              for level, v in enumerate(self._at) if key in v]
+        if at:
+            state["at"] = at
+        promoted = [level for level, p in enumerate(self._promoted) if key in p]
+        if promoted:
+            state["promoted"] = promoted
+        if key in self._configs:
+            state["config"] = copy.deepcopy(self._configs[key])
+        if key in self._live:
+            state["live"] = list(self._live[key])
+        if key in self._closed:
+            state["closed"] = True
+        return state or None
+
+    def load_id_states(self, states: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Replace what the state holds under each id by :meth:`id_state`'s output (None:
+        nothing)."""
+        for key, state in states.items():
+            for at in self._at:
+                at.pop(key, None)
+            for promoted in self._promoted:
+                promoted.discard(key)
+            self._configs.pop(key, None)
+            self._live.pop(key, None)
+            self._closed.discard(key)
+            if state is None:
+                continue
+            for level, value in state.get("at", ()):
+                self._at[level][key] = math.nan if value is None else float(value)
+            for level in state.get("promoted", ()):
+                self._promoted[level].add(key)
+            if "config" in state:
+                self._configs[key] = copy.deepcopy(dict(state["config"]))
+            if "live" in state:
+                lineage, level = state["live"]
+                self._live[key] = (str(lineage), int(level))
+            if state.get("closed"):
+                self._closed.add(key)

@@ -68,10 +68,12 @@ class RecordingAsha(SweepScheduler, AshaInternals):
         super().on_trial_add(tune_controller, trial)
         if known is not None:
             self.assign(trial.trial_id, known)
+        self._touch(trial.trial_id)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         """Judge the trial as Ray's ASHA does; record the reason when it stops it."""
         trial_id = trial.trial_id
+        self._touch(trial_id)
         bracket = self.bracket_of(trial_id)
         before = self._rungs_holding(bracket, trial_id)
         action: str = super().on_trial_result(tune_controller, trial, result)
@@ -79,8 +81,16 @@ class RecordingAsha(SweepScheduler, AshaInternals):
             self.stop_reasons[trial_id] = self._reason(trial_id, result, bracket, before)
         return action
 
+    def on_trial_complete(
+        self, tune_controller: Any, trial: Trial, result: dict[str, Any]
+    ) -> None:
+        """Record the trial's last result at its rung, as Ray does, and retire it."""
+        self._touch(trial.trial_id)
+        super().on_trial_complete(tune_controller, trial, result)
+
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
         """Forget a trial removed before it ran (Ray raises if it was never added)."""
+        self._touch(trial.trial_id)
         self.untrack(trial.trial_id)
 
     def debug_string(self) -> str:
@@ -160,14 +170,55 @@ class RecordingAsha(SweepScheduler, AshaInternals):
         self.num_stopped = int(state["num_stopped"])
         self.stop_reasons = dict(state["stop_reasons"])
 
+    def trial_state(self, trial_id: str) -> dict[str, Any] | None:
+        """The trial's bracket while Ray tracks it, and its rewards as ``[bracket, rung
+        index, reward]`` (see :meth:`state_dict`)."""
+        state: dict[str, Any] = {}
+        bracket = self.bracket_of(trial_id)
+        if bracket is not None:
+            state["bracket"] = bracket
+        rewards = [
+            [b, r, finite_float(recorded[trial_id])]
+            for b, rungs in enumerate(self.bracket_rungs())
+            for r, (_, recorded) in enumerate(rungs)
+            if trial_id in recorded
+        ]
+        if rewards:
+            state["rewards"] = rewards
+        return state or None
+
+    def load_trial_states(self, states: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Replace these trials' brackets and rewards by :meth:`trial_state`'s output."""
+        brackets = self.bracket_rungs()
+        for trial_id, state in states.items():
+            self._drop(trial_id)
+            if state is None:
+                continue
+            if state.get("bracket") is not None:
+                self.assign(trial_id, int(state["bracket"]))
+            for b, r, reward in state.get("rewards", ()):
+                brackets[b][r][1][trial_id] = _from_json(reward)
+
+    def shared_state(self) -> dict[str, Any]:
+        """How many trials Ray's ASHA stopped (its status line shows it)."""
+        return {"num_stopped": self.num_stopped}
+
+    def load_shared_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`shared_state`'s output."""
+        self.num_stopped = int(state["num_stopped"])
+
+    def _drop(self, trial_id: str) -> None:
+        for rungs in self.bracket_rungs():
+            for _, recorded in rungs:
+                recorded.pop(trial_id, None)
+        self.untrack(trial_id)
+
     def forget(self, trial_ids: Iterable[str]) -> None:
         """Drop these trials from every rung (a resumed sweep runs them again as new trials,
         so their old values must not count twice in the cutoffs)."""
         for trial_id in trial_ids:
-            for rungs in self.bracket_rungs():
-                for _, recorded in rungs:
-                    recorded.pop(trial_id, None)
-            self.untrack(trial_id)
+            self._touch(trial_id)
+            self._drop(trial_id)
             self.stop_reasons.pop(trial_id, None)
 
 
@@ -197,6 +248,7 @@ class RecordingMedian(SweepScheduler, MedianInternals):
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         """Judge the trial as Ray's median rule does; record the reason when it stops it."""
         trial_id = trial.trial_id
+        self._touch(trial_id)
         slim = self._slim(trial_id, result)
         if slim is None:
             return TrialScheduler.CONTINUE
@@ -209,6 +261,7 @@ class RecordingMedian(SweepScheduler, MedianInternals):
         self, tune_controller: Any, trial: Trial, result: dict[str, Any] | None
     ) -> None:
         """Record a finished or stopped trial's last result, once."""
+        self._touch(trial.trial_id)
         slim = self._slim(trial.trial_id, result or {})
         if slim is not None:
             self.record_last(tune_controller, trial.trial_id, slim)
@@ -277,9 +330,44 @@ class RecordingMedian(SweepScheduler, MedianInternals):
         self.replace_stopped(state["stopped"])
         self.stop_reasons = dict(state["stop_reasons"])
 
+    def trial_state(self, trial_id: str) -> dict[str, Any] | None:
+        """The trial's ``[time, value]`` pairs and whether Ray's rule stopped it."""
+        state: dict[str, Any] = {}
+        history = self.results_of(trial_id)
+        if history is not None:
+            state["results"] = [
+                [r[self.time_attr], finite_float(r[self.metric])] for r in history
+            ]
+        # Ray's rule marks a trial stopped exactly when it answers STOP, which is when a
+        # reason is recorded (the set itself is only read whole, through stopped_ids()).
+        if trial_id in self.stop_reasons:
+            state["stopped"] = True
+        return state or None
+
+    def load_trial_states(self, states: Mapping[str, Mapping[str, Any] | None]) -> None:
+        """Replace these trials' results and stops by :meth:`trial_state`'s output (Ray's
+        state is replaced whole, once)."""
+        results = self.all_results()
+        stopped = set(self.stopped_ids())
+        for trial_id, state in states.items():
+            state = state or {}
+            if "results" in state:
+                results[trial_id] = [
+                    {self.time_attr: t, self.metric: _from_json(v)} for t, v in state["results"]
+                ]
+            else:
+                results.pop(trial_id, None)
+            if state.get("stopped"):
+                stopped.add(trial_id)
+            else:
+                stopped.discard(trial_id)
+        self.replace_results(results)
+        self.replace_stopped(stopped)
+
     def forget(self, trial_ids: Iterable[str]) -> None:
         """Drop these trials' results (a resumed sweep runs them again as new trials, so
         their old results must not count twice in the medians)."""
         for trial_id in trial_ids:
+            self._touch(trial_id)
             self.drop(trial_id)
             self.stop_reasons.pop(trial_id, None)
