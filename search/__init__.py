@@ -16,7 +16,9 @@ bayes      ``BayesProposer``               ``bayes.py`` (its model loads when us
 =========  ==============================  ===========================================
 
 ``_support.py`` counts and enumerates finite spaces for the searches that never repeat a
-configuration.
+configuration. ``_journal.py`` is the searcher's saved state in a sweep directory (a paced
+snapshot and a journal of the events since it): :func:`read_saved_searcher` reads it without
+Ray, for ``raysweep resume``.
 
 Adding an algorithm: write one module holding a class that follows :class:`Proposer`
 (``propose`` / ``observe`` / ``get_state`` / ``set_state``, losses lower-is-better), then add
@@ -36,6 +38,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._base import FlatConfig, Proposer
+from ._journal import SavedSearcher, SearchLedger, read_saved_searcher
 from ._registry import SEARCHERS, ProposerFactory, make_proposer, make_searcher
 from .grid import GridProposer
 from .random import RandomProposer
@@ -50,9 +53,12 @@ __all__ = [
     "Proposer",
     "ProposerFactory",
     "RandomProposer",
+    "SavedSearcher",
+    "SearchLedger",
     "TuneSearcher",
     "make_proposer",
     "make_searcher",
+    "read_saved_searcher",
 ]
 
 

@@ -17,34 +17,33 @@ The only Ray-aware search module. It owns what proposers must not care about:
 - outstanding proposals: with a limit (:meth:`TuneSearcher.limit_outstanding`, bayes), no new
   proposal while that many are running or waiting to start, since each one made before the
   others' results arrive is made on guesses; Tune asks again later;
-- checkpoints as JSON, not a pickle of ``__dict__``.
+- checkpoints as JSON, not a pickle of ``__dict__``; in a sweep directory a paced snapshot and
+  a journal of the events since (``_journal.py``), so saving costs no more per trial in a
+  long sweep than in a short one.
 """
 
 from __future__ import annotations
 
-import copy
 import json
+import os
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
 from ray.tune.search import Searcher
 
-from raysweep.files import write_json_atomic
+from raysweep.files import SEARCHER_LOG_FILE, AppendLog, SnapshotPacer, write_json_atomic
 from raysweep.numeric import finite_float
 from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig, Proposer
+from ._journal import STATE_FORMAT, SavedSearcher, SearchLedger, encode_flat, plain, replay
 
 if TYPE_CHECKING:
     from raysweep.sweep.model import SweepConfig
 
 __all__ = ["Reruns", "TuneSearcher"]
-
-_STATE_FORMAT = "raysweep.search.TuneSearcher/1"
-_TIMED_PROPOSALS = 100  # how many of the latest proposals' durations the state keeps
 
 
 class Reruns(Protocol):
@@ -97,18 +96,14 @@ class TuneSearcher(Searcher):
         self._proposer = proposer
         self._space = space
         self._target = target
-        self._live: dict[str, FlatConfig] = {}
-        self._best: dict[str, float] = {}
-        self._target_reached = False
+        self._ledger = SearchLedger()
         self._finished = False
-        self._requeued: list[FlatConfig] = []
         self._autosave_path: str | None = None
+        self._log: AppendLog | None = None
+        self._pacer = SnapshotPacer()
+        self._unsaved = False  # journal records that no snapshot includes yet
         self._reruns: Reruns | None = None
         self._limit: Callable[[], int] | None = None
-        self._peak_live = 0
-        # Seconds the proposer took for its last new proposals (a bounded window, so the
-        # state stays small in long sweeps): what a model costs, seen from a finished sweep.
-        self._propose_seconds: deque[float] = deque(maxlen=_TIMED_PROPOSALS)
 
     @classmethod
     def from_config(cls, cfg: SweepConfig, proposer: Proposer) -> TuneSearcher:
@@ -129,13 +124,15 @@ class TuneSearcher(Searcher):
 
     @property
     def trial_scores(self) -> dict[str, float]:
-        """Best finite metric value reported by each trial so far (raw, not sign-adjusted)."""
-        return dict(self._best)
+        """Best finite metric value reported so far by each running trial (raw, not
+        sign-adjusted). A trial's entry goes when it ends: its score then went to the proposer,
+        and the trial tables keep every trial's best."""
+        return dict(self._ledger.best)
 
     @property
     def target_reached(self) -> bool:
         """True once a finished trial reached ``metric.target``; no trial starts after it."""
-        return self._target_reached
+        return self._ledger.target_reached
 
     def take_reruns_from(self, source: Reruns | None) -> None:
         """Ask ``source`` for a configuration to run again before each new proposal."""
@@ -150,12 +147,12 @@ class TuneSearcher(Searcher):
     @property
     def propose_seconds(self) -> list[float]:
         """How long the proposer took for each of the latest (up to 100) new proposals."""
-        return list(self._propose_seconds)
+        return list(self._ledger.propose_seconds)
 
     @property
     def peak_outstanding(self) -> int:
         """The most proposals that were ever outstanding at once (saved with the state)."""
-        return self._peak_live
+        return self._ledger.peak_live
 
     def set_search_properties(
         self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any
@@ -180,61 +177,145 @@ class TuneSearcher(Searcher):
 
         Called by Tune each time it can start a trial.
         """
-        if self._target_reached or self._finished:
+        ledger = self._ledger
+        if ledger.target_reached or self._finished:
             return Searcher.FINISHED
         if self._reruns is not None:
             again = self._reruns.rerun(trial_id)
             if again is not None:
-                return again
-        if self._requeued:
-            flat = self._requeued.pop(0)
-        elif self._limit is not None and len(self._live) >= self._limit():
+                return again  # the scheduler's to remember, not the searcher's
+        seconds: float | None = None
+        if ledger.requeued:
+            flat = ledger.requeued.pop(0)
+            source = "requeued"
+        elif self._limit is not None and len(ledger.live) >= self._limit():
             return None  # Tune asks again on its next step
         else:
-            started = time.perf_counter()
-            proposed = self._proposer.propose()
-            self._propose_seconds.append(time.perf_counter() - started)
+            proposed: FlatConfig | None = None
+            if not ledger.exhausted:
+                started = time.perf_counter()
+                proposed = self._proposer.propose()
+                seconds = time.perf_counter() - started
+                ledger.propose_seconds.append(seconds)
+                if proposed is None:
+                    # For good: the space is used up (Proposer.propose). Asked again, a
+                    # proposer could still change its state (random with `unique` draws
+                    # again), and Tune asks at every step while a re-run may come.
+                    ledger.exhausted = True
+                    self._record(self._proposal(trial_id, "proposer", None, seconds))
             if proposed is None:
                 # Tune asks again later after None; FINISHED would end the sweep.
                 waiting = self._reruns is not None and self._reruns.waiting()
                 return None if waiting else Searcher.FINISHED
             flat = proposed
-        self._live[trial_id] = flat
-        self._peak_live = max(self._peak_live, len(self._live))
-        self._autosave()
-        config: dict[str, Any] = _plain(self._space.unflatten(flat))
+            source = "proposer"
+        ledger.start(trial_id, flat)
+        self._record(self._proposal(trial_id, source, flat, seconds))
+        config: dict[str, Any] = plain(self._space.unflatten(flat))
         return config
 
     def finish(self) -> None:
         """Propose no more trials (``raysweep stop``); running trials finish."""
         self._finished = True
 
-    def autosave_to(self, path: str | None) -> None:
-        """Write the state to ``path`` (JSON, atomically) after every suggestion and every
-        finished trial, so a killed driver can resume exactly (see :meth:`abandon_live`)."""
+    def autosave_to(self, path: str | None, *, pacer: SnapshotPacer | None = None) -> None:
+        """Keep the state in the sweep directory: a snapshot at ``path`` (written now, then as
+        ``pacer`` says, by default a :class:`~raysweep.files.SnapshotPacer`, and at
+        :meth:`close`) and every event appended to the journal beside it (``searcher.jsonl``),
+        so a killed driver resumes exactly (see :meth:`load_saved` and :meth:`abandon_live`).
+        None stops saving.
+        """
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         self._autosave_path = path
+        self._pacer = pacer if pacer is not None else SnapshotPacer()
+        if path is None:
+            return
+        log_path = Path(path).with_name(SEARCHER_LOG_FILE)
+        _cut_partial_line(log_path)
+        self._log = AppendLog(log_path)
+        self._snapshot()
+
+    def close(self) -> None:
+        """Write the last snapshot (if the journal has records it lacks) and close the journal.
+
+        Call when the sweep ends; a later event reopens the journal.
+        """
+        if self._log is None:
+            return
+        if self._unsaved:
+            self._snapshot()
+        self._log.close()
 
     def abandon_live(self) -> list[FlatConfig]:
         """After a restore: forget the trials that were running when the driver died and run
         their configs again first. Returns those configs."""
-        configs = list(self._live.values())
-        self._live.clear()
-        self._requeued = configs + self._requeued
+        ledger = self._ledger
+        configs = list(ledger.live.values())
+        ledger.live.clear()
+        ledger.best.clear()  # no trial runs now: their values are of trials that never end
+        ledger.requeued = configs + ledger.requeued
+        self._snapshot()
         return configs
 
     def requeue(self, configs: list[FlatConfig]) -> None:
         """Run these configs next (before new proposals), skipping ones already queued."""
-        known = {self._space.key(f) for f in self._requeued}
+        requeued = self._ledger.requeued
+        known = {self._space.key(f) for f in requeued}
         for flat in configs:
             key = self._space.key(flat)
             if key not in known:
                 known.add(key)
-                self._requeued.append(flat)
+                requeued.append(flat)
+        self._snapshot()
 
-    def _autosave(self) -> None:
-        if self._autosave_path is None:
+    def load_saved(self, saved: SavedSearcher) -> None:
+        """Continue from a sweep directory's saved state: its snapshot, then the journal's
+        records after it (proposals are made again, ends observed again), so the searcher and
+        its proposer are where they were at the last record.
+
+        Raises:
+            ValueError: if the snapshot was not written by this class.
+        """
+        self.set_state(dict(saved.state))
+        replay(self._ledger, saved.records, self._proposer)
+
+    @staticmethod
+    def _proposal(
+        trial_id: str, source: str, flat: FlatConfig | None, seconds: float | None
+    ) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "event": "propose",
+            "trial": trial_id,
+            "from": source,
+            "config": None if flat is None else encode_flat(flat),
+        }
+        if seconds is not None:
+            record["seconds"] = round(seconds, 6)
+        return record
+
+    def _record(self, record: dict[str, Any]) -> None:
+        """Append an event to the journal, and write a snapshot if one is due."""
+        if self._log is None:
             return
-        write_json_atomic(self._autosave_path, self.get_state())
+        offset = self._log.append(record)
+        if self._pacer.due():
+            self._snapshot(offset)
+        else:
+            self._unsaved = True
+
+    def _snapshot(self, offset: int | None = None) -> None:
+        """Write the state and the journal offset it includes (when saving at all)."""
+        path, log = self._autosave_path, self._log
+        if path is None or log is None:
+            return
+        started = time.monotonic()
+        state = self.get_state()
+        state["log_offset"] = log.offset() if offset is None else offset
+        write_json_atomic(path, state)
+        self._pacer.wrote(started)
+        self._unsaved = False
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Fold one report into the trial's best value.
@@ -256,67 +337,46 @@ class TuneSearcher(Searcher):
         """
         if result:
             self._fold(trial_id, result)
-        best = self._best.get(trial_id)
-        if best is not None and self._reaches_target(best):
-            self._target_reached = True
-        flat = self._live.pop(trial_id, None)
-        if flat is None:
-            return  # not one of ours (or already reported): nothing to tell the proposer
+        best = self._ledger.best.get(trial_id)
+        reached = best is not None and self._reaches_target(best)
+        had_best = best is not None
+        flat = self._ledger.end(trial_id, reached)
+        if flat is None and not had_best:
+            return  # not one of ours (or already reported): nothing changed
         loss: float | None = None
-        # W&B imputes failed runs whatever they logged; the proposer decides how (None).
-        if best is not None and not error:
-            loss = best if self._mode != "max" else -best
-        self._proposer.observe(flat, loss)
-        self._autosave()
+        if flat is not None:
+            # W&B imputes failed runs whatever they logged; the proposer decides how (None).
+            if best is not None and not error:
+                loss = best if self._mode != "max" else -best
+            self._proposer.observe(flat, loss)
+        # Also for a re-run (not the proposer's): its value counts for metric.target.
+        self._record({"event": "end", "trial": trial_id, "loss": loss, "error": error,
+                      "target": reached})
 
     def get_state(self) -> dict[str, Any]:
         """Return the adapter's and the proposer's state as JSON-ready data."""
         return {
-            "format": _STATE_FORMAT,
+            "format": STATE_FORMAT,
             "proposer": self._proposer.get_state(),
             "metric": self._metric,
             "mode": self._mode,
-            "target_reached": self._target_reached,
-            "peak_outstanding": self._peak_live,
-            "propose_seconds": [round(t, 6) for t in self._propose_seconds],
-            "best": dict(self._best),
-            "live": [
-                [trial_id, [[list(path), value] for path, value in flat.items()]]
-                for trial_id, flat in self._live.items()
-            ],
-            "requeued": [
-                [[list(path), value] for path, value in flat.items()] for flat in self._requeued
-            ],
+            **self._ledger.to_json(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`get_state`'s output (after a JSON round trip).
+        """Restore :meth:`get_state`'s output (after a JSON round trip), also of an older
+        format. The journal is not read: see :meth:`load_saved`.
 
         Raises:
             ValueError: if ``state`` was not written by this class.
         """
-        if state.get("format") != _STATE_FORMAT:
-            raise ValueError(
-                f"searcher state format must be {_STATE_FORMAT!r}, "
-                f"but got {state.get('format')!r}"
-            )
+        ledger = SearchLedger.from_json(state)
         self._proposer.set_state(state["proposer"])
         if self._metric is None:
             self._metric = state.get("metric")
         if self._mode is None:
             self._mode = state.get("mode")
-        self._target_reached = bool(state["target_reached"])
-        self._peak_live = int(state.get("peak_outstanding", 0))
-        self._propose_seconds.clear()
-        self._propose_seconds.extend(float(t) for t in state.get("propose_seconds", []))
-        self._best = {str(k): float(v) for k, v in state["best"].items()}
-        self._live = {
-            str(trial_id): {tuple(path): value for path, value in items}
-            for trial_id, items in state["live"]
-        }
-        self._requeued = [
-            {tuple(path): value for path, value in items} for items in state.get("requeued", [])
-        ]
+        self._ledger = ledger
 
     def save(self, checkpoint_path: str) -> None:
         """Write the state to ``checkpoint_path`` as JSON.
@@ -339,9 +399,10 @@ class TuneSearcher(Searcher):
         value = finite_float(_lookup(result, self._metric))
         if value is None:
             return
-        best = self._best.get(trial_id)
+        scores = self._ledger.best
+        best = scores.get(trial_id)
         if best is None or (value > best if self._mode == "max" else value < best):
-            self._best[trial_id] = value
+            scores[trial_id] = value
 
     def _reaches_target(self, best: float) -> bool:
         if self._target is None:
@@ -361,16 +422,26 @@ def _lookup(result: Mapping[str, Any], name: str) -> Any:
     return node
 
 
-def _plain(value: Any) -> Any:
-    """Deep-copy ``value`` into plain Python types (numpy scalars and arrays converted)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_plain(v) for v in value)
-    return copy.deepcopy(value)
+def _cut_partial_line(path: Path) -> None:
+    """Cut a last line without its newline (a driver killed mid-append) off a journal, so the
+    next record starts on a line of its own instead of joining it into a line nobody reads."""
+    try:
+        with open(path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            keep = size
+            while keep > 0:
+                step = min(keep, 1 << 16)
+                f.seek(keep - step)
+                at = f.read(step).rfind(b"\n")
+                if at >= 0:
+                    keep = keep - step + at + 1
+                    break
+                keep -= step
+            f.truncate(keep)
+    except FileNotFoundError:
+        return

@@ -104,9 +104,10 @@ def test_score_is_the_best_value_ever_reported() -> None:
     searcher.suggest("t1")
     for value in (5, 1, 3):
         searcher.on_trial_result("t1", {"loss": value})
+    assert searcher.trial_scores == {"t1": 1.0}
     searcher.on_trial_complete("t1", {"loss": 3})
     assert rec.observed == [({("x",): 0}, 1.0)]
-    assert searcher.trial_scores == {"t1": 1.0}
+    assert searcher.trial_scores == {}  # an ended trial's score went to the proposer
 
 
 def test_maximize_negates_the_best_value() -> None:
@@ -114,9 +115,9 @@ def test_maximize_negates_the_best_value() -> None:
     searcher.suggest("t1")
     for value in (5, 9, 3):
         searcher.on_trial_result("t1", {"loss": value})
+    assert searcher.trial_scores == {"t1": 9.0}
     searcher.on_trial_complete("t1", {"loss": 3})
     assert rec.observed == [({("x",): 0}, -9.0)]
-    assert searcher.trial_scores == {"t1": 9.0}
 
 
 def test_the_report_that_stopped_the_trial_counts() -> None:
@@ -141,9 +142,9 @@ def test_failed_trial_with_reports_is_still_observed_as_none() -> None:
     searcher, rec = recorder_searcher()
     searcher.suggest("t1")
     searcher.on_trial_result("t1", {"loss": 0.1})
+    assert searcher.trial_scores == {"t1": 0.1}
     searcher.on_trial_complete("t1", None, error=True)
     assert rec.observed == [({("x",): 0}, None)]
-    assert searcher.trial_scores == {"t1": 0.1}
 
 
 @pytest.mark.parametrize(
@@ -269,7 +270,8 @@ def test_save_and_restore_continue_the_same_suggestions(tmp_path: Path) -> None:
 
     restored = new()
     restored.restore(str(path))
-    assert restored.trial_scores == original.trial_scores == {"t0": 0.0, "t1": 1.0, "t2": 2.0}
+    # Only the running trials' values are kept: an ended one's score went to the proposer.
+    assert restored.trial_scores == original.trial_scores == {"t1": 1.0, "t2": 2.0}
     for searcher in (original, restored):
         searcher.on_trial_complete("t1", {"loss": 1.0})
     later = [[s.suggest(f"n{i}") for i in range(5)] for s in (original, restored)]

@@ -130,12 +130,20 @@ def nothing_left(sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan, cap: int) 
         return f"all {cap} trials it may run have ended"
     if plan.dropped_ids:
         return None
-    state = _saved_state(sweep_dir / SEARCHER_FILE)
+    from raysweep.search import read_saved_searcher
+
+    path = sweep_dir / SEARCHER_FILE
+    state = _saved_state(path)
     if not isinstance(state, dict):
         return None
-    if state.get("live") or state.get("requeued"):
+    try:
+        # The snapshot and the journal's events after it: the state as the driver left it.
+        ledger = read_saved_searcher(path, state).replayed()
+    except (KeyError, TypeError, ValueError):
+        return None  # not a state this version reads: restore_searcher says so
+    if ledger.live or ledger.requeued:
         return None  # trials the searcher handed out and never saw end run again
-    if state.get("target_reached"):
+    if ledger.target_reached:
         return "a trial reached the metric's target"
     et = cfg.early_terminate
     if (cfg.method is Method.GRID and (et is None or et.type != "promotion")
@@ -169,9 +177,13 @@ def restore_searcher(
     Call after :func:`restore_scheduler`: a re-run of a promoted configuration is the
     scheduler's to run again, not a proposal.
     """
-    state = _saved_state(sweep_dir / SEARCHER_FILE)
+    from raysweep.search import read_saved_searcher
+
+    path = sweep_dir / SEARCHER_FILE
+    state = _saved_state(path)
     if state is not None:
-        searcher.set_state(state)
+        # The snapshot, then the journal's events after it (searcher.jsonl).
+        searcher.load_saved(read_saved_searcher(path, state))
     # A trial the recorder saw running but the searcher already closed (the driver died
     # between the two writes) must run again too.
     searcher.abandon_live()
