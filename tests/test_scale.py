@@ -127,16 +127,13 @@ def test_trainable_lookups_are_answered_from_memory_within_the_block(
 # -- with Ray --------------------------------------------------------------------------------
 
 
-def _trial(config: dict[str, Any]) -> None:
-    import raysweep
-
-    raysweep.log({"loss": config["x"]})
-
-
 def _run(storage: Path, count: int, callbacks: list[Any] | None = None) -> Path:
     import raysweep
 
-    result = raysweep.run(SWEEP, function=_trial, count=count, storage=storage, name="s",
+    def trial(config: dict[str, Any]) -> None:  # local: pickled by value for the workers
+        raysweep.log({"loss": config["x"]})
+
+    result = raysweep.run(SWEEP, function=trial, count=count, storage=storage, name="s",
                           seed=0, extra_callbacks=callbacks)
     assert len(result.trials) == count
     assert set(result.trials["status"]) == {"finished"}
@@ -169,9 +166,10 @@ def test_tune_forgets_ended_trials_and_the_folder_does_not_grow(tmp_path: Path) 
     assert sorted(large) == sorted(small), (sorted(small), sorted(large))
     assert not [p for p in large_dir.iterdir() if p.is_dir()]
     # The logs grow by about the same bytes per trial; everything else stays about its size.
-    for name in ("history.jsonl", "trials.jsonl"):
+    logs = ("history.jsonl", "trials.jsonl", "searcher.jsonl")
+    for name in logs:
         per_trial = large[name] / 36, small[name] / 6
         assert max(per_trial) < 1.5 * min(per_trial), (name, per_trial)
     for name, size in large.items():
-        if name not in ("history.jsonl", "trials.jsonl"):
+        if name not in logs:
             assert size <= 2 * small[name] + 512, (name, small[name], size)
