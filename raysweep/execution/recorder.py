@@ -209,7 +209,7 @@ class SweepRecorder(Callback):
         entries, self._lines = read_trial_log(log)
         if _cut_tail(log):
             # A line cut by a crash: rewritten without it, so the next line starts afresh.
-            self._lines = compact_trials(self.sweep_dir)[0]
+            self._lines = compact_trials(self.sweep_dir)
         for entry in entries.values():
             rec = TrialRecord(entry)
             status = str(rec.get("status"))
@@ -266,7 +266,7 @@ class SweepRecorder(Callback):
                 self._unsynced = True
             if self._lines > _COMPACT_RATIO * self._in_file + _COMPACT_SLACK:
                 self._log.close()  # it is replaced: later lines go to the new file
-                self._lines = self._in_file = compact_trials(self.sweep_dir)[0]
+                self._lines = self._in_file = compact_trials(self.sweep_dir)
                 self._unsynced = False  # the compacted file is synced
 
     # -- bookkeeping ---------------------------------------------------------------------------

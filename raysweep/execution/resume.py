@@ -88,10 +88,7 @@ def reconcile(sweep_dir: Path) -> ResumePlan:
     earlier version gets its ``trials.jsonl`` so), after the history: a crash in between
     leaves files that reconcile the same way again.
     """
-    def unended(entry: Mapping[str, Any]) -> bool:
-        return entry.get("status") not in ENDED_STATUSES
-
-    dropped = [e for e in read_trials(sweep_dir) if unended(e)]
+    dropped = [e for e in read_trials(sweep_dir) if e.get("status") not in ENDED_STATUSES]
     dropped_ids = {str(e.get("trial_id")) for e in dropped}
     history = sweep_dir / HISTORY_FILE
     if dropped_ids and history.exists():
@@ -111,7 +108,7 @@ def reconcile(sweep_dir: Path) -> ResumePlan:
             if tid not in dropped_ids:
                 keep_lines.append(line)
         write_text_atomic(history, "".join(keep_lines), sync=True)
-    kept, _ = compact_trials(sweep_dir, drop=unended)
+    kept = compact_trials(sweep_dir, drop=dropped_ids)
     configs = {str(e.get("trial_id")): e.get("config") or {}
                for e in dropped if e.get("config") is not None}
     return ResumePlan(ended=kept, dropped_ids=dropped_ids, dropped_configs=configs)
