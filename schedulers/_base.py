@@ -179,10 +179,11 @@ class SweepScheduler(TrialScheduler, abc.ABC):
         """Save the state for a resume: a snapshot at ``checkpoint_path`` when one is due, else
         one line in the log next to it (:func:`log_path_of`) with what changed since.
 
-        Called by raysweep's recorder at each trial end (``scheduler.json``). A snapshot is
-        synced, so that after an OS crash it is not older than what the log it names held.
-        The first save to a path (also after a load) is a snapshot. Tune itself never calls
-        it; Ray's own ``save`` pickles ``__dict__``.
+        Called by raysweep's recorder at each trial end (``scheduler.json``), after Tune told
+        the scheduler of the trial's end. The first save to a path (also after a load) is a
+        snapshot. A snapshot is synced; a log line is flushed, not synced: a killed driver
+        loses none, an OS crash may lose the last ones (and a resume then starts from an
+        earlier save). Tune itself never calls it; Ray's own ``save`` pickles ``__dict__``.
         """
         path = Path(checkpoint_path)
         if self._log is None or self._snapshot != path or self.pacer.due():
@@ -201,21 +202,23 @@ class SweepScheduler(TrialScheduler, abc.ABC):
         self._touched.clear()
         self._logged_shared = shared
 
-    def save_snapshot(self, checkpoint_path: str | os.PathLike[str] | None = None) -> None:
-        """Write the whole state to ``checkpoint_path`` now (atomically, synced), with the
-        offset of the log's end.
+    def end_saving(self) -> None:
+        """Rewrite the last snapshot with the whole state, so that a resume reads no log, and
+        close the log.
 
-        Called by :meth:`save`, and at the end of the sweep (by :class:`StopReasonCallback`)
-        without a path: then it rewrites the last snapshot's file, if the state has not
-        changed since the last save (a resume reads the state of the last save; the log
-        already holds it, so skipping is safe).
+        Called by :class:`StopReasonCallback` when the sweep ends. Skipped if nothing was
+        saved, or if the state changed since the last save: a resume must read the state of
+        the last save, which the log already holds.
         """
-        if checkpoint_path is None:
-            if self._snapshot is None or self._touched:
-                return
-            path = self._snapshot
-        else:
-            path = Path(checkpoint_path)
+        if self._snapshot is not None and not self._touched:
+            self.save_snapshot(self._snapshot)
+        if self._log is not None:
+            self._log.close()  # a later save opens it again
+
+    def save_snapshot(self, checkpoint_path: str | os.PathLike[str]) -> None:
+        """Write the whole state to ``checkpoint_path`` now (atomically, synced), with the
+        offset of the log's end. Called by :meth:`save` when a snapshot is due."""
+        path = Path(checkpoint_path)
         started = time.monotonic()
         log_path = log_path_of(path)
         if self._log is None or self._log.path != log_path:
@@ -334,6 +337,6 @@ class StopReasonCallback(Callback):
             result[STOP_REASON_KEY] = reason
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
-        """Write the scheduler's full snapshot, so that a resume reads no log; called by Tune
-        once the sweep has ended."""
-        self.scheduler.save_snapshot()
+        """Write the scheduler's last snapshot (:meth:`SweepScheduler.end_saving`); called by
+        Tune once the sweep has ended."""
+        self.scheduler.end_saving()

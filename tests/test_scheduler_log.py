@@ -225,6 +225,26 @@ def test_a_copy_taken_after_any_event_resumes_as_the_whole_state_did(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_resumed_sweep_saves_on_and_resumes_again(tmp_path: Path, kind: str) -> None:
+    # The first save after a resume is a snapshot: the old log lines still name the trials
+    # the resume dropped.
+    first = _scheduler(kind)
+    first.pacer = SnapshotPacer(share=1e-9)
+    sweep = _Sweep(first, seed=19, trials=12, directory=tmp_path)
+    while len(sweep.ended) < 7 or sweep.due_save:
+        sweep.step()
+    dropped = set(sweep.live)
+    assert dropped
+    second = _scheduler(kind)
+    second.pacer = SnapshotPacer(share=1e-9)
+    restore_scheduler(second, tmp_path, ResumePlan(7, dropped, {}))
+    _Sweep(second, seed=23, trials=6, prefix="r", directory=tmp_path).run()
+    third = _scheduler(kind)
+    restore_scheduler(third, tmp_path, ResumePlan(13, set(), {}))
+    _same_after(third, _reference(kind, _whole(second), set()))
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_restore_reads_the_snapshot_and_the_log_after_it(tmp_path: Path, kind: str) -> None:
     scheduler = _scheduler(kind)
     scheduler.pacer = _Pacer(seed=2, share=0.3)  # type: ignore[assignment]
