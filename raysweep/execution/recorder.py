@@ -248,16 +248,20 @@ class SweepRecorder(Callback):
         """Append the lines of ``tids``; sync to disk at most once a second (and by
         :meth:`close`); compact the file once it holds many more lines than trials."""
         with self._lock:
+            wrote = False
             for tid in tids:
                 self._dirty.pop(tid, None)
                 rec = self.trials.get(tid)
                 if rec is None:
                     continue
                 self._log.append(rec)
+                wrote = True
                 self._lines += 1
                 if tid in self._unwritten:
                     del self._unwritten[tid]
                     self._in_file += 1
+            if not wrote:
+                return
             now = time.monotonic()
             if now - self._last_sync >= _SNAPSHOT_EVERY_S:
                 self._last_sync = now
@@ -542,13 +546,15 @@ def _cut_tail(path: Path) -> bool:
 
 
 def _fsync(path: Path) -> bool:
-    """Wait until ``path``'s data is on disk; False if it cannot be opened."""
+    """Wait until ``path``'s data is on disk; False if that could not be done."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return False
     try:
         os.fsync(fd)
+    except OSError:
+        return False  # e.g. a file system that syncs no read-only descriptor
     finally:
         os.close(fd)
     return True
