@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ray.tune.search import Searcher
 
-from raysweep.files import SEARCHER_LOG_FILE, AppendLog, SnapshotPacer, write_json_atomic
+from raysweep.files import SEARCHER_LOG_FILE, AppendLog, SnapshotPacer, write_text_atomic
 from raysweep.numeric import finite_float
 from raysweep.sweep.space import SearchSpace
 
@@ -101,7 +101,12 @@ class TuneSearcher(Searcher):
         self._autosave_path: str | None = None
         self._log: AppendLog | None = None
         self._pacer = SnapshotPacer()
-        self._unsaved = False  # journal records that no snapshot includes yet
+        # The last snapshot: the journal offset it includes, its size and what it cost (s);
+        # and how long the proposer took for the proposals journaled since.
+        self._saved_offset = 0
+        self._saved_bytes = 0
+        self._saved_cost = 0.0
+        self._replay_seconds = 0.0
         self._reruns: Reruns | None = None
         self._limit: Callable[[], int] | None = None
 
@@ -202,7 +207,7 @@ class TuneSearcher(Searcher):
                     # proposer could still change its state (random with `unique` draws
                     # again), and Tune asks at every step while a re-run may come.
                     ledger.exhausted = True
-                    self._record(self._proposal(trial_id, "proposer", None, seconds))
+                    self._record(self._proposal(trial_id, "proposer", None, seconds), seconds)
             if proposed is None:
                 # Tune asks again later after None; FINISHED would end the sweep.
                 waiting = self._reruns is not None and self._reruns.waiting()
@@ -210,7 +215,7 @@ class TuneSearcher(Searcher):
             flat = proposed
             source = "proposer"
         ledger.start(trial_id, flat)
-        self._record(self._proposal(trial_id, source, flat, seconds))
+        self._record(self._proposal(trial_id, source, flat, seconds), seconds or 0.0)
         config: dict[str, Any] = plain(self._space.unflatten(flat))
         return config
 
@@ -244,7 +249,7 @@ class TuneSearcher(Searcher):
         """
         if self._log is None:
             return
-        if self._unsaved:
+        if self._log.offset() > self._saved_offset:
             self._snapshot()
         self._log.close()
 
@@ -295,15 +300,23 @@ class TuneSearcher(Searcher):
             record["seconds"] = round(seconds, 6)
         return record
 
-    def _record(self, record: dict[str, Any]) -> None:
-        """Append an event to the journal, and write a snapshot if one is due."""
+    def _record(self, record: dict[str, Any], seconds: float = 0.0) -> None:
+        """Append an event to the journal, and write a snapshot if one is due.
+
+        Due: the pacer allows it (snapshots take a bounded share of the time), and the journal
+        since the last one would cost a resume about as much as the snapshot itself: as many
+        bytes to read, or as long to propose again (``seconds``: this proposal's). A small
+        state is then not rewritten at every event to spare a resume a few lines, and bayes,
+        whose proposals are slow to replay, still gets one at nearly every event.
+        """
         if self._log is None:
             return
         offset = self._log.append(record)
-        if self._pacer.due():
+        self._replay_seconds += seconds
+        worth = (offset - self._saved_offset >= self._saved_bytes
+                 or self._replay_seconds >= self._saved_cost)
+        if worth and self._pacer.due():
             self._snapshot(offset)
-        else:
-            self._unsaved = True
 
     def _snapshot(self, offset: int | None = None) -> None:
         """Write the state and the journal offset it includes (when saving at all)."""
@@ -312,10 +325,13 @@ class TuneSearcher(Searcher):
             return
         started = time.monotonic()
         state = self.get_state()
-        state["log_offset"] = log.offset() if offset is None else offset
-        write_json_atomic(path, state)
+        state["log_offset"] = self._saved_offset = log.offset() if offset is None else offset
+        text = json.dumps(state, default=str)  # as write_json_atomic, which gives no size
+        write_text_atomic(path, text)
         self._pacer.wrote(started)
-        self._unsaved = False
+        self._saved_bytes = len(text)
+        self._saved_cost = time.monotonic() - started
+        self._replay_seconds = 0.0
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         """Fold one report into the trial's best value.
