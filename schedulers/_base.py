@@ -31,6 +31,7 @@ from ray.tune import Callback
 from ray.tune.schedulers import TrialScheduler
 
 from raysweep.files import AppendLog, SnapshotPacer, read_log, write_json_atomic
+from raysweep.ray_internals.trials import forget_ended
 
 from ._stop_reasons import STOP_REASON_KEY
 
@@ -87,6 +88,12 @@ class SweepScheduler(TrialScheduler, abc.ABC):
         self._logged_shared: dict[str, Any] = {}
 
     # -- stop reasons ----------------------------------------------------------------------
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Any:
+        """The parent's choice, after Tune's controller forgot the ended trials (see
+        :func:`raysweep.ray_internals.trials.forget_ended`): its scans stay short."""
+        forget_ended(tune_controller)
+        return super().choose_trial_to_run(tune_controller)
 
     def stop_reason(self, trial_id: str) -> str | None:
         """Why this scheduler stopped the trial, or None if it did not.
