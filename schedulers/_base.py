@@ -72,6 +72,10 @@ class SweepScheduler(TrialScheduler, abc.ABC):
     """
 
     reruns_configurations: ClassVar[bool] = False
+    #: Set by raysweep's own runs, which record every trial themselves: Tune's controller then
+    #: forgets ended trials, so its work per step stays flat in long sweeps. Off for a scheduler
+    #: given to a plain ``tune.Tuner``, whose ``ResultGrid`` lists the trials Tune kept.
+    forgets_ended_trials: bool = False
 
     def __init__(self, **kwargs: Any) -> None:
         # The Tune scheduler after this class in the MRO takes the arguments.
@@ -90,9 +94,10 @@ class SweepScheduler(TrialScheduler, abc.ABC):
     # -- stop reasons ----------------------------------------------------------------------
 
     def choose_trial_to_run(self, tune_controller: Any) -> Any:
-        """The parent's choice, after Tune's controller forgot the ended trials (see
-        :func:`raysweep.ray_internals.trials.forget_ended`): its scans stay short."""
-        forget_ended(tune_controller)
+        """The parent's choice; with :attr:`forgets_ended_trials`, after Tune's controller
+        forgot the ended trials (see :func:`raysweep.ray_internals.trials.forget_ended`)."""
+        if self.forgets_ended_trials:
+            forget_ended(tune_controller)
         return super().choose_trial_to_run(tune_controller)
 
     def stop_reason(self, trial_id: str) -> str | None:

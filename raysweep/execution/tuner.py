@@ -179,8 +179,11 @@ def fit(
     name = sweep_dir.name
     searcher = make_searcher(cfg, seed=options.seed)
     scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
-    if scheduler is not None and scheduler.reruns_configurations:
-        searcher.take_reruns_from(scheduler)  # type: promotion: re-runs before new proposals
+    if scheduler is not None:
+        # The recorder keeps every trial: Tune need not (ray_internals.trials).
+        scheduler.forgets_ended_trials = True
+        if scheduler.reruns_configurations:
+            searcher.take_reruns_from(scheduler)  # type: promotion: re-runs first
     num_samples = trial_count(cfg, options)
     if resume is not None:
         restore_scheduler(scheduler, sweep_dir, resume)
