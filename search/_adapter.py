@@ -403,6 +403,10 @@ class TuneSearcher(Searcher):
         """
         with open(checkpoint_path, "w", encoding="utf-8") as f:
             json.dump(self.get_state(), f, default=str)
+        # Tune's last experiment snapshot comes after the last trial ended: the sweep
+        # directory's snapshot is brought up to date then too (:meth:`close` is the sure way).
+        if self._log is not None and self._log.offset() > self._saved_offset:
+            self._snapshot()
 
     def restore(self, checkpoint_path: str) -> None:
         """Read a file written by :meth:`save`. Called by Tune when an experiment resumes."""

@@ -252,6 +252,9 @@ def test_a_snapshot_is_written_when_saving_starts_and_when_the_sweep_ends(tmp_pa
         step(searcher, event, seen)
     assert json.loads(path.read_text())["live"] == []  # the first snapshot
     assert json.loads(path.read_text())["proposer"] != searcher.get_state()["proposer"]
+    searcher.save(str(tmp_path / "tune-checkpoint"))  # Tune's experiment snapshot: also ours
+    assert json.loads(path.read_text())["proposer"] == searcher.get_state()["proposer"]
+    step(searcher, ("suggest", "late"), seen)
     searcher.close()
     state = json.loads(path.read_text())
     assert state["log_offset"] == (tmp_path / SEARCHER_LOG_FILE).stat().st_size
