@@ -288,11 +288,14 @@ def test_the_searcher_runs_reruns_first_and_waits_for_them_before_finishing() ->
     assert searcher.suggest("t3") is None  # exhausted, but a running trial may promote
     reruns.busy = False
     assert searcher.suggest("t4") == Searcher.FINISHED
-    # The proposer observes its own trial, never the re-run.
+    # The re-run's values count for the running trial (metric.target) ...
+    searcher.on_trial_result("t1", {"loss": 0.1})
+    assert searcher.trial_scores == {"t1": 0.1}
+    # ... but the proposer observes its own trial, never the re-run.
     searcher.on_trial_complete("t1", {"loss": 0.1})
     searcher.on_trial_complete("t2", {"loss": 0.5})
     assert proposer.observed == [({("x",): 1}, 0.5)]
-    assert searcher.trial_scores == {"t1": 0.1, "t2": 0.5}
+    assert searcher.trial_scores == {}  # ended trials are forgotten
 
 
 def test_resume_leaves_no_trial_live_even_one_trials_json_never_showed() -> None:

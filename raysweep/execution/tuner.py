@@ -256,6 +256,7 @@ def fit(
         finally:
             recorder.snapshot(force=True)
             recorder.close()
+            searcher.close()  # its last snapshot; the journal holds everything before it
             _remove_empty_trial_dirs(sweep_dir)
     result = load_results(sweep_dir)
     result.meta["end_reason"] = control.reason
