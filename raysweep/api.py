@@ -122,8 +122,8 @@ def resume(
     counts every trial that ended; the hyperband histories are restored, so band decisions
     are the same as without the interruption.
 
-    raysweep resumes from its own JSON files in the sweep directory (``searcher.json``,
-    ``scheduler.json``, ``trials.json``), not from Ray's pickles.
+    raysweep resumes from its own JSON files in the sweep directory (``searcher.json`` and
+    ``.jsonl``, ``scheduler.json`` and ``.jsonl``, ``trials.jsonl``), not from Ray's pickles.
 
     Args:
         path: The sweep directory.

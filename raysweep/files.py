@@ -1,11 +1,12 @@
 """The sweep directory: where it goes, what its files are called, and how they are written.
 
-Every file raysweep rewrites while a sweep runs (``trials.json``, ``searcher.json``,
-``scheduler.json``, the report, a W&B run's ``summary.json``) is written next to its target
-under a unique temporary name and renamed into place: a reader, or a driver killed mid-write,
-sees the old file or the new one, never a mix. (A trial's parameter files are written once,
-before its program starts, so nobody can read them half done.) They get the mode ``open()``
-would give a new file (0666 less the umask), so shared storage and web servers can read them.
+Every file raysweep rewrites while a sweep runs (the snapshots ``searcher.json`` and
+``scheduler.json``, a compacted ``trials.jsonl``, the report, a W&B run's ``summary.json``) is
+written next to its target under a unique temporary name and renamed into place: a reader, or
+a driver killed mid-write, sees the old file or the new one, never a mix. (A trial's parameter
+files are written once, before its program starts, so nobody can read them half done.) They
+get the mode ``open()`` would give a new file (0666 less the umask), so shared storage and web
+servers can read them. The logs (``*.jsonl``) are appended a whole line at a time instead.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ CANCEL_FILE = "CANCEL"  # written by `raysweep cancel`: also end the running one
 COMPLETED_FILE = "completed"
 LOCK_FILE = "driver.lock"  # held by the one driver running the sweep: host, pid, heartbeat
 
-# A trial in one of these states (``trials.json``) is over and never runs again, also not
+# A trial in one of these states (``trials.jsonl``) is over and never runs again, also not
 # on `raysweep resume`.
 ENDED_STATUSES = ("finished", "stopped", "failed")
 

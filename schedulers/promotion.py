@@ -77,7 +77,7 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
 
     def rerun_of(self, trial_id: str) -> str | None:
         """For a running re-run, the first trial of its configuration (the recorder asks
-        when the trial starts and keeps it in ``trials.json``); else None."""
+        when the trial starts and keeps it in ``trials.jsonl``); else None."""
         return self.ladder.lineage_of(trial_id)
 
     # -- Tune hooks --------------------------------------------------------------------

@@ -360,7 +360,7 @@ def test_resume_restores_the_state_without_the_dropped_trials(tmp_path: Any, kin
 
 
 def test_resume_leaves_no_saved_hyperband_trial_live(tmp_path: Any) -> None:
-    # A trial can be live in scheduler.json without being in trials.json (its start had not
+    # A trial can be live in scheduler.json without being in trials.jsonl (its start had not
     # been written when the driver died): it is not dropped, but it cannot be live either,
     # or hyperband would wait for it / judge it forever.
     from raysweep.execution.resume import ResumePlan, restore_scheduler

@@ -21,7 +21,7 @@ RAY_QUIET_ENV = {
     # Tune's new console output would interleave with raysweep's own view.
     "RAY_AIR_NEW_OUTPUT": "0",
     "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
-    # raysweep records every report itself (history.jsonl, trials.json) and never reads Tune's
+    # raysweep records every report itself (history.jsonl, trials.jsonl) and never reads Tune's
     # per-trial result.json / progress.csv / TensorBoard files: writing them cost about a fifth
     # of the driver's time in short trials (benchmarks/README.md). "0" brings them back.
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
