@@ -140,13 +140,18 @@ class AppendLog:
         self.path = Path(path)
         self._file: IO[str] | None = None
 
-    def append(self, record: Any) -> int:
+    def append(self, record: Any, *, sync: bool = False) -> int:
         """Append ``record`` (values JSON lacks as their ``str``); return the file's size after
-        it, the offset a snapshot that includes this record stores (see :func:`read_log`)."""
+        it, the offset a snapshot that includes this record stores (see :func:`read_log`).
+
+        ``sync`` also waits until the line is on disk (it survives a crash of the machine).
+        """
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
         self._file.write(json.dumps(record, default=str) + "\n")
         self._file.flush()
+        if sync:
+            os.fsync(self._file.fileno())
         return self._file.tell()
 
     def offset(self) -> int:

@@ -193,9 +193,9 @@ class SweepScheduler(TrialScheduler, abc.ABC):
 
         Called by raysweep's recorder at each trial end (``scheduler.json``), after Tune told
         the scheduler of the trial's end. The first save to a path (also after a load) is a
-        snapshot. A snapshot is synced; a log line is flushed, not synced: a killed driver
-        loses none, an OS crash may lose the last ones (and a resume then starts from an
-        earlier save). Tune itself never calls it; Ray's own ``save`` pickles ``__dict__``.
+        snapshot. Both are synced to disk before the recorder writes the trial's end, so after
+        an OS crash the scheduler's state is never older than the ``trials.jsonl`` a resume
+        pairs it with. Tune itself never calls it; Ray's own ``save`` pickles ``__dict__``.
         """
         path = Path(checkpoint_path)
         if self._log is None or self._snapshot != path or self.pacer.due():
@@ -209,7 +209,7 @@ class SweepScheduler(TrialScheduler, abc.ABC):
         }
         if shared != self._logged_shared:
             record["shared"] = shared
-        self._log.append(record)
+        self._log.append(record, sync=True)
         # Only once written: a failed write leaves them for the next save.
         self._touched.clear()
         self._logged_shared = shared
@@ -271,6 +271,8 @@ class SweepScheduler(TrialScheduler, abc.ABC):
         entries: dict[str, Any] = {}
         shared: Mapping[str, Any] | None = None
         for record in read_log(log, offset):
+            if not isinstance(record, dict):
+                continue  # a damaged line that still reads as JSON
             entries.update(record.get("trials", {}))
             shared = record.get("shared", shared)
         self.load_trial_states(

@@ -88,6 +88,40 @@ def test_forget_ended_drops_ended_trials_that_no_actor_holds(tmp_path: Path) -> 
     assert controller._trials == [b, e]
 
 
+class _NeverStarted(_Trial):
+    """A trial Tune ended before it ran: it has no folder, and Tune raises when asked."""
+
+    @property  # type: ignore[override]
+    def path(self) -> str:
+        raise RuntimeError("Should not access `trial_fs_path` without setting `trial_dir_name`")
+
+    @path.setter
+    def path(self, value: str | None) -> None:
+        pass
+
+
+def test_forget_ended_drops_a_trial_that_never_started() -> None:
+    from ray.tune.experiment import Trial
+
+    from raysweep.ray_internals.trials import forget_ended
+
+    controller = _Controller([_NeverStarted("a", Trial.TERMINATED)])
+    assert forget_ended(controller) == 1
+    assert controller._trials == []
+
+
+def test_trial_ids_are_longer_within_the_block() -> None:
+    from ray.tune.experiment import Trial
+
+    from raysweep.ray_internals.trials import TRIAL_ID_DIGITS, longer_trial_ids
+
+    with longer_trial_ids():
+        ids = {Trial.generate_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(re.fullmatch(f"[0-9a-f]{{{TRIAL_ID_DIGITS}}}", i) for i in ids), ids
+    assert len(Trial.generate_id()) == 8  # Tune's own again
+
+
 def test_forget_ended_leaves_an_unknown_controller_alone() -> None:
     from raysweep.ray_internals.trials import forget_ended
 
@@ -136,6 +170,7 @@ def _run(storage: Path, count: int, callbacks: list[Any] | None = None) -> Path:
     result = raysweep.run(SWEEP, function=trial, count=count, storage=storage, name="s",
                           seed=0, extra_callbacks=callbacks)
     assert len(result.trials) == count
+    assert result.trials["trial_id"].str.len().eq(12).all()  # longer_trial_ids
     assert set(result.trials["status"]) == {"finished"}
     return storage / "s"
 

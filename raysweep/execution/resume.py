@@ -194,8 +194,9 @@ def restore_scheduler(
 ) -> None:
     """Load the scheduler's state saved at the last trial end, minus the dropped trials: its
     last snapshot, then what its log holds after it (a sweep of an earlier version has only
-    the snapshot)."""
-    # Imported here, beside its one use, so that this function's edits stay within it.
+    the snapshot). The result is saved as a new snapshot at once: ``reconcile`` already took
+    the dropped trials out of ``trials.jsonl``, so a driver killed before the next trial end
+    must not find their values in the saved state again."""
     from raysweep.files import SCHEDULER_LOG_FILE
 
     if scheduler is None:
@@ -203,3 +204,4 @@ def restore_scheduler(
     state = _saved_state(sweep_dir / SCHEDULER_FILE)
     if state is not None:
         scheduler.resume_from(state, plan.dropped_ids, log=sweep_dir / SCHEDULER_LOG_FILE)
+        scheduler.save_snapshot(sweep_dir / SCHEDULER_FILE)

@@ -172,7 +172,7 @@ def fit(
     from raysweep.execution.recorder import StopReasons, SweepRecorder
     from raysweep.execution.trainable import make_trainable
     from raysweep.ray_internals.registry import cached_trainable_lookups
-    from raysweep.ray_internals.trials import FifoForgettingEnded
+    from raysweep.ray_internals.trials import FifoForgettingEnded, longer_trial_ids
     from raysweep.schedulers import make_callbacks, make_scheduler
     from raysweep.search import make_searcher
 
@@ -250,7 +250,7 @@ def fit(
     if options.on_start is not None:
         options.on_start(sweep_dir, cfg)
     with _pending_trials(max_concurrent, slots), _quiet_tune_logs(), _ctrl_c_ends(control), \
-            cached_trainable_lookups():
+            cached_trainable_lookups(), longer_trial_ids():
         try:
             tuner.fit()  # the tables come from the sweep directory, which has every trial
         finally:
