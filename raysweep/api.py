@@ -72,8 +72,13 @@ def run(
         wandb: What ``import wandb`` gives trials: ``"shim"`` (raysweep's stand-in) or
             ``"real"`` (the installed package, patched to also report to raysweep).
         on_start: Called with the sweep directory and config once the sweep starts.
-        on_change: Called with the recorder after each trial event (a live view).
-        extra_callbacks: More Ray Tune callbacks.
+        on_change: Called with the recorder after each trial event (a live view). The
+            recorder keeps what a view shows, whatever the sweep's size: ``counts()``,
+            ``best()``, ``recent(n)`` (the last trials to start), ``ended_since(mark)``,
+            ``total``; its ``trials`` holds the trials that have not ended. The ended ones are
+            in the sweep directory (:func:`results`).
+        extra_callbacks: More Ray Tune callbacks. The ``trials`` lists Tune passes them hold
+            the trials that have not ended: raysweep lets Tune forget the others.
 
     Returns:
         The sweep's tables: ``.trials``, ``.history``, ``.best``, ``.path``. How the sweep
