@@ -158,6 +158,35 @@ def test_trainable_lookups_are_answered_from_memory_within_the_block(
     assert reg.get(trainable, "t") is not first
 
 
+def test_the_sweep_control_does_not_grow_with_ended_trials(tmp_path: Path) -> None:
+    import pickle
+
+    from raysweep.execution.control import SweepControl
+
+    # Tune pickles its stopper (raysweep's control) into every experiment checkpoint.
+    sizes = []
+    control = SweepControl(tmp_path, None)
+    for n in (10, 5000):
+        while control.ended_count < n:
+            control.on_trial_complete(0, [], None)
+        sizes.append(len(pickle.dumps(control)))
+    assert sizes[1] - sizes[0] <= 4, sizes  # a counter's bytes, not one entry per trial
+
+
+def test_the_guard_still_ends_a_sweep_whose_first_trials_all_fail(tmp_path: Path) -> None:
+    from raysweep.execution.control import FIRST_FAILURES, SweepControl
+
+    control = SweepControl(tmp_path, None)
+    for _ in range(FIRST_FAILURES):
+        control.on_trial_error(0, [], None)
+    assert control.ended_by == "guard"
+    late = SweepControl(tmp_path, None)
+    late.on_trial_complete(0, [], None)
+    for _ in range(2 * FIRST_FAILURES):
+        late.on_trial_error(0, [], None)
+    assert late.ended_by is None  # one of the first trials succeeded
+
+
 # -- with Ray --------------------------------------------------------------------------------
 
 

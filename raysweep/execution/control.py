@@ -47,7 +47,10 @@ class SweepControl(Callback, Stopper):
         self.sweep_dir = Path(sweep_dir)
         self.searcher = searcher
         self.guard = guard
-        self.ended: list[str] = []  # outcome of each ended trial, in order
+        # Outcomes of the first trials to end, in order: all the guard needs (a list of every
+        # trial's would grow with the sweep, and Tune pickles its stopper at each checkpoint).
+        self.first_outcomes: list[str] = []
+        self.ended_count = 0
         self.reason: str | None = None
         self.ended_by: str | None = None  # one of END_KINDS once the sweep is ended early
         self._cancel = False
@@ -97,20 +100,25 @@ class SweepControl(Callback, Stopper):
     def on_trial_complete(
         self, iteration: int, trials: list[Any], trial: Any, **info: Any
     ) -> None:
-        self.ended.append("ok")
+        self._ended("ok")
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        self.ended.append("failed")
+        self._ended("failed")
         if (
             self.guard
             and self.reason is None
-            and len(self.ended) == FIRST_FAILURES
-            and all(o == "failed" for o in self.ended)
+            and self.ended_count == FIRST_FAILURES
+            and all(o == "failed" for o in self.first_outcomes)
         ):
             self._end("guard", (
                 f"stopped: the first {FIRST_FAILURES} trials all failed, so the program is "
                 "probably broken; fix it and run again (the first error is shown below)"
             ), cancel=True)
+
+    def _ended(self, outcome: str) -> None:
+        self.ended_count += 1
+        if len(self.first_outcomes) < FIRST_FAILURES:
+            self.first_outcomes.append(outcome)
 
     # -- Stopper -------------------------------------------------------------------------------
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
