@@ -15,7 +15,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +41,7 @@ __all__ = [
     "SnapshotPacer",
     "read_log",
     "write_json_atomic",
+    "write_lines_atomic",
     "write_text_atomic",
 ]
 
@@ -97,6 +98,22 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, sync: bool = F
         os.replace(tmp, target)
     except BaseException:
         # The rename did not happen: leave no temporary file behind.
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_lines_atomic(path: str | os.PathLike[str], lines: Iterable[bytes]) -> None:
+    """Replace ``path`` by ``lines`` in one rename, synced first; streamed, never held whole
+    (the compaction of a log larger than memory should be)."""
+    target = Path(path)
+    fd, tmp = _create_temporary(target)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.writelines(lines)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 

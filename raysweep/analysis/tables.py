@@ -25,7 +25,6 @@ import gc
 import json
 import os
 import re
-import secrets
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from raysweep.files import (
     TRIALS_LOG_FILE,
     default_storage,
     is_sweep_dir,
+    write_lines_atomic,
 )
 
 if TYPE_CHECKING:
@@ -423,7 +423,7 @@ def compact_trials(sweep_dir: str | os.PathLike[str], drop: Collection[str] = ()
         if not old.exists():
             return 0
         kept = [e for e in read_trials(root) if str(e["trial_id"]) not in drop]
-        _write_lines(log, (json.dumps(e, default=str).encode() + b"\n" for e in kept))
+        write_lines_atomic(log, (json.dumps(e, default=str).encode() + b"\n" for e in kept))
         old.unlink()
         return len(kept)
     # First pass: where each trial's last line starts; the dict's order is that of the
@@ -447,21 +447,5 @@ def compact_trials(sweep_dir: str | os.PathLike[str], drop: Collection[str] = ()
                 f.seek(start)
                 yield f.readline()
 
-    _write_lines(log, kept_lines())
+    write_lines_atomic(log, kept_lines())
     return len(last)
-
-
-def _write_lines(path: Path, lines: Iterator[bytes]) -> None:
-    """Replace ``path`` by ``lines`` in one rename, synced first; streamed, not held."""
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        # "x" (a new file) gets the mode open() gives, 0666 less the umask, as files.py's
-        # writers do.
-        with open(tmp, "xb") as f:
-            f.writelines(lines)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
