@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from raysweep.analysis.figures import (
     MAX_CURVE_POINTS,
+    MAX_DRAWN_TRIALS,
     best_figure,
     curves_figure,
     parallel_figure,
@@ -350,6 +351,52 @@ def test_a_2000_trial_sweep_builds_fast_and_small(tmp_path: Path) -> None:
     elapsed = time.perf_counter() - start
     assert elapsed < 10
     assert path.stat().st_size < 15e6
+
+
+def test_a_huge_sweep_report_draws_a_sample_and_says_what_it_left_out(tmp_path: Path) -> None:
+    trials = 20_000
+    result = load_results(write_sweep(tmp_path / "huge", trials=trials, steps=3))
+    start = time.perf_counter()
+    text = build_report(result)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 10
+    assert len(text.encode("utf-8")) < 15e6
+    # The table: the best MAX_DRAWN_TRIALS rows; the page says what is left out and how to
+    # get everything, and the counts are over every trial.
+    table = text[text.index('<table class="trials">'):]
+    assert table.count("<tr>") == MAX_DRAWN_TRIALS + 1
+    assert f"Trials (best {MAX_DRAWN_TRIALS:,} of {trials:,})" in text
+    assert f"raysweep results {result.path} -o trials.csv" in text
+    assert f"{trials:,} trials: this report shows part of them" in text
+    counts = result.trials["status"].value_counts()
+    assert f'{counts["finished"]} finished</span>' in text
+    best = result.best
+    assert best is not None and f"<code>{best['trial_id']}</code>" in text
+    # The figures draw MAX_DRAWN_TRIALS trials, the best among them, the same ones each time.
+    par = parallel_figure(result)
+    assert len(par.data[0].line.color) == MAX_DRAWN_TRIALS
+    assert float(np.min(par.data[0].line.color)) == pytest.approx(best["value"])
+    assert "trials drawn" in par.layout.title.text
+    assert np.array_equal(par.data[0].line.color, parallel_figure(result).data[0].line.color)
+    curves = curves_figure(result)
+    drawn = {t for tr in curves.data if tr.mode == "lines" and tr.text is not None
+             for t in tr.text}
+    assert len(drawn) == MAX_DRAWN_TRIALS and best["trial_id"] in drawn
+    assert f"{MAX_DRAWN_TRIALS:,} of " in curves.layout.title.text
+    fig = best_figure(result)
+    markers = sum(len(t.x) for t in fig.data if t.mode == "markers")
+    assert markers <= MAX_DRAWN_TRIALS
+    line = next(t for t in fig.data if t.name == "best so far")
+    assert float(np.nanmin(np.asarray(line.y, dtype=float))) == pytest.approx(best["value"])
+    assert float(np.asarray(line.x)[-1]) == trials  # the line follows every trial
+    assert "trials drawn" in fig.layout.title.text
+
+
+def test_a_sweep_at_the_limit_is_drawn_whole(tmp_path: Path) -> None:
+    result = load_results(write_sweep(tmp_path / "some", trials=300, steps=2))
+    text = build_report(result)
+    assert "shows part of them" not in text and "Trials (300)" in text
+    assert "trials drawn" not in parallel_figure(result).layout.title.text
 
 
 # -- the command ------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_CURVE_POINTS",
+    "MAX_DRAWN_TRIALS",
     "PLOTLY_HINT",
     "best_figure",
     "curves_figure",
@@ -68,6 +69,38 @@ MAX_CURVE_POINTS = 60_000
 MAX_POINTS_PER_TRIAL = 500
 MIN_POINTS_PER_TRIAL = 12
 MAX_IMPORTANCE_ROWS = 25
+# Above this many trials a figure draws this many: the best DRAWN_BEST and an even random
+# sample of the rest (seeded: the same sweep gives the same figure). Counts and the best value
+# still come from every trial.
+MAX_DRAWN_TRIALS = 5_000
+DRAWN_BEST = 500
+SAMPLE_SEED = 0
+
+
+def sample_positions(n: int, limit: int | None = MAX_DRAWN_TRIALS) -> np.ndarray:
+    """Positions (sorted) of the rows to draw out of ``n`` rows ordered best first: all of
+    them up to ``limit``, else the best ``DRAWN_BEST`` (at most half the limit) and a seeded
+    random sample of the rest, ``limit`` in all.
+
+    >>> sample_positions(4, 10).tolist()
+    [0, 1, 2, 3]
+    >>> p = sample_positions(100_000, 5_000); (len(p), p[:3].tolist(), bool(p[-1] > 50_000))
+    (5000, [0, 1, 2], True)
+    """
+    if limit is None or n <= limit:
+        return np.arange(n)
+    best = min(DRAWN_BEST, limit // 2)
+    rng = np.random.default_rng(SAMPLE_SEED)
+    rest = best + rng.choice(n - best, size=limit - best, replace=False)
+    return np.sort(np.r_[np.arange(best), rest]).astype(np.int64)
+
+
+def sample_note(shown: int, total: int) -> str:
+    """``"N of M trials drawn (...)"`` when a figure left trials out, else ``"M trials"``."""
+    if shown >= total:
+        return f"{total} trials"
+    return (f"{shown:,} of {total:,} trials drawn (the best {min(DRAWN_BEST, shown // 2):,} "
+            "and a random sample)")
 
 
 def graph_objects() -> Any:
@@ -150,7 +183,9 @@ def _axis(name: str, values: list[Any]) -> dict[str, Any] | None:
     }
 
 
-def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
+def parallel_figure(
+    result: SweepResult, metric: str | None = None, max_trials: int | None = MAX_DRAWN_TRIALS
+) -> Any:
     """Parallel coordinates of the parameters and the metric, one line per trial.
 
     Lines are coloured by the metric (brightest = best). Trials without a metric value yet
@@ -159,6 +194,8 @@ def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
     Args:
         result: The sweep.
         metric: Metric to show [default: the sweep's metric].
+        max_trials: Above this many trials with a value, draw this many (the best and a
+            seeded random sample, see :func:`sample_positions`); None draws every one.
 
     Returns:
         A ``plotly.graph_objects.Figure``.
@@ -176,6 +213,10 @@ def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
         y = np.arange(1, len(trials) + 1, dtype=float)
     if trials.empty:
         return _empty_figure(title, "No trial has a metric value yet.")
+    valued = len(trials)
+    pick = sample_positions(valued, max_trials)
+    if len(pick) < valued:
+        trials, y = trials.iloc[pick], y[pick]
     dims = []
     constant = []
     for name in parameters(result):
@@ -194,8 +235,8 @@ def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
     else:
         line = {"color": y, "colorscale": "Viridis", "showscale": True,
                 "colorbar": {"title": {"text": "trial #"}, "thickness": 14}}
-    left = len(result.trials) - len(trials)
-    notes = [f"{len(trials)} trials"]
+    left = len(result.trials) - valued
+    notes = [sample_note(len(trials), valued)]
     if left:
         notes.append(f"{left} without a value left out")
     if constant:
@@ -213,19 +254,29 @@ def parallel_figure(result: SweepResult, metric: str | None = None) -> Any:
 # -- importance ---------------------------------------------------------------------------------
 
 
-def importance_table(result: SweepResult, metric: str | None = None) -> pd.DataFrame:
+def importance_table(
+    result: SweepResult, metric: str | None = None, max_trials: int | None = None
+) -> pd.DataFrame:
     """Importance and correlation of each parameter with the metric (see
-    :func:`raysweep.analysis.importance.parameter_importance`)."""
+    :func:`raysweep.analysis.importance.parameter_importance`), over every trial with a
+    value, or over ``max_trials`` of them (the best and a seeded random sample)."""
     col, _ = value_column(result, metric_name(result, metric))
+    trials = result.trials
+    if max_trials is not None and col is not None and len(trials) > max_trials:
+        valued = trials.loc[np.isfinite(numbers(trials[col]))]
+        trials = valued.iloc[sample_positions(len(valued), max_trials)]
     # Without a value column parameter_importance gives its empty table, as for no trials.
-    return parameter_importance(result.trials, parameters(result), col)
+    return parameter_importance(trials, parameters(result), col)
 
 
-def importance_figure(result: SweepResult, metric: str | None = None) -> Any:
+def importance_figure(
+    result: SweepResult, metric: str | None = None, max_trials: int | None = MAX_DRAWN_TRIALS
+) -> Any:
     """Parameter importance (random forest) and correlation with the metric, side by side.
 
     Categorical parameters show one row per value (``optimizer=adam``), as in W&B; parameters
-    on a log scale are correlated as ``log10``.
+    on a log scale are correlated as ``log10``. Above ``max_trials`` trials with a value, both
+    are measured on that many (the best and a seeded random sample); None uses every one.
 
     Returns:
         A ``plotly.graph_objects.Figure``.
@@ -236,7 +287,7 @@ def importance_figure(result: SweepResult, metric: str | None = None) -> Any:
     metric = metric_name(result, metric)
     col, label = value_column(result, metric)
     title = "Parameter importance"
-    table = importance_table(result, metric)
+    table = importance_table(result, metric, max_trials)
     if col is None:
         return _empty_figure(title, "The sweep has no metric.")
     if table.empty:
@@ -259,7 +310,10 @@ def importance_figure(result: SweepResult, metric: str | None = None) -> Any:
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(range=[0, max(0.05, float(table["importance"].max()) * 1.05)], row=1, col=1)
     fig.update_xaxes(range=[-1, 1], zeroline=True, zerolinecolor="#888", row=1, col=2)
-    sub = (f"random forest of {label} over {n} trials (importances sum to 1); "
+    valued = int(np.isfinite(numbers(result.trials[col])).sum()) if col in result.trials else n
+    over = f"{n} trials" if n >= valued else (
+        f"{n:,} of {valued:,} trials (the best and a random sample)")
+    sub = (f"random forest of {label} over {over} (importances sum to 1); "
            f"Pearson correlation with {label}")
     fig.update_layout(
         title={"text": f"{title}<br><sup>{html.escape(sub)}</sup>"},
@@ -294,14 +348,30 @@ def _log_axis(values: np.ndarray) -> bool:
     return bool(finite.size and finite.min() > 0 and finite.max() / finite.min() >= LOG_SPAN)
 
 
+def _drawn_ids(result: SweepResult, ids: np.ndarray, max_trials: int | None) -> np.ndarray:
+    """Which of the trial ids ``ids`` (unique) to draw: all up to ``max_trials``, else that
+    many, the best (table order) and a seeded random sample."""
+    if max_trials is None or len(ids) <= max_trials:
+        return ids
+    present = set(ids.tolist())
+    ranked = [t for t in result.trials["trial_id"].tolist() if t in present]
+    known = set(ranked)
+    ranked += sorted(t for t in present if t not in known)
+    picked: np.ndarray = np.array(ranked, dtype=object)[sample_positions(len(ranked), max_trials)]
+    return picked
+
+
 def curves_figure(
-    result: SweepResult, metric: str | None = None, max_points: int = MAX_CURVE_POINTS
+    result: SweepResult, metric: str | None = None, max_points: int = MAX_CURVE_POINTS,
+    max_trials: int | None = MAX_DRAWN_TRIALS,
 ) -> Any:
     """The metric against the step for every trial, coloured by status.
 
     Trials a scheduler stopped get an X at their last step (hover shows why), failed ones a
     red X; the best trial is drawn on top in black. Curves are thinned to at most
-    ``max_points`` points in all (evenly spaced steps, first and last kept).
+    ``max_points`` points in all (evenly spaced steps, first and last kept). Above
+    ``max_trials`` trials, that many are drawn (the best and a seeded random sample); None
+    draws every one.
 
     Returns:
         A ``plotly.graph_objects.Figure``.
@@ -318,6 +388,10 @@ def curves_figure(
     frame = frame.dropna(subset=[metric, "step"])
     if frame.empty:
         return _empty_figure(title, "No metric reported yet.")
+    all_ids = frame["trial_id"].unique()
+    drawn = _drawn_ids(result, all_ids, max_trials)
+    if len(drawn) < len(all_ids):
+        frame = frame.loc[frame["trial_id"].isin(set(drawn.tolist()))]
     frame = frame.sort_values(["trial_id", "step"], kind="stable")
     ids = frame["trial_id"].to_numpy()
     steps = frame["step"].to_numpy(dtype=float)
@@ -389,7 +463,8 @@ def curves_figure(
     thinned = "" if per_trial >= int(np.max(ends - starts)) else (
         f"; at most {per_trial} points per curve shown")
     fig.update_layout(
-        title={"text": f"{html.escape(title)}<br><sup>{n_trials} trials{thinned}</sup>"},
+        title={"text": f"{html.escape(title)}<br>"
+                       f"<sup>{sample_note(n_trials, len(all_ids))}{thinned}</sup>"},
         template="plotly_white", height=480, hovermode="closest",
         xaxis={"title": {"text": "step"}},
         yaxis={"title": {"text": html.escape(metric)},
@@ -464,11 +539,15 @@ def _value_axis(
 
 
 
-def best_figure(result: SweepResult, metric: str | None = None) -> Any:
+def best_figure(
+    result: SweepResult, metric: str | None = None, max_trials: int | None = MAX_DRAWN_TRIALS
+) -> Any:
     """Each trial's value and the best so far against the trial number (start order).
 
     Values far worse than the rest are drawn at the axis' edge (their value on hover), so they
-    do not flatten the best-so-far line; values spanning decades get a log axis.
+    do not flatten the best-so-far line; values spanning decades get a log axis. Above
+    ``max_trials`` trials, markers are drawn for that many (the best and a seeded random
+    sample; None draws every one); the best-so-far line always follows every trial.
 
     Returns:
         A ``plotly.graph_objects.Figure``.
@@ -491,10 +570,15 @@ def best_figure(result: SweepResult, metric: str | None = None) -> Any:
         return _empty_figure(title, "No metric values yet.")
     mode = goal_mode(result)
     running = running_best(y, mode)
+    drawn = np.ones(len(x), dtype=bool)
+    pick = sample_positions(len(x), max_trials)  # positions in the table (best first)
+    if len(pick) < len(x):
+        drawn[:] = False
+        drawn[np.argsort(order, kind="stable")[pick]] = True  # table position -> start order
     fig = go.Figure()
     scatter = go.Scattergl if len(x) > 1000 else go.Scatter
     for st in sorted(set(status), key=status_rank):
-        sel = (status == st) & np.isfinite(y)
+        sel = (status == st) & np.isfinite(y) & drawn
         if not sel.any():
             continue
         fig.add_trace(scatter(
@@ -504,8 +588,11 @@ def best_figure(result: SweepResult, metric: str | None = None) -> Any:
                           f"<extra>{st}</extra>",
         ))
     yaxis, edge, worse = _value_axis(y, mode)
+    worse &= drawn
     sub = f"{label}, goal {mode}imize"
-    if edge is not None:
+    if not drawn.all():
+        sub += f"; {sample_note(int(drawn.sum()), len(x))}"
+    if edge is not None and worse.any():
         # Far worse values would squash the axis: shown at its edge, their value on hover.
         arrow = "▲" if mode == "min" else "▼"
         sub += f"; {int(worse.sum())} far worse values shown as {arrow} at the edge"
@@ -519,6 +606,11 @@ def best_figure(result: SweepResult, metric: str | None = None) -> Any:
         ))
     # WebGL traces draw above SVG ones: the line must be of the markers' kind to stay on top.
     line = go.Scattergl if scatter is go.Scattergl else go.Scatter
+    if not drawn.all():  # the step line needs only the trials that changed the best (and the end)
+        finite = np.isfinite(running)
+        changed = finite & np.r_[True, running[1:] != running[:-1]]
+        changed[-1] = True
+        x, running = x[changed], running[changed]
     fig.add_trace(line(
         x=x, y=running, mode="lines", line={"shape": "hv", "color": "#111", "width": 2.4},
         name="best so far", hovertemplate="after %{x} trials: %{y:.4g}<extra></extra>",

@@ -2,7 +2,10 @@
 
 - :func:`build_report` / :func:`write_report`: a summary, the four figures of
   :mod:`raysweep.analysis.figures` and a sortable table of the trials in one HTML file.
-  plotly.js is inlined once, so the file opens offline (no network, no server).
+  plotly.js is inlined once, so the file opens offline (no network, no server). Above
+  :data:`~raysweep.analysis.figures.MAX_DRAWN_TRIALS` trials, the figures draw that many (the
+  best and a seeded random sample) and the table holds the best that many, so the file's size
+  and build time stay bounded; the page says so and how to get every trial.
 - :func:`repr_html`: a notebook summary (counts, best trial, best-so-far sparkline, top
   trials) that needs neither plotly nor JavaScript.
 
@@ -32,6 +35,8 @@ from raysweep.analysis.display import (
     value_column,
 )
 from raysweep.analysis.figures import (
+    DRAWN_BEST,
+    MAX_DRAWN_TRIALS,
     best_figure,
     curves_figure,
     graph_objects,
@@ -75,6 +80,8 @@ max-width:360px;overflow:hidden;text-overflow:ellipsis}
 table.trials td.num{text-align:right;font-variant-numeric:tabular-nums}
 table.trials tr:hover td{background:#f6f8fc}
 """
+_NOTE_STYLE = ("background:#fff8e1;border:1px solid #f0d890;border-radius:6px;"
+               "padding:6px 10px;margin:8px 0")
 
 # Click a header to sort by it (again to reverse); numbers numerically, empty cells last.
 _SORT_JS = """
@@ -185,6 +192,23 @@ def _summary_html(result: SweepResult) -> str:
     return "\n".join(out)
 
 
+def _left_out_html(result: SweepResult, limit: int) -> str:
+    """What a report of more than ``limit`` trials leaves out, and how to get everything."""
+    n = len(result.trials)
+    if n <= limit:
+        return ""
+    path = html.escape(str(result.path))
+    return (
+        f'<div class="note" style="{_NOTE_STYLE}">'
+        f"<b>{n:,} trials: this report shows part of them.</b> "
+        f"The figures draw {limit:,} trials (the best {min(DRAWN_BEST, limit // 2):,} and a "
+        f"random sample of the rest) and the table lists the best {limit:,}; the counts and the "
+        f"best value above are over all {n:,}. Every trial: "
+        f"<code>raysweep results {path} -o trials.csv</code> (every report: add "
+        f"<code>--history</code>).</div>"
+    )
+
+
 def _figure_html(fig: Any, div_id: str) -> str:
     height = fig.layout.height or 450
     return str(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
@@ -219,6 +243,11 @@ def build_report(result: SweepResult, *, refresh_s: float | None = None) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     live = f" · refreshes every {max(1, round(refresh_s))} s" if refresh_s else ""
     n = len(result.trials)
+    limit = MAX_DRAWN_TRIALS
+    left_out = _left_out_html(result, limit)
+    shown = f"best {limit:,} of {n:,}" if n > limit else f"{n}"
+    more = (f" Every trial: <code>raysweep results {esc(str(result.path))} -o trials.csv</code>"
+            if n > limit else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -228,16 +257,17 @@ def build_report(result: SweepResult, *, refresh_s: float | None = None) -> str:
 </head><body><main>
 <h1>{esc(name)}</h1>
 <div class="sub"><code>{esc(str(result.path))}</code> · built {stamp}{live}</div>
-<section class="card" id="summary">{_summary_html(result)}</section>
+<section class="card" id="summary">{_summary_html(result)}{left_out}</section>
 <section class="card">{divs["parallel"]}</section>
 <div class="grid2">
 <section class="card">{divs["importance"]}</section>
 <section class="card">{divs["best"]}</section>
 </div>
 <section class="card">{divs["curves"]}</section>
-<section class="card" id="trials"><h2>Trials ({n})</h2>
-<div class="sub">Best first; click a column header to sort.</div>
-<div class="tablewrap">{trials_table_html(result)}</div></section>
+<section class="card" id="trials"><h2>Trials ({shown})</h2>
+<div class="sub">Best first; click a column header to sort.{more}</div>
+<div class="tablewrap">{trials_table_html(result, limit=limit if n > limit else None)}\
+</div></section>
 </main>
 <script type="text/javascript">{_SORT_JS}</script>
 </body></html>
