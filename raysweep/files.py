@@ -82,38 +82,30 @@ def is_sweep_dir(path: Path) -> bool:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, *, sync: bool = False) -> None:
-    """Replace ``path`` by ``text`` in one rename.
+    """Replace ``path`` by ``text`` (UTF-8) in one rename.
 
     ``sync`` also waits until the data is on disk (survives a crash of the machine, not just
     of the process); it costs a few milliseconds, so frequent writers use it sparingly.
     """
+    write_lines_atomic(path, [text.encode("utf-8")], sync=sync)
+
+
+def write_lines_atomic(
+    path: str | os.PathLike[str], lines: Iterable[bytes], *, sync: bool = True
+) -> None:
+    """Replace ``path`` by ``lines`` in one rename; streamed, never held whole (the compaction
+    of a log larger than memory should be). ``sync``: as for :func:`write_text_atomic`."""
     target = Path(path)
     fd, tmp = _create_temporary(target)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.writelines(lines)
             if sync:
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
         # The rename did not happen: leave no temporary file behind.
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_lines_atomic(path: str | os.PathLike[str], lines: Iterable[bytes]) -> None:
-    """Replace ``path`` by ``lines`` in one rename, synced first; streamed, never held whole
-    (the compaction of a log larger than memory should be)."""
-    target = Path(path)
-    fd, tmp = _create_temporary(target)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.writelines(lines)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
