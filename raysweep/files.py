@@ -182,11 +182,11 @@ class AppendLog:
         return {"path": self.path, "_file": None}
 
 
-def read_log(path: str | os.PathLike[str], start: int = 0) -> Iterator[Any]:
+def read_log(path: str | os.PathLike[str], start: int = 0) -> Iterator[dict[str, Any]]:
     """The records of an :class:`AppendLog` from byte offset ``start`` on, in order.
 
-    A last line without its newline (cut by a crash) and lines that are not JSON are skipped;
-    a missing file has no records.
+    Records are JSON objects: a last line without its newline (cut by a crash) and lines that
+    are not one (damaged) are skipped; a missing file has no records.
     """
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below
@@ -198,9 +198,11 @@ def read_log(path: str | os.PathLike[str], start: int = 0) -> Iterator[Any]:
             if not line.endswith(b"\n"):
                 return
             try:
-                yield json.loads(line)
+                record = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(record, dict):
+                yield record
 
 
 class SnapshotPacer:

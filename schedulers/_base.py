@@ -271,8 +271,6 @@ class SweepScheduler(TrialScheduler, abc.ABC):
         entries: dict[str, Any] = {}
         shared: Mapping[str, Any] | None = None
         for record in read_log(log, offset):
-            if not isinstance(record, dict):
-                continue  # a damaged line that still reads as JSON
             entries.update(record.get("trials", {}))
             shared = record.get("shared", shared)
         self.load_trial_states(

@@ -161,8 +161,7 @@ def read_saved_searcher(snapshot_path: Path, state: Mapping[str, Any]) -> SavedS
     offset = state.get("log_offset")
     if not isinstance(offset, int):
         return SavedSearcher(state, [])
-    records = read_log(snapshot_path.with_name(SEARCHER_LOG_FILE), offset)
-    return SavedSearcher(state, [r for r in records if isinstance(r, dict)])
+    return SavedSearcher(state, list(read_log(snapshot_path.with_name(SEARCHER_LOG_FILE), offset)))
 
 
 def replay(
