@@ -141,13 +141,16 @@ def write_json_atomic(
 class AppendLog:
     """A JSON-lines file that only grows: each record is one line, written and flushed at once.
 
-    A driver killed mid-write cuts at most the last line, which :func:`read_log` skips. The
-    file is opened on the first append (a sweep that never appends leaves no file).
+    A driver killed mid-write cuts at most the last line, which :func:`read_log` skips; a new
+    ``AppendLog`` of that file first cuts such a line off, so that its records start on lines
+    of their own (and :meth:`offset` is where the next one starts). The file is opened on the
+    first append (a sweep that never appends leaves no file).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._file: IO[str] | None = None
+        _cut_partial_line(self.path)
 
     def append(self, record: Any, *, sync: bool = False) -> int:
         """Append ``record`` (values JSON lacks as their ``str``); return the file's size after
@@ -160,8 +163,19 @@ class AppendLog:
         self._file.write(json.dumps(record, default=str) + "\n")
         self._file.flush()
         if sync:
-            os.fsync(self._file.fileno())
+            self.sync()
         return self._file.tell()
+
+    def sync(self) -> bool:
+        """Wait until what was appended is on disk; False if that could not be done (nothing
+        appended since the file was opened, or a file system that refuses)."""
+        if self._file is None:
+            return False
+        try:
+            os.fsync(self._file.fileno())
+        except OSError:
+            return False
+        return True
 
     def offset(self) -> int:
         """The file's size now (0 if it does not exist yet)."""
@@ -180,6 +194,30 @@ class AppendLog:
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles searchers, schedulers and callbacks with the run's settings.
         return {"path": self.path, "_file": None}
+
+
+def _cut_partial_line(path: Path) -> None:
+    """Cut a last line without its newline (a writer killed mid-append) off ``path``."""
+    try:
+        with open(path, "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            f.seek(size - 1)
+            if f.read(1) == b"\n":
+                return
+            keep = size
+            while keep > 0:
+                step = min(keep, 1 << 16)
+                f.seek(keep - step)
+                at = f.read(step).rfind(b"\n")
+                if at >= 0:
+                    keep = keep - step + at + 1
+                    break
+                keep -= step
+            f.truncate(keep)
+    except FileNotFoundError:
+        return
 
 
 def read_log(path: str | os.PathLike[str], start: int = 0) -> Iterator[dict[str, Any]]:

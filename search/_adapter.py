@@ -25,7 +25,6 @@ The only Ray-aware search module. It owns what proposers must not care about:
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -238,8 +237,7 @@ class TuneSearcher(Searcher):
         if path is None:
             return
         log_path = Path(path).with_name(SEARCHER_LOG_FILE)
-        _cut_partial_line(log_path)
-        self._log = AppendLog(log_path)
+        self._log = AppendLog(log_path)  # which cuts a line a killed driver left half written
         self._snapshot()
 
     def close(self) -> None:
@@ -440,28 +438,3 @@ def _lookup(result: Mapping[str, Any], name: str) -> Any:
             return None
         node = node[part]
     return node
-
-
-def _cut_partial_line(path: Path) -> None:
-    """Cut a last line without its newline (a driver killed mid-append) off a journal, so the
-    next record starts on a line of its own instead of joining it into a line nobody reads."""
-    try:
-        with open(path, "rb+") as f:
-            size = f.seek(0, os.SEEK_END)
-            if size == 0:
-                return
-            f.seek(size - 1)
-            if f.read(1) == b"\n":
-                return
-            keep = size
-            while keep > 0:
-                step = min(keep, 1 << 16)
-                f.seek(keep - step)
-                at = f.read(step).rfind(b"\n")
-                if at >= 0:
-                    keep = keep - step + at + 1
-                    break
-                keep -= step
-            f.truncate(keep)
-    except FileNotFoundError:
-        return

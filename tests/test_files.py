@@ -55,3 +55,20 @@ def test_written_files_get_the_mode_the_umask_gives(
     for name in ("report.html", "trials.json"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "trials.json"]
+
+
+def test_an_append_log_cuts_a_half_written_line_and_starts_its_records_on_their_own(
+    tmp_path: Path,
+) -> None:
+    from raysweep.files import AppendLog, read_log
+
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"n": 1}\n3\n{"n": 2}\n{"n": 3, "cut', encoding="utf-8")
+    log = AppendLog(path)
+    assert log.offset() == len('{"n": 1}\n3\n{"n": 2}\n')  # where the next record starts
+    after = log.append({"n": 4}, sync=True)
+    assert list(read_log(path)) == [{"n": 1}, {"n": 2}, {"n": 4}]  # objects only
+    assert list(read_log(path, log.offset() - len('{"n": 4}\n'))) == [{"n": 4}]
+    assert after == path.stat().st_size
+    log.close()
+    assert not log.sync()  # nothing open to sync

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -206,10 +205,8 @@ class SweepRecorder(Callback):
         log = self.sweep_dir / TRIALS_LOG_FILE
         if not log.exists() and (self.sweep_dir / TRIALS_FILE).exists():
             compact_trials(self.sweep_dir)  # an earlier version's file: now a log
+        # A line cut by a crash is gone already: AppendLog cut it when it was made.
         entries, self._lines = read_trial_log(log)
-        if _cut_tail(log):
-            # A line cut by a crash: rewritten without it, so the next line starts afresh.
-            self._lines = compact_trials(self.sweep_dir)
         for entry in entries.values():
             rec = TrialRecord(entry)
             status = str(rec.get("status"))
@@ -265,7 +262,7 @@ class SweepRecorder(Callback):
             now = time.monotonic()
             if now - self._last_sync >= _SNAPSHOT_EVERY_S:
                 self._last_sync = now
-                self._unsynced = not _fsync(self._log.path)
+                self._unsynced = not self._log.sync()
             else:
                 self._unsynced = True
             if self._lines > _COMPACT_RATIO * self._in_file + _COMPACT_SLACK:
@@ -504,7 +501,7 @@ class SweepRecorder(Callback):
             self._history = None
         if self._unsynced:
             self._unsynced = False
-            _fsync(self._log.path)
+            self._log.sync()
         self._log.close()
 
     # -- views ---------------------------------------------------------------------------------
@@ -530,34 +527,6 @@ class SweepRecorder(Callback):
         """
         new = min(self._ended_count - mark, len(self._ended))
         return self._ended_count, list(self._ended)[len(self._ended) - new:] if new > 0 else []
-
-
-def _cut_tail(path: Path) -> bool:
-    """Whether the file ends in a line without its newline (a crash cut it)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            if f.tell() == 0:
-                return False
-            f.seek(-1, os.SEEK_END)
-            return f.read(1) != b"\n"
-    except OSError:
-        return False
-
-
-def _fsync(path: Path) -> bool:
-    """Wait until ``path``'s data is on disk; False if that could not be done."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        os.fsync(fd)
-    except OSError:
-        return False  # e.g. a file system that syncs no read-only descriptor
-    finally:
-        os.close(fd)
-    return True
 
 
 def _is_metric_value(value: Any) -> bool:
