@@ -276,7 +276,7 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
     programs it runs are those of the sweep, so only resume sweeps you trust.
     """
     from raysweep.analysis.live import LiveView
-    from raysweep.analysis.tables import load_results
+    from raysweep.analysis.tables import read_meta, read_trials
     from raysweep.api import resume as resume_sweep
     from raysweep.errors import RaysweepError
     from raysweep.execution.resume import saved_config
@@ -284,19 +284,20 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
 
     path = Path(directory)
     try:
-        before = load_results(path)  # says what is wrong with a path that is no sweep
+        meta = read_meta(path)  # says what is wrong with a path that is no sweep
     except RaysweepError as exc:
         fail(str(exc))
     console = make_console()
     try:
-        cfg = saved_config(path, before.meta)
+        cfg = saved_config(path, meta)
     except SweepConfigError as exc:
         exit_invalid(exc)
     except RaysweepError as exc:
         fail(str(exc))
     # The trials that ended before are summed up in one line, not printed again one by one.
-    kept = before.trials["trial_id"][before.trials["status"].isin(ENDED_STATUSES)]
-    view = LiveView(console, cfg, trial_cap(cfg, count), shown=map(str, kept))
+    # Their entries only: the whole tables (every report) would cost seconds in a large sweep.
+    kept = [str(e["trial_id"]) for e in read_trials(path) if e.get("status") in ENDED_STATUSES]
+    view = LiveView(console, cfg, trial_cap(cfg, count), shown=kept)
     started: list[Path] = []
 
     def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
