@@ -204,6 +204,12 @@ def _run(storage: Path, count: int, callbacks: list[Any] | None = None) -> Path:
     return storage / "s"
 
 
+def _per_unit(log: Path, trials: int) -> float:
+    """Bytes per trial of a log, or per line for trials.jsonl (see the test)."""
+    data = log.read_bytes()
+    return len(data) / (len(data.splitlines()) if log.name == "trials.jsonl" else trials)
+
+
 def _files(sweep_dir: Path) -> dict[str, int]:
     """Every file of the sweep folder (Tune's timestamps taken out of names) -> its size."""
     return {re.sub(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", "<time>", str(p.relative_to(sweep_dir))):
@@ -230,10 +236,15 @@ def test_tune_forgets_ended_trials_and_the_folder_does_not_grow(tmp_path: Path) 
     assert sorted(large) == sorted(small), (sorted(small), sorted(large))
     assert not [p for p in large_dir.iterdir() if p.is_dir()]
     # The logs grow by about the same bytes per trial; everything else stays about its size.
+    # A trial's entry in trials.jsonl is written at its end, and also earlier when its start
+    # or report reached the file first (timing): there the bytes per line are compared.
     logs = ("history.jsonl", "trials.jsonl", "searcher.jsonl")
     for name in logs:
-        per_trial = large[name] / 36, small[name] / 6
-        assert max(per_trial) < 1.5 * min(per_trial), (name, per_trial)
+        per_unit = [_per_unit(d / "s" / name, trials)
+                    for d, trials in ((tmp_path / "large", 36), (tmp_path / "small", 6))]
+        assert max(per_unit) < 1.5 * min(per_unit), (name, per_unit)
+    trial_lines = len((large_dir / "trials.jsonl").read_bytes().splitlines())
+    assert 36 <= trial_lines <= 3 * 36, trial_lines  # its end (start, a report) per trial
     for name, size in large.items():
         if name not in logs:
             assert size <= 2 * small[name] + 512, (name, small[name], size)
