@@ -18,6 +18,7 @@ from typing import Any
 from raysweep.program.wandb_config import Config, parse_config, read_config_file
 
 __all__ = [
+    "ARTIFACTS_ENV",
     "DEFAULTS_FILE",
     "PARAM_PATH_ENV",
     "RUN_ID_ENV",
@@ -38,6 +39,10 @@ PARAM_PATH_ENV = "WANDB_SWEEP_PARAM_PATH"
 
 TRIAL_DIR_ENV = "RAYSWEEP_TRIAL_DIR"
 """The trial's directory: ``run.dir`` and where ``summary.json`` goes."""
+
+ARTIFACTS_ENV = "RAYSWEEP_ARTIFACTS"
+"""A JSON object mapping W&B artifact names (``"name:alias"``) to local paths, from the sweep's
+``raysweep.artifacts``: what ``run.use_artifact(name).download()`` returns."""
 
 DEFAULTS_FILE = "config-defaults.yaml"
 """W&B's file of config defaults, read from the working directory by ``wandb.init``."""
