@@ -25,10 +25,10 @@ if _os.environ.get(_MODE_ENV) == "real":
     _sys.modules[__name__] = _load_real_wandb()
 else:
     from . import _shim
+    from ._agent import agent, sweep
     from ._shim import (
         Run,
         Settings,
-        agent,
         config,
         define_metric,
         finish,
@@ -38,7 +38,6 @@ else:
         run,
         setup,
         summary,
-        sweep,
         teardown,
         termerror,
         termlog,

@@ -356,36 +356,6 @@ def _finish_at_exit() -> None:
         run.finish()
 
 
-def sweep(sweep: Any = None, entity: str | None = None, project: str | None = None,
-          **kwargs: Any) -> str:
-    """``wandb.sweep``: inside a raysweep trial the sweep exists already; return its id."""
-    warn_once(
-        "sweep",
-        "wandb.sweep() does nothing under raysweep: raysweep runs the sweep itself (this "
-        "trial is one of its runs)",
-    )
-    return os.environ.get(SWEEP_ID_ENV) or "raysweep"
-
-
-def agent(sweep_id: str | None = None, function: Any = None, entity: str | None = None,
-          project: str | None = None, count: int | None = None, **kwargs: Any) -> None:
-    """``wandb.agent``: inside a raysweep trial, run ``function`` once (this trial's run)."""
-    warn_once(
-        "agent",
-        "wandb.agent() under raysweep runs the function once: raysweep starts one trial per "
-        "configuration and `count` is set with `raysweep run --count`",
-    )
-    if function is None:
-        return
-    try:
-        function()
-    except BaseException:
-        if run is not None:
-            run._end(report=False)
-        raise
-    finish()
-
-
 def login(*args: Any, **kwargs: Any) -> bool:
     """``wandb.login``: there is nothing to log in to; returns True."""
     warn_once(
