@@ -23,6 +23,7 @@ from raysweep.sweep.config import from_dict, load, loads
 from raysweep.sweep.model import SweepConfig
 
 if TYPE_CHECKING:
+    from raysweep.agent_host import use_wandb
     from raysweep.api import SweepResult, results, resume, run
 
 __all__ = [
@@ -43,11 +44,13 @@ __all__ = [
     "results",
     "resume",
     "run",
+    "use_wandb",
 ]
 
 __version__ = "0.1.0"
 
-_LAZY = {"run": "api", "results": "api", "resume": "api", "SweepResult": "api"}
+_LAZY = {"run": "api", "results": "api", "resume": "api", "SweepResult": "api",
+         "use_wandb": "agent_host"}
 
 
 def __getattr__(name: str) -> Any:

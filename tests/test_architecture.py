@@ -25,7 +25,8 @@ SHIM = "raysweep.program.wandb_shim"
 
 # Each layer may import only itself and the layers listed after it (the data flow, top down).
 LAYERS = [
-    ("faces", ["raysweep", "raysweep.api", "raysweep.cli", "raysweep.__main__"]),
+    ("faces", ["raysweep", "raysweep.api", "raysweep.cli", "raysweep.__main__",
+               "raysweep.agent_host", "raysweep.wandb"]),
     ("execution", ["raysweep.execution"]),
     ("search and schedulers", ["raysweep.search", "raysweep.schedulers"]),
     ("analysis", ["raysweep.analysis"]),

@@ -529,7 +529,7 @@ def test_cli_report_watch_rebuilds_until_ctrl_c(
 
 
 def test_the_run_summary_names_trials_that_never_reported_the_metric() -> None:
-    from raysweep.cli.running import missing_metric_note
+    from raysweep.cli.outcome import missing_metric_note
 
     trials = pd.DataFrame({
         "trial_id": ["a", "b", "c", "d"],

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from raysweep.cli.common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
     escape,
     exit_code,
     exit_invalid,
@@ -21,6 +17,7 @@ from raysweep.cli.common import (
     make_console,
     summary,
 )
+from raysweep.cli.outcome import print_outcome, run_with_view
 from raysweep.errors import SweepConfigError
 from raysweep.execution.options import trial_cap
 from raysweep.program.wandb_package import MODES
@@ -32,7 +29,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("sweep", type=click.Path(dir_okay=False))
+@click.argument("sweep", type=click.Path(dir_okay=False), metavar="SWEEP|SCRIPT.py")
 @click.option("--address", default=None, metavar="ADDR",
               help="Join a Ray cluster: 'auto' (the cluster of this machine), 'host:port' or "
                    "'ray://host:10001'. Without it, a private local Ray is started and stopped.")
@@ -75,12 +72,17 @@ def run(
     num_gpus: int | None,
     wandb_mode: str,
 ) -> None:
-    """Run a W&B sweep file on Ray.
+    """Run a W&B sweep file on Ray, or a Python script that calls wandb.sweep/wandb.agent.
 
     Each trial runs the sweep's `program` through its `command` (W&B macros such as ${args}
     work), from the sweep file's directory. Programs report metrics with `raysweep.log({...})`,
     by printing lines `@raysweep {"loss": 0.1}`, or, unchanged W&B scripts, with
     `wandb.log({...})`; each report is one step.
+
+    A script (SCRIPT.py) written in W&B's tutorial style runs unedited: its
+    `sweep_id = wandb.sweep(config)` and `wandb.agent(sweep_id, function=train, count=N)`
+    calls become sweeps on Ray, whose trials call `train()`. --count replaces the
+    agents' count; the other options apply to every sweep the script runs.
 
     \b
     Exit codes: 0 every trial ended normally (finished, stopped early, or
@@ -93,10 +95,11 @@ def run(
       raysweep run examples/quickstart/sweep.yaml
       raysweep run sweep.yaml --count 20 --seed 1
       raysweep run sweep.yaml --address auto --gpu 1
+      raysweep run train_sweep.py --count 10
     """
     from raysweep.api import run as run_sweep
+    from raysweep.cli.script import is_script, run_script
 
-    cfg = load_or_exit(sweep)
     resources: dict[str, float] = {}
     if cpu is not None:
         resources["cpu"] = cpu
@@ -106,6 +109,14 @@ def run(
         flag = issue.path.rsplit(".", 1)[-1]
         fail(f"--{flag} {resources[flag]:g}: {issue.message}", issue.hint)
     console = make_console()
+    if is_script(sweep):
+        run_script(sweep, console, {
+            "address": address, "storage": storage, "seed": seed,
+            "resources": resources or None, "max_concurrent_trials": max_concurrent,
+            "max_failures": max_failures, "num_cpus": num_cpus, "num_gpus": num_gpus,
+            "wandb": wandb_mode,
+        }, count)
+    cfg = load_or_exit(sweep)
     cap = trial_cap(cfg, count)
     if cap is None and cfg.method is Method.GRID:
         cap = cfg.parameters.grid_size()
@@ -121,7 +132,7 @@ def run(
         console.print(f"  results: {escape(str(sweep_dir))}")
         view.__enter__()
 
-    result = _run_with_view(view, started, lambda: run_sweep(
+    result = run_with_view(view, started, lambda: run_sweep(
         cfg, None, count=count, address=address, storage=storage, name=name, seed=seed,
         resources=resources or None, max_concurrent_trials=max_concurrent,
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
@@ -130,125 +141,11 @@ def run(
     _finish(console, result)
 
 
-def _run_with_view(view: Any, started: list[Path], call: Callable[[], Any]) -> Any:
-    """Run a sweep while ``view`` shows it; turn every failure into a message, not a traceback.
-
-    ``started`` holds the sweep directory once the sweep started (for the resume hint after
-    a second Ctrl-C).
-    """
-    from raysweep.errors import RaysweepError
-
-    try:
-        try:
-            return call()
-        finally:
-            view.__exit__(None, None, None)
-    except KeyboardInterrupt:
-        # A second Ctrl-C (the first ends the sweep in order), or one before it started.
-        if started:
-            fail("interrupted (Ctrl-C)",
-                 f"Continue the sweep with: raysweep resume {started[0]}", EXIT_INTERRUPTED)
-        fail("interrupted (Ctrl-C) before the sweep started", code=EXIT_INTERRUPTED)
-    except SweepConfigError as exc:
-        exit_invalid(exc)
-    except RaysweepError as exc:
-        fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - a bug or an unexpected Ray error: keep the details
-        import tempfile
-        import traceback
-
-        with tempfile.NamedTemporaryFile(
-            "w", prefix="raysweep-error-", suffix=".log", delete=False
-        ) as f:
-            traceback.print_exc(file=f)
-        fail(
-            f"unexpected error: {type(exc).__name__}: {exc}",
-            f"The full traceback is in {f.name}; please include it when reporting a bug.",
-            EXIT_FAILED,
-        )
-
-
 def _finish(console: Console, result: Any) -> NoReturn:
     """Print how a sweep went and exit with the code that says it (see ``exit_code``)."""
-    _print_outcome(console, result)
+    print_outcome(console, result)
     sys.exit(exit_code(result.meta.get("ended_by"), result.trials["status"]
                        if len(result.trials) else ()))
-
-
-def _print_outcome(console: Console, result: Any) -> None:
-    trials = result.trials
-    counts = trials["status"].value_counts().to_dict() if len(trials) else {}
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no trials ran"
-    console.print(f"[bold]done[/]: {summary}")
-    if result.meta.get("end_reason"):
-        console.print(f"[yellow]{escape(str(result.meta['end_reason']))}[/]")
-    best = result.best
-    if best is not None:
-        console.print(
-            f"[bold green]best[/] {escape(str(result.metric))}={best['value']:.6g} "
-            f"(trial {best['trial_id']}, {best['status']})"
-        )
-        console.print("  " + escape(json.dumps(best["config"], default=str)))
-    note = missing_metric_note(result)
-    if note:
-        console.print(f"[yellow]note[/]: {escape(note)}")
-    note = bad_lines_note(trials)
-    if note:
-        console.print(f"[yellow]note[/]: {escape(note)}")
-    failed = trials[trials["status"] == "failed"] if len(trials) else trials
-    if len(failed):
-        first = failed.iloc[0]
-        console.print(f"[red]first failure[/] (trial {first['trial_id']}):")
-        console.print(escape(str(first["error"] or "")), markup=False)
-    console.print(f"results: {escape(str(result.path))}")
-    console.print(f"  raysweep results {escape(str(result.path))}")
-    if result.meta.get("ended_by") in ("stop", "cancel", "interrupt"):
-        console.print(f"continue it with: raysweep resume {escape(str(result.path))}")
-
-
-def bad_lines_note(trials: Any) -> str | None:
-    """How many trials printed ``@raysweep`` lines that were not valid reports (they were
-    skipped; each trial's program.log says why), or None.
-
-    >>> import pandas as pd
-    >>> frame = pd.DataFrame({"trial_id": ["a", "b"], "bad_lines": [0, 3]})
-    >>> print(bad_lines_note(frame))  # doctest: +ELLIPSIS
-    1 trial printed invalid @raysweep lines (3 in all; the first in trial b), which were ...
-    """
-    if "bad_lines" not in trials or not len(trials):
-        return None
-    counts = trials["bad_lines"].fillna(0)
-    bad = trials[counts > 0]
-    if not len(bad):
-        return None
-    n = len(bad)
-    return (f"{n} trial{'s' if n != 1 else ''} printed invalid @raysweep lines "
-            f"({int(counts.sum())} in all; the first in trial {bad.iloc[0]['trial_id']}), "
-            "which were skipped: see the bad_lines column and their program.log")
-
-
-def missing_metric_note(result: Any) -> str | None:
-    """Which ended trials never reported a number for the sweep's metric, and what they did
-    report: usually the program logs the metric under another name, and the sweep's ranking,
-    search and early stopping then have no value for those trials."""
-    from raysweep.analysis.history import reported_names
-
-    metric, trials = result.metric, result.trials
-    if metric is None or not len(trials):
-        return None
-    # <metric>_best is the column `best` ranks by: only finite numbers, else empty.
-    ended = trials[trials["status"].isin(("finished", "stopped"))
-                   & trials[f"{metric}_best"].isna()]
-    if not len(ended):
-        return None
-    ids = [str(t) for t in ended["trial_id"]]
-    history = result.history
-    rows = history[history["trial_id"].astype(str).isin(ids)] if len(history) else history
-    keys = reported_names(rows)
-    shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
-    return (f"{len(ids)} trial{'s' if len(ids) != 1 else ''} ended without a numeric "
-            f"{metric!r} ({shown}); they reported: {', '.join(keys) or 'nothing'}. Check the "
-            "name the program logs the metric under.")
 
 
 @click.command()
@@ -307,7 +204,7 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
                       f"({done} trials already ended; {escape(summary(cfg, count))})")
         view.__enter__()
 
-    result = _run_with_view(
+    result = run_with_view(
         view, started,
         lambda: resume_sweep(path, count=count, address=address, num_cpus=num_cpus,
                              num_gpus=num_gpus, on_start=on_start, on_change=view.update),

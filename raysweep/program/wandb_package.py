@@ -28,6 +28,7 @@ __all__ = [
     "SHIM_DIR",
     "STAND_IN_MARK",
     "check_mode",
+    "import_stand_in",
     "is_stand_in",
     "load_real_wandb",
     "patch_real_wandb",
@@ -82,6 +83,37 @@ def is_stand_in(module: Any) -> bool:
 def wandb_modules() -> dict[str, Any]:
     """The imported modules of whichever ``wandb`` package is loaded, by name."""
     return {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
+
+
+def import_stand_in() -> Any:
+    """Make ``import wandb`` in this process give the stand-in; return the stand-in module.
+
+    For drivers that run W&B code themselves (``raysweep run script.py``, a notebook after
+    ``import raysweep.wandb``). :data:`SHIM_DIR` goes first on ``sys.path`` and stays there,
+    so the driver sees what its trials see (the stand-in's distribution metadata included);
+    an installed ``wandb`` imported before is forgotten.
+    """
+    current = sys.modules.get("wandb")
+    if is_stand_in(current):
+        return current
+    shim = str(SHIM_DIR)
+    sys.path[:] = [shim, *(p for p in sys.path if p != shim)]
+    for name in wandb_modules():
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    saved = os.environ.get(MODE_ENV)
+    os.environ[MODE_ENV] = "shim"  # "real" would make the stand-in hand over on import
+    try:
+        module = importlib.import_module("wandb")
+    finally:
+        if saved is None:
+            os.environ.pop(MODE_ENV, None)
+        else:
+            os.environ[MODE_ENV] = saved
+    if not is_stand_in(module):
+        raise ImportError(f"`import wandb` found {getattr(module, '__file__', module)}, not "
+                          f"raysweep's stand-in in {SHIM_DIR}")
+    return module
 
 
 def load_real_wandb() -> Any:

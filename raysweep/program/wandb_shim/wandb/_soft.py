@@ -114,6 +114,19 @@ class _SoftModule(types.ModuleType):
         return value
 
 
+def _imported_by_ray() -> bool:
+    """Whether the import being made comes from Ray's code (the first frame outside the
+    import machinery and this package)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if not (name.startswith(("importlib", "wandb")) or name == __name__
+                or frame.f_code.co_filename.startswith("<frozen")):
+            return bool(name == "ray" or name.startswith("ray."))
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
 class SoftModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Makes ``import wandb.integration.keras`` (and any other submodule) a soft module."""
 
@@ -124,7 +137,10 @@ class SoftModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec: Any) -> types.ModuleType:
         # One warning per unknown top-level submodule (wandb.integration, not each below it).
-        warn_unsupported(".".join(spec.name.split(".")[:2]), f"module {spec.name}")
+        # Ray Tune's driver imports its own W&B integration (to count callbacks); that import
+        # is not the user's and would warn in every sweep run from a notebook or script.
+        if not _imported_by_ray():
+            warn_unsupported(".".join(spec.name.split(".")[:2]), f"module {spec.name}")
         module = _SoftModule(spec.name)
         module.__path__ = []
         return module
