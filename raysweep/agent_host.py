@@ -98,13 +98,19 @@ class AgentHost(SweepHost):
             seed, max_concurrent_trials, ...). ``storage`` goes to ``run`` only.
         count: Replaces every agent call's ``count`` (``raysweep run script.py --count``).
         runner: Runs each call; default :func:`run_call`.
-        results: The result of every agent call so far, in order.
+        resume_call: ``(index, sweep directory)``: the script runs again to continue the sweep
+            its agent call number ``index`` (from 0) ran; that call resumes the directory and
+            the other calls run nothing (``raysweep resume`` of a script's sweep).
+        results: The result of every agent call run so far, in order.
+        calls: How many agent calls the script made so far.
     """
 
     options: dict[str, Any] = field(default_factory=dict)
     count: int | None = None
     runner: Runner | None = None
+    resume_call: tuple[int, Path] | None = None
     results: list[Any] = field(default_factory=list)
+    calls: int = 0
     _configs: dict[str, SweepConfig] = field(default_factory=dict)
 
     @property
@@ -157,6 +163,10 @@ class AgentHost(SweepHost):
             RaysweepError: No sweep has that id, or the call has no function and the sweep
                 no program.
         """
+        index = self.calls
+        self.calls += 1
+        if self.resume_call is not None:
+            return self._resume_call(index, function, count)
         if self.count is not None:
             count = self.count
         cfg = self._configs.get(sweep_id)
@@ -184,11 +194,27 @@ class AgentHost(SweepHost):
             path = Path(self._root(cfg)) / sweep_id
         if resume and count is not None:
             count += sum(1 for t in read_trials(path) if t.get("status") in ENDED_STATUSES)
-        call = AgentCall(
+        return self._run(AgentCall(
             sweep_id=sweep_id, path=path, config=cfg,
             function=None if function is None else _AgentFunction(function),
-            count=count, resume=resume, index=len(self.results),
-        )
+            count=count, resume=resume, index=index,
+        ))
+
+    def _resume_call(self, index: int, function: Callable[[], Any] | None,
+                     count: int | None) -> Any:
+        assert self.resume_call is not None  # the caller checked
+        wanted, path = self.resume_call
+        if index != wanted:
+            return None  # another call of the script: it ran (or runs) its own sweep
+        # The call's count was the sweep's whole size when it started: it is again now,
+        # unless the command line gives the total.
+        return self._run(AgentCall(
+            sweep_id=path.name, path=path, config=None,
+            function=None if function is None else _AgentFunction(function),
+            count=self.count if self.count is not None else count, resume=True, index=index,
+        ))
+
+    def _run(self, call: AgentCall) -> Any:
         result = (self.runner or self.run_call)(call)
         self.results.append(result)
         return result

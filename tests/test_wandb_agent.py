@@ -307,3 +307,37 @@ def test_an_invalid_config_in_a_script_exits_2_with_the_key_path(tmp_path: Path)
         r = run_cli(["run", "bad.py"], cwd=tmp_path, env=env, timeout=60)
     assert r.returncode == 2
     assert "metric" in r.stdout + r.stderr and "Traceback" not in r.stdout + r.stderr
+
+
+RESUMABLE = textwrap.dedent('''\
+    import wandb
+
+    def train():
+        with wandb.init() as run:
+            wandb.log({"loss": run.config.x})
+
+    sweep_id = wandb.sweep({"method": "random", "metric": {"name": "loss", "goal": "minimize"},
+                            "parameters": {"x": {"min": 0.0, "max": 1.0}}})
+    wandb.agent(sweep_id, function=train, count=10)
+    wandb.agent(wandb.sweep({"method": "grid", "parameters": {"y": {"values": [1, 2]}}}),
+                function=train)   # never reached: train logs config.x, which this one lacks
+''')
+
+
+@pytest.mark.slow
+def test_a_scripts_sweep_resumes_by_running_the_script_again(tmp_path: Path) -> None:
+    (tmp_path / "s.py").write_text(RESUMABLE.replace(
+        "function=train)   # never reached", "function=print)   # runs print()"))
+    with private_ray_env("rsr") as env:
+        r = run_cli(["run", "s.py", "--count", "2", "--num-cpus", "2"], cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        first, second = sorted((tmp_path / "raysweep_results").iterdir(),
+                               key=lambda p: p.stat().st_mtime)
+        r = run_cli(["resume", str(first), "--count", "3", "--num-cpus", "2"],
+                    cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "again to resume" in r.stdout and "wandb.agent call #1" in r.stdout
+    import raysweep
+
+    assert len(raysweep.results(first).trials) == 3  # 2, then 1 more: --count is the total
+    assert len(raysweep.results(second).trials) == 2  # the other call ran nothing again

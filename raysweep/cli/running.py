@@ -20,6 +20,7 @@ from raysweep.cli.common import (
 from raysweep.cli.outcome import print_outcome, run_with_view
 from raysweep.errors import SweepConfigError
 from raysweep.execution.options import trial_cap
+from raysweep.files import SCRIPT_FILE
 from raysweep.program.wandb_package import MODES
 from raysweep.sweep.config import resource_issues
 from raysweep.sweep.model import Method, SweepConfig
@@ -185,6 +186,12 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
     except RaysweepError as exc:
         fail(str(exc))
     console = make_console()
+    if (path / SCRIPT_FILE).is_file():
+        from raysweep.cli.script import resume_script
+
+        # The trials call a function of the script that ran the sweep: run it again.
+        resume_script(path, console, {"address": address, "num_cpus": num_cpus,
+                                      "num_gpus": num_gpus}, count)
     try:
         cfg = saved_config(path, meta)
     except SweepConfigError as exc:

@@ -10,6 +10,8 @@ is the worst of its sweeps' (as for a sweep file); a script that never calls
 
 from __future__ import annotations
 
+import json
+import os
 import runpy
 import sys
 import traceback
@@ -31,6 +33,7 @@ from raysweep.cli.common import (
 from raysweep.cli.outcome import print_outcome, run_with_view
 from raysweep.errors import RaysweepError, SweepConfigError
 from raysweep.execution.options import trial_cap
+from raysweep.files import SCRIPT_FILE, write_json_atomic
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     from raysweep.agent_host import AgentCall, AgentHost
     from raysweep.sweep.model import SweepConfig
 
-__all__ = ["is_script", "run_script"]
+__all__ = ["is_script", "resume_script", "run_script"]
 
 SCRIPT_SUFFIXES = (".py",)
 
@@ -61,13 +64,44 @@ class _SweepEnded(Exception):
         self.path = path
 
 
+def resume_script(
+    sweep_dir: Path, console: Console, options: dict[str, Any], count: int | None
+) -> NoReturn:
+    """Continue a sweep that a script's ``wandb.agent`` call ran: run the script again.
+
+    The call that ran the sweep (by its number in the script, :data:`SCRIPT_FILE`) resumes
+    it; the script's other agent calls run nothing. ``count``: trials in all, the ended ones
+    included (default: the call's own ``count``).
+    """
+    try:
+        saved = json.loads((sweep_dir / SCRIPT_FILE).read_text(encoding="utf-8"))
+        script, index, cwd = str(saved["script"]), int(saved["agent_call"]), saved.get("cwd")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        fail(f"{sweep_dir / SCRIPT_FILE} cannot be read ({exc}): cannot tell which script "
+             "ran this sweep")
+    if not Path(script).is_file():
+        fail(f"this sweep was run by {script}, which no longer exists",
+             "The sweep's trials call a function of that script; restore it to resume")
+    if cwd and Path(cwd).is_dir():
+        os.chdir(cwd)  # the script's relative paths mean what they meant the first time
+    console.print(f"[bold]raysweep[/]: running {escape(script)} again to resume "
+                  f"{escape(str(sweep_dir))} (its wandb.agent call #{index + 1}; the other "
+                  "calls run nothing)")
+    run_script(script, console, options, count, resume_call=(index, sweep_dir.resolve()))
+
+
 def run_script(
-    script: str, console: Console, options: dict[str, Any], count: int | None
+    script: str,
+    console: Console,
+    options: dict[str, Any],
+    count: int | None,
+    resume_call: tuple[int, Path] | None = None,
 ) -> NoReturn:
     """Run ``script``, whose ``wandb.agent`` calls become sweeps; exit with their worst code.
 
     ``options`` are :func:`raysweep.run`'s keyword arguments from the command line;
-    ``count`` replaces the ``count`` of every ``wandb.agent`` call.
+    ``count`` replaces the ``count`` of every ``wandb.agent`` call. ``resume_call``: see
+    :class:`raysweep.agent_host.AgentHost`.
     """
     from raysweep.agent_host import AgentHost, install
     from raysweep.program.wandb_driver import set_host
@@ -100,6 +134,11 @@ def run_script(
 
         def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
             started.append(sweep_dir)
+            # What `raysweep resume` needs to run the script again for this sweep.
+            write_json_atomic(sweep_dir / SCRIPT_FILE, {
+                "script": str(path.resolve()), "agent_call": call.index,
+                "cwd": os.getcwd(), "sweep_id": call.sweep_id,
+            })
             where = "a private local Ray" if address is None else f"Ray at {address}"
             what = (f"resuming ({len(kept)} trials already ended)" if call.resume
                     else summary(cfg, call.count))
@@ -119,14 +158,14 @@ def run_script(
             raise _SweepEnded(code, result.path)
         return result
 
-    host = AgentHost(options=options, count=count, runner=runner)
+    host = AgentHost(options=options, count=count, runner=runner, resume_call=resume_call)
     with _as_main(path):
         install(host)
         try:
             runpy.run_path(str(path), run_name="__main__")
         except _SweepEnded as ended:
-            hint = (f"Run the script again to start new sweeps; the results so far are in "
-                    f"{ended.path}")
+            hint = (f"Continue that sweep with: raysweep resume {ended.path} (it runs "
+                    f"{path.name} again; the call that ran the sweep continues it)")
             fail("the sweep was " + ("interrupted (Ctrl-C)" if ended.code == EXIT_INTERRUPTED
                                      else "cancelled") + f"; {path.name} stopped there",
                  hint, ended.code)
