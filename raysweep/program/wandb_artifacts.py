@@ -40,6 +40,7 @@ __all__ = [
     "ArtifactNotMappedError",
     "artifact_mapping",
     "artifact_yaml",
+    "match_artifact",
     "resolve_artifact",
     "save_artifact",
     "split_name",
@@ -110,16 +111,35 @@ def artifact_yaml(name: str, path: str = "./path/to/" + "files") -> str:
 
 
 def resolve_artifact(name: str, mapping: Mapping[str, str]) -> str:
-    """Return the local path that ``mapping`` gives the artifact ``name``.
+    """Return the local path that ``mapping`` gives the artifact ``name``
+    (:func:`match_artifact`), once it is known to exist.
 
     Raises:
         ArtifactNotMappedError: no entry matches, or several match equally well (named).
         FileNotFoundError: the path mapped does not exist on this machine.
+    """
+    found = match_artifact(name, mapping)
+    if not os.path.exists(found):
+        raise FileNotFoundError(
+            f"artifact {name!r} is mapped to {found}, which does not exist on "
+            f"{socket.gethostname()}: fix raysweep.artifacts in the sweep file, or make the "
+            "path reachable from every node that runs trials"
+        )
+    return found
 
-    >>> resolve_artifact("team/proj/mnist:v3", {"mnist": "/d", "mnist:v3": "/d3"})
+
+def match_artifact(name: str, mapping: Mapping[str, str]) -> str:
+    """Return the path of the entry of ``mapping`` that names the artifact ``name``.
+
+    Raises:
+        ArtifactNotMappedError: no entry matches, or several match equally well (named).
+
+    >>> match_artifact("team/proj/mnist:v3", {"mnist": "/d", "mnist:v3": "/d3"})
     '/d3'
-    >>> resolve_artifact("mnist", {"mnist:latest": "/l"})
+    >>> match_artifact("mnist", {"mnist:latest": "/l"})
     '/l'
+    >>> match_artifact("mnist:v1", {"mnist": "/d"})
+    '/d'
     """
     if not isinstance(name, str) or not name:
         raise ArtifactNotMappedError(f"use_artifact needs an artifact name such as "
@@ -154,12 +174,6 @@ def resolve_artifact(name: str, mapping: Mapping[str, str]) -> str:
                 f"{artifact_yaml(name)}"
             )
         found = mapping[matches[0]]
-    if not os.path.exists(found):
-        raise FileNotFoundError(
-            f"artifact {name!r} is mapped to {found}, which does not exist on "
-            f"{socket.gethostname()}: fix raysweep.artifacts in the sweep file, or make the "
-            "path reachable from every node that runs trials"
-        )
     return found
 
 
