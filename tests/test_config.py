@@ -12,7 +12,15 @@ import pytest
 from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
 from raysweep.sweep import config
 from raysweep.sweep import space as sp
-from raysweep.sweep.model import EarlyTerminate, Goal, Method, Metric, Resources, SweepConfig
+from raysweep.sweep.model import (
+    EarlyTerminate,
+    Goal,
+    Method,
+    Metric,
+    Resources,
+    SweepConfig,
+    Workdir,
+)
 
 PARAMS = {"x": {"values": [1, 2]}}
 METRIC = {"name": "loss"}
@@ -405,6 +413,26 @@ BAD = [
         cfg(raysweep={"seed": -1}),
         "raysweep.seed: must not be negative, got -1",
         id="negative_seed",
+    ),
+    pytest.param(
+        cfg(raysweep={"workdir": "trials"}),
+        "raysweep.workdir: must be one of shared, trial; got the string 'trials'. Did you mean "
+        "'trial'?",
+        id="workdir_misspelled",
+    ),
+    pytest.param(
+        cfg(raysweep={"workdir": "cwd"}),
+        "raysweep.workdir: must be one of shared, trial; got the string 'cwd'. `trial` runs "
+        "each trial in its own folder (trial_<id>/ of the sweep directory); `shared`, the "
+        "default, runs every trial in the sweep file's folder.",
+        id="workdir_unknown",
+    ),
+    pytest.param(
+        cfg(raysweep={"workdir": True}),
+        "raysweep.workdir: must be one of shared, trial; got the boolean True. `trial` runs "
+        "each trial in its own folder (trial_<id>/ of the sweep directory); `shared`, the "
+        "default, runs every trial in the sweep file's folder.",
+        id="workdir_bool",
     ),
     pytest.param(cfg(raysweep=[1]), "raysweep: must be a mapping, got a list", id="raysweep_list"),
     # Infinite values and ints beyond the float range (YAML reads `1` and 400 zeros as an int):
@@ -840,6 +868,7 @@ def test_raysweep_section() -> None:
                 "seed": 0,
                 "storage": "./results",
                 "unique": True,
+                "workdir": "trial",
             }
         )
     )
@@ -847,7 +876,12 @@ def test_raysweep_section() -> None:
     assert opts.resources == Resources(cpu=2.0, gpu=0.5, custom=(("accelerator_type:A100", 1.0),))
     assert opts.resources.as_ray() == {"CPU": 2.0, "GPU": 0.5, "accelerator_type:A100": 1.0}
     assert (opts.max_concurrent_trials, opts.max_failures, opts.seed) == (4, -1, 0)
-    assert (opts.storage, opts.unique) == ("./results", True)
+    assert (opts.storage, opts.unique, opts.workdir) == ("./results", True, Workdir.TRIAL)
+
+
+def test_workdir_defaults_to_shared() -> None:
+    assert config.load(cfg()).options.workdir is Workdir.SHARED
+    assert config.load(cfg(raysweep={"workdir": "shared"})).options.workdir is Workdir.SHARED
 
 
 @pytest.mark.parametrize("gpu", [0, 0.25, 1, 2, 2.0])

@@ -1,14 +1,17 @@
 """Trial bodies that Ray Tune runs: a W&B-style program, or a Python function.
 
 A **program trial** expands the sweep's ``command`` (W&B macros,
-:mod:`raysweep.sweep.command`) into an argv list, runs it from the sweep file's directory in
-its own process group, writes its output to ``program.log`` in the trial directory and turns
-each report line (:mod:`raysweep.program.metrics`) into one ``ray.tune.report`` call, i.e.
-one step for the schedulers.
-When the trial ends or is stopped, the program's whole process group is killed.
+:mod:`raysweep.sweep.command`) into an argv list, runs it from the sweep file's directory (or,
+with ``raysweep: {workdir: trial}``, from its trial folder) in its own process group, writes
+its output to ``program.log`` in the trial directory and turns each report line
+(:mod:`raysweep.program.metrics`) into one ``ray.tune.report`` call, i.e. one step for the
+schedulers.
+When the trial ends or is stopped, the program's whole process group is killed. The folder of
+the interpreter that runs raysweep comes first on the program's ``PATH``, so a command that
+calls a literal ``python`` gets the interpreter that has raysweep and the user's packages.
 
 A **function trial** calls ``function(config)`` in the Ray worker; ``raysweep.log`` inside it
-reports to Tune.
+reports to Tune. With ``workdir: trial`` it runs with its trial folder as working directory.
 
 Both kinds of trial can ``import wandb``: program trials find raysweep's stand-in first on
 ``PYTHONPATH`` (or, with ``wandb="real"``, the installed package, patched to also report
@@ -20,12 +23,14 @@ Only what a trial needs travels to the workers (:class:`ProgramSpec`), not the w
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
+import shutil
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +38,9 @@ from typing import Any
 from raysweep.errors import ProgramFailedError
 from raysweep.files import COMPLETED_FILE
 from raysweep.sweep.command import build_argv
-from raysweep.sweep.model import SweepConfig
+from raysweep.sweep.model import SweepConfig, Workdir
 
-__all__ = ["ProgramSpec", "make_trainable"]
+__all__ = ["ProgramLaunch", "ProgramSpec", "make_trainable", "prepare_program"]
 
 # Keys raysweep adds to every report; the results tables read them and hide them from metrics.
 GPUS_KEY = "raysweep_gpus"
@@ -54,6 +59,8 @@ class ProgramSpec:
         kill_grace_s: Seconds between SIGTERM and SIGKILL when a trial is stopped.
         wandb: Which ``wandb`` the program imports: ``"shim"`` (raysweep's stand-in) or
             ``"real"`` (the installed package, patched to also report to raysweep).
+        workdir: Where the program runs: ``directory``, or its trial folder
+            (``raysweep.workdir``).
     """
 
     command: tuple[Any, ...] | None
@@ -63,6 +70,7 @@ class ProgramSpec:
     sweep_dir: str | None = None
     kill_grace_s: float = 5.0
     wandb: str = "shim"
+    workdir: Workdir = Workdir.SHARED
 
     @classmethod
     def from_config(
@@ -75,6 +83,7 @@ class ProgramSpec:
             sweep_id=sweep_id,
             sweep_dir=sweep_dir,
             wandb=wandb,
+            workdir=cfg.options.workdir,
         )
 
 
@@ -120,7 +129,7 @@ def make_trainable(
     picks the package behind ``import wandb`` (see :class:`ProgramSpec`).
     """
     if function is not None:
-        return _function_trainable(function, sweep_id, sweep_dir, wandb)
+        return _function_trainable(function, sweep_id, sweep_dir, wandb, cfg.options.workdir)
     return _program_trainable(ProgramSpec.from_config(cfg, sweep_id, sweep_dir, wandb))
 
 
@@ -172,21 +181,11 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
 
     trial_id = tune.get_context().get_trial_id()
     trial_dir = trial_directory(spec.sweep_dir, trial_id)
-    env = trial_environment(os.environ, spec, trial_id, trial_dir, config)
-    argv = build_argv(
-        spec.command,
-        program=spec.program,
-        params=config,
-        interpreter=sys.executable,
-        env_cmd="/usr/bin/env" if os.path.exists("/usr/bin/env") else None,
-        args_json_file=str(trial_dir / "config.json"),
-        environ=env,
-        node=socket.gethostname(),  # named when an ${envvar:NAME} is not set on this node
-    )
+    launch = prepare_program(spec, config, trial_id, trial_dir, os.environ)
     outcome = run_program(
-        argv,
-        cwd=spec.directory,
-        env=env,
+        launch.argv,
+        cwd=launch.cwd,
+        env=launch.env,
         log_path=str(trial_dir / "program.log"),
         on_report=_reporter(_node_info()),
         term_grace_s=spec.kill_grace_s,
@@ -217,6 +216,130 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ProgramLaunch:
+    """How one program trial starts: argv, working directory and complete environment."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+
+
+def prepare_program(
+    spec: ProgramSpec,
+    config: Mapping[str, Any],
+    trial_id: str,
+    trial_dir: Path,
+    environ: Mapping[str, str],
+) -> ProgramLaunch:
+    """Build what starts one program trial, writing its parameter files (no Ray needed).
+
+    With ``workdir: shared`` the program runs in the sweep file's directory. With ``trial`` it
+    runs in ``trial_dir``: the items of argv that name the program's scripts become absolute
+    (:func:`anchor_scripts`), and the sweep file's directory's ``config-defaults.yaml`` is
+    copied into ``trial_dir``, where ``wandb.init`` (the stand-in's and W&B's) reads it.
+    """
+    env = trial_environment(environ, spec, trial_id, trial_dir, config)
+    per_trial = spec.workdir is Workdir.TRIAL
+    # Absolute here, in the worker: a relative directory means the one the shared programs run
+    # in, relative to the worker's folder.
+    directory = os.path.abspath(spec.directory)
+    program = spec.program
+    if per_trial and program is not None:
+        program = os.path.join(directory, program)
+    argv = build_argv(
+        spec.command,
+        program=program,
+        params=config,
+        interpreter=sys.executable,
+        env_cmd="/usr/bin/env" if os.path.exists("/usr/bin/env") else None,
+        args_json_file=str(trial_dir / "config.json"),
+        environ=env,
+        node=socket.gethostname(),  # named when an ${envvar:NAME} is not set on this node
+    )
+    if not per_trial:
+        return ProgramLaunch(argv, spec.directory, env)
+    copy_config_defaults(directory, trial_dir)
+    return ProgramLaunch(anchor_scripts(argv, directory, spec.program), str(trial_dir), env)
+
+
+def anchor_scripts(argv: Sequence[str], directory: str, program: str | None) -> list[str]:
+    """Make the items of ``argv`` that name the program's scripts absolute paths in
+    ``directory``, for a program that runs in another folder.
+
+    Those items are the sweep's ``program`` as written, a relative ``argv[0]`` with a path
+    separator (``./run.sh``), and any other item ending in ``.py`` that names a file in
+    ``directory``. Other relative paths are left alone: they name files in the trial's folder.
+
+    >>> anchor_scripts(["python", "train.py", "--lr=1", "out.pkl"], "/p", "train.py")
+    ['python', '/p/train.py', '--lr=1', 'out.pkl']
+    >>> anchor_scripts(["./run.sh", "--x=1"], "/p", None)
+    ['/p/run.sh', '--x=1']
+    """
+    out: list[str] = []
+    for i, item in enumerate(argv):
+        script = (
+            item == program
+            or (i == 0 and os.sep in item)
+            or (item.endswith(".py") and not item.startswith("-")
+                and os.path.isfile(os.path.join(directory, item)))
+        )
+        if script and not os.path.isabs(item):
+            item = os.path.normpath(os.path.join(directory, item))
+        out.append(item)
+    return out
+
+
+def copy_config_defaults(source_dir: str, trial_dir: Path) -> None:
+    """Copy W&B's ``config-defaults.yaml`` from ``source_dir`` into ``trial_dir``, if there is
+    one: ``wandb.init`` reads it from the working directory."""
+    from raysweep.program.wandb_init import DEFAULTS_FILE
+
+    source = Path(source_dir) / DEFAULTS_FILE
+    if source.is_file():
+        shutil.copyfile(source, trial_dir / DEFAULTS_FILE)
+
+
+def first_on_path(
+    entries: Sequence[str], current: str | None, *, relative_to: str | None = None
+) -> str:
+    """Return the search path ``current`` (``PATH``, ``PYTHONPATH``) with ``entries`` first.
+
+    Each entry appears once: later copies are dropped, the other items keep their order.
+    Folders are compared as written, never through symlinks (a venv's ``bin`` holds links to
+    the base interpreter; resolving them would lose the venv). With ``relative_to``, relative
+    items of ``current`` are made absolute against it.
+
+    >>> first_on_path(["/venv/bin"], "/usr/bin:/venv/bin/:/bin")
+    '/venv/bin:/usr/bin:/bin'
+    >>> first_on_path(["/p"], ".:lib", relative_to="/p")
+    '/p:/p/lib'
+    """
+    items = current.split(os.pathsep) if current else []
+    if relative_to is not None:
+        items = [os.path.join(relative_to, i) if not os.path.isabs(i) else i for i in items]
+    firsts = {os.path.normpath(e) for e in entries}
+    rest = [i for i in items if not (i and os.path.normpath(i) in firsts)]
+    return os.pathsep.join([*entries, *rest])
+
+
+def path_with_interpreter(current: str | None, executable: str = sys.executable) -> str:
+    """Return ``PATH`` with the folder of ``executable`` (raysweep's interpreter) first.
+
+    A command that calls a literal ``python`` (``command: [python, train.py, ${args}]``, or
+    ``${env} python``) then runs the interpreter that has raysweep and the user's packages,
+    not whichever ``python`` comes first on the workers' ``PATH``. A ``PATH`` that is not set
+    stands for the operating system's default, as it does for the program's start.
+
+    >>> path_with_interpreter("/usr/bin:/bin", "/home/u/.venv/bin/python")
+    '/home/u/.venv/bin:/usr/bin:/bin'
+    """
+    current = os.defpath if current is None else current
+    if not executable:  # an embedded interpreter may not know its executable
+        return current
+    return first_on_path([os.path.dirname(os.path.abspath(executable))], current)
+
+
 def trial_environment(
     base: Mapping[str, str],
     spec: ProgramSpec,
@@ -230,12 +353,20 @@ def trial_environment(
     and ``config-<run>.yaml`` (``WANDB_SWEEP_PARAM_PATH``: ``wandb_version: 1`` followed by
     ``{name: {value: v}}`` entries, as the W&B agent writes it). Puts the ``wandb`` stand-in
     first on ``PYTHONPATH``; ``RAYSWEEP_WANDB`` tells it to stay or to load the real package.
+    Puts raysweep's interpreter's folder first on ``PATH`` (:func:`path_with_interpreter`).
+    With ``workdir: trial``, the sweep file's directory comes next on ``PYTHONPATH`` (the
+    program runs elsewhere and its modules must still import), and relative ``PYTHONPATH``
+    items keep meaning that directory.
     """
     from raysweep.program.metrics import TRIAL_ID_ENV
     from raysweep.program.wandb_agent import agent_environment
     from raysweep.program.wandb_package import pythonpath_with_shim
 
     (trial_dir / "config.json").write_text(json.dumps(config, default=str), encoding="utf-8")
+    pythonpath = base.get("PYTHONPATH")
+    if spec.workdir is Workdir.TRIAL:
+        directory = os.path.abspath(spec.directory)
+        pythonpath = first_on_path([directory], pythonpath, relative_to=directory)
     env = dict(base)
     env.update(agent_environment(config, trial_id=trial_id, trial_dir=trial_dir,
                                  sweep_id=spec.sweep_id, mode=spec.wandb))
@@ -243,14 +374,19 @@ def trial_environment(
         {
             TRIAL_ID_ENV: trial_id,
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": pythonpath_with_shim(base.get("PYTHONPATH")),
+            "PYTHONPATH": pythonpath_with_shim(pythonpath),
+            "PATH": path_with_interpreter(base.get("PATH")),
         }
     )
     return env
 
 
 def _function_trainable(
-    function: Callable[..., Any], sweep_id: str, sweep_dir: str | None, wandb: str
+    function: Callable[..., Any],
+    sweep_id: str,
+    sweep_dir: str | None,
+    wandb: str,
+    workdir: Workdir = Workdir.SHARED,
 ) -> Callable[[dict[str, Any]], None]:
     from ray import cloudpickle
 
@@ -273,14 +409,38 @@ def _function_trainable(
                 config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=wandb
             ):
                 loaded = cloudpickle.loads(pickled)
-                if takes_config:
-                    loaded(config)
-                else:
-                    loaded()
+                with (working_directory(trial_dir) if workdir is Workdir.TRIAL
+                      else contextlib.nullcontext()):
+                    if takes_config:
+                        loaded(config)
+                    else:
+                        loaded()
         finally:
             set_function_reporter(previous)
 
     return raysweep_function
+
+
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run the block with ``path`` as working directory (a function trial's ``workdir: trial``).
+
+    The previous folder's ``config-defaults.yaml`` is copied in (``wandb.init`` reads it from
+    the working directory), and relative ``sys.path`` items (a notebook's ``''``) are made
+    absolute against the previous folder for the block, so that the modules the function
+    imports late still resolve. Ray runs one trial at a time per worker process, so changing
+    the process's folder for the trial is safe.
+    """
+    previous = os.getcwd()
+    saved_path = list(sys.path)
+    copy_config_defaults(previous, path)
+    sys.path[:] = [p if os.path.isabs(p) else os.path.join(previous, p) for p in sys.path]
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+        sys.path[:] = saved_path
 
 
 def _takes_argument(function: Callable[..., Any]) -> bool:

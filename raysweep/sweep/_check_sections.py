@@ -13,7 +13,14 @@ from typing import Any
 
 from raysweep.numeric import is_finite_number
 from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
-from raysweep.sweep.model import EarlyTerminate, Goal, Metric, RaysweepOptions, Resources
+from raysweep.sweep.model import (
+    EarlyTerminate,
+    Goal,
+    Metric,
+    RaysweepOptions,
+    Resources,
+    Workdir,
+)
 
 __all__ = [
     "ET_KEYS",
@@ -26,6 +33,7 @@ __all__ = [
     "check_options",
     "check_resources",
     "check_run_cap",
+    "check_workdir",
 ]
 
 ET_TYPES = ("hyperband", "asha", "median", "promotion")
@@ -210,7 +218,8 @@ def check_options(c: IssueCollector, data: Mapping[str, Any]) -> RaysweepOptions
     if not isinstance(opts, Mapping):
         c.error("raysweep", f"must be a mapping, got {describe(opts)}")
         return RaysweepOptions()
-    keys = ("resources", "max_concurrent_trials", "max_failures", "seed", "storage", "unique")
+    keys = ("resources", "max_concurrent_trials", "max_failures", "seed", "storage", "unique",
+            "workdir")
     c.unknown_keys(opts, keys, "raysweep", "The raysweep section")
     out: dict[str, Any] = {}
     if opts.get("resources") is not None:
@@ -240,9 +249,25 @@ def check_options(c: IssueCollector, data: Mapping[str, Any]) -> RaysweepOptions
                     f"{describe(opts['unique'])}")
         else:
             out["unique"] = opts["unique"]
+    if opts.get("workdir") is not None:
+        workdir = check_workdir(c, opts["workdir"])
+        if workdir is not None:
+            out["workdir"] = workdir
     if c.issues:
         return RaysweepOptions()
     return RaysweepOptions(**out)
+
+
+def check_workdir(c: IssueCollector, value: Any) -> Workdir | None:
+    """Check ``raysweep.workdir``: where each trial runs (:class:`Workdir`)."""
+    allowed = [w.value for w in Workdir]
+    if isinstance(value, str) and value in allowed:
+        return Workdir(value)
+    hint = did_you_mean(value, allowed) if isinstance(value, str) else None
+    c.error("raysweep.workdir", f"must be one of {', '.join(allowed)}; got {describe(value)}",
+            hint or "`trial` runs each trial in its own folder (trial_<id>/ of the sweep "
+            "directory); `shared`, the default, runs every trial in the sweep file's folder.")
+    return None
 
 
 def check_resources(c: IssueCollector, res: Any) -> Resources:

@@ -9,6 +9,7 @@ The schema is W&B's sweep configuration plus one optional raysweep section::
       seed: 0                         # makes random and bayes reproducible
       storage: ./raysweep_results     # where sweep directories go
       unique: true                    # random search: never repeat a configuration
+      workdir: trial                  # each trial runs in its own folder (default: shared)
 
 Every problem is collected and raised at once as :class:`~raysweep.errors.SweepConfigError`,
 each with its key path, the bad value and a hint. Where W&B silently does something else than
@@ -44,6 +45,7 @@ from raysweep.sweep.model import (
     RaysweepOptions,
     Resources,
     SweepConfig,
+    Workdir,
 )
 from raysweep.sweep.yamlfile import load_yaml
 
@@ -55,6 +57,7 @@ __all__ = [
     "RaysweepOptions",
     "Resources",
     "SweepConfig",
+    "Workdir",
     "from_dict",
     "hyperband_bands",
     "load",

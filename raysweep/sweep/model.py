@@ -23,6 +23,7 @@ __all__ = [
     "RaysweepOptions",
     "Resources",
     "SweepConfig",
+    "Workdir",
 ]
 
 
@@ -50,6 +51,18 @@ class Goal(str, Enum):
     def mode(self) -> str:
         """Ray Tune's word for the goal (``min`` / ``max``)."""
         return "min" if self is Goal.MINIMIZE else "max"
+
+
+class Workdir(str, Enum):
+    """Where trials run (``raysweep.workdir``)."""
+
+    SHARED = "shared"
+    """All trials in one folder: programs in the sweep file's, functions in the driver's cwd."""
+    TRIAL = "trial"
+    """Each trial in its own folder (``trial_<id>/`` of the sweep directory)."""
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,7 @@ class RaysweepOptions:
     seed: int | None = None
     storage: str | None = None
     unique: bool = False
+    workdir: Workdir = Workdir.SHARED
 
 
 @dataclass(frozen=True)
