@@ -341,3 +341,40 @@ def test_a_scripts_sweep_resumes_by_running_the_script_again(tmp_path: Path) -> 
 
     assert len(raysweep.results(first).trials) == 3  # 2, then 1 more: --count is the total
     assert len(raysweep.results(second).trials) == 2  # the other call ran nothing again
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wandb-agent"
+
+
+@pytest.mark.ray
+def test_the_example_notebook_runs_cell_by_cell(
+    driver: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = json.loads((EXAMPLE / "sweep_notebook.ipynb").read_text())
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert cells[0].splitlines() == [
+        "import raysweep.wandb  # noqa: F401, I001 - the one added line: sweeps now run on Ray",
+        "import wandb",
+    ]
+    monkeypatch.setenv("RAYSWEEP_STORAGE", str(tmp_path))
+    namespace: dict[str, Any] = {"__name__": "__main__"}  # as a kernel runs cells
+    for cell in cells:
+        exec(compile(cell.replace("count=10", "count=4"), "<cell>", "exec"), namespace)
+    result = namespace["result"]
+    assert len(result.trials) == 4 and (result.trials["status"] == "finished").all()
+    assert set(result.history["epoch"]) == set(range(6))
+    assert result.path.parent == tmp_path and result.best["value"] < 1.0
+
+
+@pytest.mark.slow
+def test_the_example_tutorial_script_runs_unedited(tmp_path: Path) -> None:
+    with private_ray_env("rst") as env:
+        r = run_cli(["run", str(EXAMPLE / "sweep_tutorial.py"), "--count", "3",
+                     "--storage", str(tmp_path), "--num-cpus", "2"], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (sweep,) = tmp_path.iterdir()
+    import raysweep
+
+    trials = raysweep.results(sweep).trials
+    assert len(trials) == 3 and set(trials["status"]) <= {"finished", "stopped"}
+    assert {"val_loss", "val_acc", "batch_size", "optimizer"} <= set(trials.columns)
