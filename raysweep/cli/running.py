@@ -111,6 +111,10 @@ def run(
         fail(f"--{flag} {resources[flag]:g}: {issue.message}", issue.hint)
     console = make_console()
     if is_script(sweep):
+        if name is not None:
+            fail("--name names one sweep directory; a script's sweeps are named by its "
+                 "wandb.sweep() calls (the config's name, else the project, then the time)",
+                 "Leave out --name, or set 'name' in the script's sweep config")
         run_script(sweep, console, {
             "address": address, "storage": storage, "seed": seed,
             "resources": resources or None, "max_concurrent_trials": max_concurrent,
