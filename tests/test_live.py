@@ -148,3 +148,18 @@ def test_a_stopped_trial_that_may_still_be_finished_is_printed_once_settled(
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert [line.split()[1:4] for line in lines] == [
         ["trial", "t0000", "stopped"], ["trial", "t0001", "finished"]]
+
+
+def test_trials_settled_together_are_numbered_one_by_one(tmp_path: Path) -> None:
+    # Stopped trials wait to be settled (their program may still say it finished); the sweep's
+    # end settles them all in one event, which numbered every line with the final count.
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    view = LiveView(console, CFG, 3)
+    recorder = SweepRecorder(tmp_path, "loss", "min", stop_reasons=_Stopper(),  # type: ignore[arg-type]
+                             on_change=view.update)
+    for tid in ("t0000", "t0001", "t0002"):
+        _run(recorder, _trial(tid))
+    recorder.on_experiment_end([])
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert [line.split()[:2] for line in lines] == [
+        ["[1/3]", "trial"], ["[2/3]", "trial"], ["[3/3]", "trial"]]

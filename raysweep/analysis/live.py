@@ -115,11 +115,13 @@ class LiveView:
         counts = recorder.counts()
         done = sum(counts.get(s, 0) for s in _DONE)
         cap = f"/{self.cap}" if self.cap else ""
-        for rec in ended:
+        fresh = [rec for rec in ended if rec["trial_id"] not in self._shown]
+        # Several trials can end in one event (a scheduler's batch of stops): number them
+        # one by one up to the count, not each with the count.
+        first = done - len(fresh) + 1
+        for number, rec in enumerate(fresh, start=first):
             tid = rec["trial_id"]
-            if tid in self._shown:
-                continue
-            bits = [f"[{done}{cap}] trial {tid} {rec['status']}"]
+            bits = [f"[{number}{cap}] trial {tid} {rec['status']}"]
             if self.metric is not None:
                 bits.append(f"{self.metric}={_fmt(rec['last'])} (best {_fmt(rec['best'])})")
             bits.append(f"steps={rec['steps']}")
