@@ -489,8 +489,9 @@ def test_unsupported_api_is_a_no_op_that_warns_once_per_kind(
         assert wandb.login() is True
         wandb.something_new(1, key=2).chained.call()
         assert isinstance(image, wandb.Image)
-        from wandb.integration.keras import WandbCallback
-        from wandb.sdk.wandb_run import Run  # noqa: F401
+        # Integrations and modules the stand-in does not have (keras, xgboost... it has).
+        from wandb.apis.public import Api  # noqa: F401
+        from wandb.integration.sb3 import WandbCallback
 
         WandbCallback(monitor="val_loss")
         wandb.finish()
@@ -756,3 +757,59 @@ def test_stand_in_errors_survive_copy_and_pickle(wandb: ModuleType, kind: str) -
         twin = duplicate(error)
         assert type(twin) is cls
         assert str(twin) == str(error) and twin.__notes__ == ["added later"]
+
+
+# --- API fidelity (issue 19): config views, Run members, where warnings point ---------------
+
+
+def test_config_views_are_lists_without_private_keys() -> None:
+    config = _sweep_config()
+    config.update({"_private": 1})
+    assert config.keys() == ["lr", "epochs", "opt"]
+    assert config.values() == [0.01, 3, {"name": "adam", "m": 0.9}]
+    assert config.items() == list(zip(config.keys(), config.values(), strict=True))
+    assert list(config) == config.keys() and len(config) == 3
+    for key in config.keys():  # a loop that adds keys as it goes, as W&B's lists allow
+        config[f"{key}_copy"] = config[key]
+    for key in config:
+        config.setdefaults({f"{key}_again": 0})
+    assert "lr_copy" in config and "lr_copy_again" in config
+    assert config._as_dict()["_wandb"] == {} and config._as_dict()["_private"] == 1
+    assert "_private" not in config.as_dict() and "_private" not in dict(config)
+
+
+def test_setting_a_sweep_key_to_its_own_value_is_silent() -> None:
+    config = _sweep_config()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config.update({"lr": 0.01, "epochs": 3}, allow_val_change=True)
+    assert config.lr == 0.01
+
+
+def test_run_members_scripts_read(wandb: ModuleType, trial: dict[str, Any]) -> None:
+    run = wandb.init(project="p", entity="e", name="n", config={"a": 1})
+    assert (run.name, run.id, run.project, run.entity, run.sweep_id) == ("n", "t1", "p", "e",
+                                                                         "sweep-1")
+    assert run.config is wandb.config and run.summary is wandb.summary
+    assert run.dir == str(trial["dir"]) and run.display_name == "n"
+    assert run._attach_id is None and run._label(code="x") is not None
+
+
+def test_run_dir_outside_a_sweep_is_the_runs_own_folder(
+    wandb: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WANDB_RUN_ID")
+    run = wandb.init(dir=tmp_path / "out", id="abc")
+    assert run.dir == str(tmp_path / "out" / "wandb" / "run-abc" / "files")
+    assert Path(run.dir).is_dir()
+
+
+def test_not_a_number_warning_points_at_the_users_line(wandb: ModuleType) -> None:
+    run = wandb.init()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        wandb.log({"preds": [1, 2], "loss": 0.5})
+        run.log({"other": object()})
+    assert [(Path(w.filename), w.lineno) for w in caught] == [(Path(__file__), line),
+                                                             (Path(__file__), line + 1)]

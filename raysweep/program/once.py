@@ -7,7 +7,10 @@ nowhere) is useful once and noise after that.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
+from collections.abc import Sequence
 
 from raysweep.errors import RaysweepWarning
 
@@ -16,7 +19,9 @@ __all__ = ["reset_warnings", "warn_once"]
 _warned: set[str] = set()
 
 
-def warn_once(kind: str, message: str, *, stacklevel: int = 3) -> None:
+def warn_once(
+    kind: str, message: str, *, stacklevel: int = 3, outside: Sequence[str] = ()
+) -> None:
     """Issue ``message`` as a :class:`RaysweepWarning` the first time ``kind`` is seen.
 
     Args:
@@ -24,11 +29,26 @@ def warn_once(kind: str, message: str, *, stacklevel: int = 3) -> None:
         message: The warning's text.
         stacklevel: As for :func:`warnings.warn`, counted from this function: the default
             points at the caller of the function that calls ``warn_once``.
+        outside: Folders: if given, the warning points at the innermost caller whose file is
+            in none of them (the user's line, however deep the calls below it), and
+            ``stacklevel`` is not used.
     """
     if kind in _warned:
         return
     _warned.add(kind)
+    if outside:
+        stacklevel = _level_outside(tuple(os.path.join(f, "") for f in outside))
     warnings.warn(message, RaysweepWarning, stacklevel=stacklevel)
+
+
+def _level_outside(folders: tuple[str, ...]) -> int:
+    # Level 1 is warn_once; its caller, level 2, is this function's caller's caller.
+    frame = sys._getframe(2)
+    level = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(folders):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def reset_warnings() -> None:

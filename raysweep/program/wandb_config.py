@@ -183,6 +183,10 @@ class Config:
         key = self._key(key)
         user = self._locked.get(key)
         if user is not None:
+            if not _differs(self._items.get(key), value):
+                # Integrations (Hugging Face's args, LightGBM's params) set the sweep's own
+                # values again: nothing is ignored, so W&B's warning would only be noise.
+                return
             # W&B's own text, so logs read the same.
             warnings.warn(
                 f"Config item '{key}' was locked by '{user}' (ignored update).",
@@ -226,29 +230,43 @@ class Config:
         return key in self._items
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
+        # A snapshot, so that a loop may set keys while it iterates.
+        return iter(self.keys())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.keys())
 
     def __repr__(self) -> str:
-        return repr(self._items)
+        return repr(dict(self.items()))
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._items.get(key, default)
 
-    def keys(self) -> Any:
-        return self._items.keys()
+    def keys(self) -> list[str]:
+        """The keys, as a list (W&B's): private ``_`` keys are hidden."""
+        return [k for k in self._items if not k.startswith("_")]
 
-    def values(self) -> Any:
-        return self._items.values()
+    def values(self) -> list[Any]:
+        """The values of :meth:`keys`, as a list."""
+        return [self._items[k] for k in self.keys()]
 
-    def items(self) -> Any:
-        return self._items.items()
+    def items(self) -> list[tuple[str, Any]]:
+        """The ``(key, value)`` pairs of :meth:`keys`, as a list (W&B's)."""
+        return [(k, self._items[k]) for k in self.keys()]
 
     def as_dict(self) -> dict[str, Any]:
-        """A copy of the values, as a plain dict."""
-        return dict(self._items)
+        """A copy of the values, as a plain dict (private ``_`` keys hidden)."""
+        return dict(self.items())
+
+    def _as_dict(self) -> dict[str, Any]:
+        """Every item, with W&B's private ``_wandb`` entry first, as W&B's run config has it.
+
+        >>> config = Config()
+        >>> config.update({"lr": 0.1, "_seen": True})
+        >>> config._as_dict(), config.as_dict()
+        ({'_wandb': {}, 'lr': 0.1, '_seen': True}, {'lr': 0.1})
+        """
+        return {"_wandb": {}, **self._items}
 
     def locked_keys(self) -> dict[str, str]:
         """Locked keys and who locked them."""

@@ -9,6 +9,7 @@ for the schedulers, so a script's early-termination behaviour matches W&B's.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,9 @@ from raysweep.program.metrics import log
 from raysweep.program.once import warn_once
 
 __all__ = ["History", "Row", "report_row", "reportable"]
+
+_PROGRAM_DIR = os.path.dirname(os.path.abspath(__file__))
+"""raysweep.program, the stand-in included: a warning about a logged row points outside it."""
 
 Row = tuple[int, dict[str, Any]]
 """One committed row: its step and its data."""
@@ -139,7 +143,7 @@ def report_row(row: Mapping[str, Any], step: int | None, *, send: bool = True) -
             f"drop-{name}",
             f"wandb.log: {name!r} is not a number, so raysweep does not record it "
             "(this warning is shown once per name)",
-            stacklevel=4,
+            outside=(_PROGRAM_DIR,),
         )
     if send:
         try:

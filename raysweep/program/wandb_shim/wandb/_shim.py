@@ -8,6 +8,7 @@ maps them); this module holds the state of the ``wandb`` module (``run``, ``conf
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import sys
 import types
@@ -79,6 +80,9 @@ class Run:
     disabled = False
     url: str | None = None
     entity: str | None = None
+    # W&B's id for attaching another process to the run; None means "start a run there"
+    # (Lightning's WandbLogger keeps it when pickled for spawned workers).
+    _attach_id: str | None = None
 
     def __init__(
         self,
@@ -123,12 +127,25 @@ class Run:
 
     @property
     def dir(self) -> str:
-        """A folder for the run's files: the trial directory in a raysweep trial."""
+        """A folder for the run's files: the trial directory in a raysweep trial.
+
+        Outside a trial, a folder of this run's own: ``<dir>/wandb/run-<id>/files`` (as W&B
+        lays it out) with ``wandb.init(dir=...)``, else a new temporary folder.
+        """
         if self._dir is None:
             import tempfile
 
             self._dir = tempfile.mkdtemp(prefix=f"wandb-{self.id}-")
         return self._dir
+
+    @property
+    def display_name(self) -> str:
+        """The run's name (W&B's older name for it)."""
+        return self.name
+
+    def project_name(self) -> str:
+        """The run's project."""
+        return self.project
 
     @property
     def path(self) -> str:
@@ -241,8 +258,13 @@ class Run:
         return f"<wandb Run {self.id} (raysweep stand-in)>"
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
+        if name.startswith("__"):
+            # Dunders stay missing, so that copy, pickle and hasattr probes work.
             raise AttributeError(name)
+        if name.startswith("_"):
+            # W&B's private members that integrations call (Hugging Face's
+            # `run._label(code=...)`, `run._set_config_wandb(...)`): silent no-ops.
+            return soft(f"Run.{name}", f"wandb.run.{name}", warn=False)
         return soft(f"Run.{name}", f"wandb.run.{name}")
 
 
@@ -295,7 +317,7 @@ def init(
         config=cfg,
         reports=run_id_env is not None,
         sweep_id=sweep_id,
-        directory=dir or (trial_dir if run_id_env else None),
+        directory=trial_dir if run_id_env and trial_dir else _run_folder(dir, run_id),
         group=group,
         job_type=job_type,
         tags=tags,
@@ -304,6 +326,16 @@ def init(
     _set_globals(run=new, config=cfg, summary=new.summary)
     _register_atexit()
     return new
+
+
+def _run_folder(base: Any, run_id: str) -> str | None:
+    """``<base>/wandb/run-<id>/files`` (created), W&B's folder for a run's files; None
+    without ``base``."""
+    if base is None:
+        return None
+    folder = Path(os.fspath(base)) / "wandb" / f"run-{run_id}" / "files"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
 
 
 def log(
@@ -366,6 +398,10 @@ def login(*args: Any, **kwargs: Any) -> bool:
     return True
 
 
+def require(*args: Any, **kwargs: Any) -> None:
+    """``wandb.require``: W&B's feature switches (``"service"``...); nothing to switch here."""
+
+
 def setup(*args: Any, **kwargs: Any) -> None:
     """``wandb.setup``: nothing to set up."""
 
@@ -389,11 +425,26 @@ def termerror(string: str = "", **kwargs: Any) -> None:
     print(f"wandb: ERROR {string}", file=sys.stderr)
 
 
+_MORE = ("require",)
+"""Functions of this module that ``wandb.<name>`` gives although the package does not import
+them by name."""
+
+
 def __getattr__(name: str) -> Any:
-    """Any other ``wandb.<name>``: a no-op (class or callable), with one warning."""
+    """Any other ``wandb.<name>``: a submodule of the stand-in (``wandb.sklearn``,
+    ``wandb.integration``...) imported on first use, else a no-op (class or callable), with
+    one warning."""
     if name.startswith("__"):
         raise AttributeError(f"module 'wandb' has no attribute {name!r}")
-    value = soft(name, f"wandb.{name}")
+    here = Path(__file__).parent
+    if name in _MORE:
+        value = globals()[name]
+    elif (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file():
+        # `wandb.sklearn.plot_roc(...)` without `import wandb.sklearn` works in W&B; and
+        # `from wandb import sklearn` must find the module, not a no-op.
+        value = importlib.import_module(f"{__package__}.{name}")
+    else:
+        value = soft(name, f"wandb.{name}")
     if _package is not None:
         setattr(_package, name, value)  # later lookups skip this function (and the warning)
     return value

@@ -1,0 +1,5 @@
+"""W&B's ``wandb.wandb_run``: the stand-in's :class:`Run`."""
+
+from ._shim import Run
+
+__all__ = ["Run"]
