@@ -59,7 +59,7 @@ class _SweepEnded(Exception):
     """A sweep of the script was cancelled or interrupted: the script stops there."""
 
     def __init__(self, code: int, path: Path) -> None:
-        super().__init__(code)
+        super().__init__(code, path)
         self.code = code
         self.path = path
 
