@@ -43,6 +43,7 @@ from raysweep.analysis.figures import (
     importance_figure,
     parallel_figure,
 )
+from raysweep.analysis.media import MEDIA_CSS, media_section_html
 from raysweep.errors import RaysweepError
 from raysweep.files import write_text_atomic
 
@@ -215,13 +216,16 @@ def _figure_html(fig: Any, div_id: str) -> str:
                            config=PLOT_CONFIG, default_height=f"{height}px"))
 
 
-def build_report(result: SweepResult, *, refresh_s: float | None = None) -> str:
+def build_report(result: SweepResult, *, refresh_s: float | None = None,
+                 link_from: str | os.PathLike[str] | None = None) -> str:
     """The whole report as one HTML document (plotly.js inlined: it opens offline).
 
     Args:
         result: The sweep.
         refresh_s: If given, the page reloads itself every ``refresh_s`` seconds (for a
             report rebuilt while the sweep runs).
+        link_from: The folder the page will be in: links to the trials' media are relative
+            to it (default: the sweep directory).
 
     Raises:
         RaysweepError: plotly is not installed.
@@ -252,7 +256,7 @@ def build_report(result: SweepResult, *, refresh_s: float | None = None) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 {refresh}<title>raysweep: {esc(name)}</title>
-<style>{_CSS}</style>
+<style>{_CSS}{MEDIA_CSS}</style>
 <script type="text/javascript">{get_plotlyjs()}</script>
 </head><body><main>
 <h1>{esc(name)}</h1>
@@ -268,6 +272,7 @@ def build_report(result: SweepResult, *, refresh_s: float | None = None) -> str:
 <div class="sub">Best first; click a column header to sort.{more}</div>
 <div class="tablewrap">{trials_table_html(result, limit=limit if n > limit else None)}\
 </div></section>
+{media_section_html(result, link_from)}
 </main>
 <script type="text/javascript">{_SORT_JS}</script>
 </body></html>
@@ -286,7 +291,7 @@ def write_report(
         RaysweepError: the file cannot be written there (named, with the reason).
     """
     target = Path(path)
-    text = build_report(result, refresh_s=refresh_s)
+    text = build_report(result, refresh_s=refresh_s, link_from=target.parent)
     try:
         write_text_atomic(target, text)
     except OSError as exc:

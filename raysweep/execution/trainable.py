@@ -61,6 +61,8 @@ class ProgramSpec:
             ``"real"`` (the installed package, patched to also report to raysweep).
         workdir: Where the program runs: ``directory``, or its trial folder
             (``raysweep.workdir``).
+        artifacts: W&B artifact names and absolute local paths (``raysweep.artifacts``), as
+            ``(name, path)`` pairs.
     """
 
     command: tuple[Any, ...] | None
@@ -71,6 +73,7 @@ class ProgramSpec:
     kill_grace_s: float = 5.0
     wandb: str = "shim"
     workdir: Workdir = Workdir.SHARED
+    artifacts: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_config(
@@ -84,6 +87,7 @@ class ProgramSpec:
             sweep_dir=sweep_dir,
             wandb=wandb,
             workdir=cfg.options.workdir,
+            artifacts=tuple(cfg.artifact_paths().items()),
         )
 
 
@@ -129,7 +133,8 @@ def make_trainable(
     picks the package behind ``import wandb`` (see :class:`ProgramSpec`).
     """
     if function is not None:
-        return _function_trainable(function, sweep_id, sweep_dir, wandb, cfg.options.workdir)
+        return _function_trainable(function, sweep_id, sweep_dir, wandb, cfg.options.workdir,
+                                   cfg.artifact_paths())
     return _program_trainable(ProgramSpec.from_config(cfg, sweep_id, sweep_dir, wandb))
 
 
@@ -369,7 +374,8 @@ def trial_environment(
         pythonpath = first_on_path([directory], pythonpath, relative_to=directory)
     env = dict(base)
     env.update(agent_environment(config, trial_id=trial_id, trial_dir=trial_dir,
-                                 sweep_id=spec.sweep_id, mode=spec.wandb))
+                                 sweep_id=spec.sweep_id, mode=spec.wandb,
+                                 artifacts=dict(spec.artifacts)))
     env.update(
         {
             TRIAL_ID_ENV: trial_id,
@@ -387,6 +393,7 @@ def _function_trainable(
     sweep_dir: str | None,
     wandb: str,
     workdir: Workdir = Workdir.SHARED,
+    artifacts: Mapping[str, str] | None = None,
 ) -> Callable[[dict[str, Any]], None]:
     from ray import cloudpickle
 
@@ -406,7 +413,8 @@ def _function_trainable(
         previous = set_function_reporter(_reporter(_node_info()))
         try:
             with function_trial(
-                config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=wandb
+                config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=wandb,
+                artifacts=artifacts,
             ):
                 loaded = cloudpickle.loads(pickled)
                 with (working_directory(trial_dir) if workdir is Workdir.TRIAL

@@ -10,13 +10,20 @@ first on ``PYTHONPATH``. A function trial runs in a Ray worker that raysweep doe
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from raysweep.program.wandb_init import PARAM_PATH_ENV, RUN_ID_ENV, SWEEP_ID_ENV, TRIAL_DIR_ENV
+from raysweep.program.wandb_init import (
+    ARTIFACTS_ENV,
+    PARAM_PATH_ENV,
+    RUN_ID_ENV,
+    SWEEP_ID_ENV,
+    TRIAL_DIR_ENV,
+)
 from raysweep.program.wandb_package import (
     MODE_ENV,
     SHIM_DIR,
@@ -53,25 +60,36 @@ def write_param_file(trial_dir: Path, run_id: str, config: Mapping[str, Any]) ->
 
 
 def agent_environment(
-    config: Mapping[str, Any], *, trial_id: str, trial_dir: Path, sweep_id: str, mode: str
+    config: Mapping[str, Any],
+    *,
+    trial_id: str,
+    trial_dir: Path,
+    sweep_id: str,
+    mode: str,
+    artifacts: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Write the trial's parameter file; return the variables the W&B agent would set.
 
     The variables are ``WANDB_SWEEP_ID``, ``WANDB_RUN_ID`` (the trial id),
-    ``WANDB_SWEEP_PARAM_PATH``, ``RAYSWEEP_TRIAL_DIR`` and ``RAYSWEEP_WANDB`` (``mode``).
+    ``WANDB_SWEEP_PARAM_PATH``, ``RAYSWEEP_TRIAL_DIR`` and ``RAYSWEEP_WANDB`` (``mode``), and,
+    when the sweep maps artifacts (``artifacts``: names to absolute paths),
+    ``RAYSWEEP_ARTIFACTS`` as JSON.
 
     Raises:
         ValueError: ``mode`` is not one of :data:`~raysweep.program.wandb_package.MODES`.
     """
     check_mode(mode)
     param_path = write_param_file(trial_dir, trial_id, config)
-    return {
+    env = {
         SWEEP_ID_ENV: sweep_id,
         RUN_ID_ENV: trial_id,
         PARAM_PATH_ENV: str(param_path),
         TRIAL_DIR_ENV: str(trial_dir),
         MODE_ENV: mode,
     }
+    if artifacts:
+        env[ARTIFACTS_ENV] = json.dumps(dict(artifacts))
+    return env
 
 
 def set_trial_end(hook: TrialEnd | None) -> TrialEnd | None:
@@ -107,6 +125,7 @@ def function_trial(
     trial_dir: Path,
     sweep_id: str,
     mode: str = "shim",
+    artifacts: Mapping[str, str] | None = None,
 ) -> Iterator[None]:
     """Give a function trial what a program trial gets, so ``import wandb`` in it works.
 
@@ -117,7 +136,8 @@ def function_trial(
     without reporting, when it raises). The parameter file is removed when the trial ends.
     """
     env = agent_environment(
-        config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=mode
+        config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=mode,
+        artifacts=artifacts,
     )
     saved_env = {k: os.environ.get(k) for k in env}
     saved_modules = wandb_modules()

@@ -134,9 +134,10 @@ def image_pixels(data: Any) -> np.ndarray:
             f"got shape {np.shape(data)}"
         )
     if array.dtype == np.bool_:
-        return array.astype(np.uint8) * 255
+        return np.where(array, 255, 0).astype(np.uint8)
     if np.issubdtype(array.dtype, np.integer):
-        return np.clip(array, 0, 255).astype(np.uint8)
+        clipped: np.ndarray = np.clip(array, 0, 255)
+        return clipped.astype(np.uint8)
     floats = np.nan_to_num(array.astype(np.float64))
     low, high = float(floats.min()), float(floats.max())
     if low < 0:

@@ -91,7 +91,7 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
         c.error("kind", f"must be 'sweep', got {describe(data['kind'])}")
     check_controller(c, data)
     run_cap = check_run_cap(c, data)
-    options = check_options(c, data)
+    options = check_options(c, data, path.resolve().parent if path is not None else None)
     if method is not None and parameters is not None:
         check_method_needs(c, method, metric, parameters, early)
     if parameters is not None:

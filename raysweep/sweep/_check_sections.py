@@ -9,6 +9,7 @@ default) when the section is absent or wrong.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from raysweep.numeric import is_finite_number
@@ -30,6 +31,7 @@ __all__ = [
     "check_controller",
     "check_early_terminate",
     "check_metric",
+    "check_artifacts",
     "check_options",
     "check_resources",
     "check_run_cap",
@@ -210,8 +212,14 @@ def check_run_cap(c: IssueCollector, data: Mapping[str, Any]) -> int | None:
     return None if v is None else int(v)
 
 
-def check_options(c: IssueCollector, data: Mapping[str, Any]) -> RaysweepOptions:
-    """Check raysweep's own ``raysweep:`` section; defaults when absent or wrong."""
+def check_options(
+    c: IssueCollector, data: Mapping[str, Any], directory: Path | None = None
+) -> RaysweepOptions:
+    """Check raysweep's own ``raysweep:`` section; defaults when absent or wrong.
+
+    ``directory`` is the sweep file's folder (relative artifact paths are read from it; the
+    current folder when None).
+    """
     opts = data.get("raysweep")
     if opts is None:
         return RaysweepOptions()
@@ -219,7 +227,7 @@ def check_options(c: IssueCollector, data: Mapping[str, Any]) -> RaysweepOptions
         c.error("raysweep", f"must be a mapping, got {describe(opts)}")
         return RaysweepOptions()
     keys = ("resources", "max_concurrent_trials", "max_failures", "seed", "storage", "unique",
-            "workdir")
+            "workdir", "artifacts")
     c.unknown_keys(opts, keys, "raysweep", "The raysweep section")
     out: dict[str, Any] = {}
     if opts.get("resources") is not None:
@@ -253,9 +261,46 @@ def check_options(c: IssueCollector, data: Mapping[str, Any]) -> RaysweepOptions
         workdir = check_workdir(c, opts["workdir"])
         if workdir is not None:
             out["workdir"] = workdir
+    if opts.get("artifacts") is not None:
+        out["artifacts"] = check_artifacts(c, opts["artifacts"], directory)
     if c.issues:
         return RaysweepOptions()
     return RaysweepOptions(**out)
+
+
+def check_artifacts(
+    c: IssueCollector, value: Any, directory: Path | None = None
+) -> tuple[tuple[str, str], ...]:
+    """Check ``raysweep.artifacts``: W&B artifact names mapped to local paths.
+
+    A path that does not exist here is a warning, not an error: on a cluster it may exist only
+    on the nodes that run trials (a trial that uses it there fails, naming the path).
+    """
+    example = ('Map each name as the script passes it to use_artifact, e.g. '
+               '`artifacts: {"mnist:latest": ./data}`.')
+    if not isinstance(value, Mapping):
+        c.error("raysweep.artifacts", f"must be a mapping of artifact names to paths, got "
+                f"{describe(value)}", example)
+        return ()
+    out = []
+    base = directory if directory is not None else Path.cwd()
+    for name, path in value.items():
+        where = f"raysweep.artifacts.{name}"
+        if not isinstance(name, str) or not name.strip():
+            c.error(where, f"an artifact name must be non-empty text, got {describe(name)}",
+                    example)
+            continue
+        if not isinstance(path, str) or not path.strip():
+            c.error(where, f"must be a path (a file or a folder), got {describe(path)}",
+                    example)
+            continue
+        full = base / Path(path).expanduser()
+        if not full.exists():
+            c.warn(where, f"{path!r} does not exist here ({full}); a trial that uses "
+                   f"artifact {name!r} fails unless the path exists on its node",
+                   "Relative paths are read from the sweep file's folder.")
+        out.append((name, path))
+    return tuple(out)
 
 
 def check_workdir(c: IssueCollector, value: Any) -> Workdir | None:

@@ -10,6 +10,8 @@ The schema is W&B's sweep configuration plus one optional raysweep section::
       storage: ./raysweep_results     # where sweep directories go
       unique: true                    # random search: never repeat a configuration
       workdir: trial                  # each trial runs in its own folder (default: shared)
+      artifacts:                      # what run.use_artifact(name).download() returns
+        "mnist:latest": ./data        # relative to this file's folder
 
 Every problem is collected and raised at once as :class:`~raysweep.errors.SweepConfigError`,
 each with its key path, the bad value and a hint. Where W&B silently does something else than

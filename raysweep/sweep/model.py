@@ -6,6 +6,7 @@ that passed its rules; nothing here validates.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -125,6 +126,9 @@ class RaysweepOptions:
     storage: str | None = None
     unique: bool = False
     workdir: Workdir = Workdir.SHARED
+    artifacts: tuple[tuple[str, str], ...] = ()
+    """W&B artifact names and the local paths they map to, as written (``raysweep.artifacts``);
+    :meth:`SweepConfig.artifact_paths` makes the paths absolute."""
 
 
 @dataclass(frozen=True)
@@ -172,4 +176,12 @@ class SweepConfig:
     def directory(self) -> Path:
         """Directory programs run from: the sweep file's, else the current one."""
         return self.path.parent if self.path is not None else Path.cwd()
+
+    def artifact_paths(self) -> dict[str, str]:
+        """``raysweep.artifacts`` with absolute paths: a relative one is read from
+        :attr:`directory`, ``~`` is the user's home."""
+        return {
+            name: os.path.normpath(os.path.join(self.directory, os.path.expanduser(path)))
+            for name, path in self.options.artifacts
+        }
 

@@ -4,9 +4,10 @@ raysweep puts the directory above this package first on ``PYTHONPATH`` of every 
 trial, so ``import wandb`` in an unchanged W&B script finds this module: no W&B account, no
 network. ``wandb.init`` reads the sweep's values from ``WANDB_SWEEP_PARAM_PATH`` as W&B does,
 and every committed ``wandb.log`` row becomes one ``raysweep.log`` report. The rules live in
-``raysweep.program`` (its package docstring maps them); what W&B offers beyond
-runs, config, logging and summaries (media, tables, artifacts, ``watch``, ...) is accepted and
-does nothing, with one warning.
+``raysweep.program`` (its package docstring maps them). Media, tables and charts are saved in
+the trial's folder, never as metrics (``_media``, ``plot``); artifacts are local paths that the
+sweep file maps, and logged ones are copied into the trial's folder (``_artifacts``). What else
+W&B offers (``watch``, ``alert``, ...) is accepted and does nothing, with one warning.
 
 With ``RAYSWEEP_WANDB=real`` (``raysweep run --wandb real``) this module replaces itself with
 the installed ``wandb`` package, patched so that raysweep still receives the metrics.
@@ -24,8 +25,10 @@ if _os.environ.get(_MODE_ENV) == "real":
     # The import system returns what sys.modules holds once this body has run.
     _sys.modules[__name__] = _load_real_wandb()
 else:
-    from . import _shim
+    from . import _shim, plot
     from ._agent import agent, sweep
+    from ._artifacts import Artifact
+    from ._media import Audio, Histogram, Html, Image, Molecule, Object3D, Plotly, Table, Video
     from ._shim import (
         Run,
         Settings,
@@ -34,6 +37,8 @@ else:
         finish,
         init,
         log,
+        log_artifact,
+        log_model,
         login,
         run,
         setup,
@@ -42,8 +47,11 @@ else:
         termerror,
         termlog,
         termwarn,
+        use_artifact,
+        use_model,
     )
     from .errors import CommError, Error, UsageError
+    from .plot import plot_table
 
     __version__ = _shim.__version__
     __getattr__ = _shim.__getattr__  # unknown names: soft no-ops (PEP 562)
@@ -51,6 +59,22 @@ else:
     _shim.bind(_sys.modules[__name__])
 
     __all__ = [
+        "Artifact",
+        "Audio",
+        "Histogram",
+        "Html",
+        "Image",
+        "Molecule",
+        "Object3D",
+        "Plotly",
+        "Table",
+        "Video",
+        "log_artifact",
+        "log_model",
+        "plot",
+        "plot_table",
+        "use_artifact",
+        "use_model",
         "CommError",
         "Error",
         "Run",

@@ -24,6 +24,8 @@ from raysweep.program.wandb_history import History, report_row
 from raysweep.program.wandb_init import RUN_ID_ENV, SWEEP_ID_ENV, TRIAL_DIR_ENV, init_config
 from raysweep.program.wandb_summary import MetricDefinition, Summary
 
+from . import _artifacts
+from ._media import take_media
 from ._soft import SoftModuleFinder, is_soft, soft
 from .errors import Error
 from .util import generate_id
@@ -192,6 +194,7 @@ class Run:
                                  "ignored")
                 step = None
         data = {k: v for k, v in data.items() if not is_soft(v)}
+        data = take_media(self, data, step)  # saved in the trial folder, never metrics
         for row_step, row in self._history.log(data, step, None if commit is None else
                                                bool(commit)):
             self._commit(row_step, row)
@@ -217,6 +220,22 @@ class Run:
         )
         self._definitions.append(definition)
         return definition
+
+    def use_artifact(self, artifact_or_name: Any, *args: Any, **kwargs: Any) -> Any:
+        """The local artifact the sweep file maps the name to (``raysweep.artifacts``)."""
+        return _artifacts.use_artifact(self, artifact_or_name, *args, **kwargs)
+
+    def log_artifact(self, artifact_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+        """Copy the artifact's files into the trial folder's ``artifacts/<name>/``."""
+        return _artifacts.log_artifact(self, artifact_or_path, *args, **kwargs)
+
+    def log_model(self, path: Any, *args: Any, **kwargs: Any) -> Any:
+        """``log_artifact`` of type ``model``."""
+        return _artifacts.log_model(self, path, *args, **kwargs)
+
+    def use_model(self, name: str) -> str:
+        """The local path the sweep file maps the model ``name`` to."""
+        return _artifacts.use_model(self, name)
 
     def finish(self, exit_code: int | None = None, quiet: bool | None = None) -> None:
         """Commit the last row, write ``summary.json`` to the trial directory, end the run."""
@@ -355,6 +374,34 @@ def define_metric(name: str, *args: Any, **kwargs: Any) -> MetricDefinition:
     if run is None:
         raise Error("You must call wandb.init() before wandb.define_metric()")
     return run.define_metric(name, *args, **kwargs)
+
+
+def use_artifact(artifact_or_name: Any, *args: Any, **kwargs: Any) -> Any:
+    """``wandb.use_artifact``: see :meth:`Run.use_artifact`."""
+    if run is None:
+        raise Error("You must call wandb.init() before wandb.use_artifact()")
+    return run.use_artifact(artifact_or_name, *args, **kwargs)
+
+
+def log_artifact(artifact_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+    """``wandb.log_artifact``: see :meth:`Run.log_artifact`."""
+    if run is None:
+        raise Error("You must call wandb.init() before wandb.log_artifact()")
+    return run.log_artifact(artifact_or_path, *args, **kwargs)
+
+
+def log_model(path: Any, *args: Any, **kwargs: Any) -> Any:
+    """``wandb.log_model``: see :meth:`Run.log_model`."""
+    if run is None:
+        raise Error("You must call wandb.init() before wandb.log_model()")
+    return run.log_model(path, *args, **kwargs)
+
+
+def use_model(name: str) -> str:
+    """``wandb.use_model``: see :meth:`Run.use_model`."""
+    if run is None:
+        raise Error("You must call wandb.init() before wandb.use_model()")
+    return run.use_model(name)
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
