@@ -310,9 +310,10 @@ def test_histogram_api(wandb: ModuleType) -> None:
 
 def test_an_image_every_step_stays_bounded(wandb: ModuleType, trial: dict[str, Any]) -> None:
     wandb.init()
-    with pytest.warns(RaysweepWarning, match="'img' was logged 16 times"):
+    with pytest.warns(RaysweepWarning, match="'img' was logged 16 times") as caught:
         for step in range(100):
             wandb.log({"img": wandb.Image(np.zeros((2, 2))), "loss": step})
+    assert caught[0].filename == __file__  # the user's line, not the stand-in's
     steps = [e["step"] for e in read_index(trial["dir"])]
     assert steps == [*range(KEEP_FIRST), 31, 63]
     assert len(list((trial["dir"] / "media" / "img").iterdir())) == KEEP_FIRST + 2
@@ -459,3 +460,29 @@ def test_a_report_without_media_has_no_media_section(tmp_path: Path) -> None:
 
     page = build_report(load_results(write_sweep(tmp_path / "sweep")))
     assert 'id="media"' not in page
+
+
+class _Figure:
+    """Stands for a matplotlib figure (matplotlib is not a test dependency)."""
+
+    def savefig(self, f: Any, format: str) -> None:  # noqa: A002 - matplotlib's name
+        f.write(f"figure as {format}".encode())
+
+
+class _PilImage:
+    """Stands for a PIL image."""
+
+    mode, size = "RGB", (2, 2)
+
+    def save(self, f: Any, format: str) -> None:  # noqa: A002 - PIL's name
+        f.write(f"pil as {format}".encode())
+
+
+def test_figures_and_pil_images_save_themselves(
+    wandb: ModuleType, trial: dict[str, Any]
+) -> None:
+    wandb.init()
+    wandb.log({"fig": wandb.Image(_Figure()), "pil": wandb.Image(_PilImage()),
+               "copy": wandb.Image(wandb.Image(_Figure()))})
+    files = {e["key"]: (trial["dir"] / e["file"]).read_bytes() for e in read_index(trial["dir"])}
+    assert files == {"fig": b"figure as png", "pil": b"pil as PNG", "copy": b"figure as png"}

@@ -60,6 +60,7 @@ __all__ = [
     "read_index",
     "roc_points",
     "table_csv",
+    "warn_media",
     "wav_bytes",
 ]
 
@@ -83,6 +84,15 @@ MAX_FILE_BYTES = 20 * 2**20
 
 MAX_TRIAL_BYTES = 256 * 2**20
 """Media bytes saved per trial (per process) before saving stops."""
+
+
+_PROGRAM_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn_media(kind: str, message: str) -> None:
+    """Warn once per ``kind``, pointing at the user's line (the first outside raysweep's
+    ``program`` folder, which holds the stand-in too)."""
+    warn_once(kind, message, outside=(_PROGRAM_DIR,))
 
 
 def keeps(count: int) -> bool:
@@ -386,14 +396,14 @@ class MediaStore:
         count = self._counts.get(key, 0) + 1
         self._counts[key] = count
         if self.bytes_written >= MAX_TRIAL_BYTES:
-            warn_once(f"media-budget-{self.trial_dir}",
-                      f"wandb.log: this trial's media reached {MAX_TRIAL_BYTES // 2**20} MiB; "
-                      "raysweep saves no more of them")
+            warn_media(f"media-budget-{self.trial_dir}",
+                       f"wandb.log: this trial's media reached {MAX_TRIAL_BYTES // 2**20} MiB; "
+                       "raysweep saves no more of them")
             return None
         if not keeps(count):
-            warn_once(f"media-thin-{key}",
-                      f"wandb.log: {key!r} was logged {KEEP_FIRST} times; raysweep now saves "
-                      "only its 32nd, 64th, 128th... value (shown once per key)")
+            warn_media(f"media-thin-{key}",
+                       f"wandb.log: {key!r} was logged {KEEP_FIRST} times; raysweep now saves "
+                       "only its 32nd, 64th, 128th... value (shown once per key)")
             return None
         return count
 
@@ -408,10 +418,10 @@ class MediaStore:
             The file's path relative to the trial folder, or None when it was too large.
         """
         if len(payload) > MAX_FILE_BYTES:
-            warn_once(f"media-large-{key}",
-                      f"wandb.log: a {kind} logged under {key!r} has "
-                      f"{len(payload) / 2**20:.0f} MiB; raysweep does not save files over "
-                      f"{MAX_FILE_BYTES // 2**20} MiB")
+            warn_media(f"media-large-{key}",
+                       f"wandb.log: a {kind} logged under {key!r} has "
+                       f"{len(payload) / 2**20:.0f} MiB; raysweep does not save files over "
+                       f"{MAX_FILE_BYTES // 2**20} MiB")
             return None
         folder = self._folder(key)
         name = f"{step:06d}-{count}" + ("" if item is None else f"-{item}") + suffix

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from raysweep.program.once import warn_once
 from raysweep.program.wandb_init import TRIAL_DIR_ENV
 from raysweep.program.wandb_media import (
     MAX_LIST_ITEMS,
@@ -23,6 +22,7 @@ from raysweep.program.wandb_media import (
     image_pixels,
     png_bytes,
     table_csv,
+    warn_media,
     wav_bytes,
 )
 
@@ -219,9 +219,9 @@ class _FileMedia(Media):
         if _is_path(self._data) and os.path.isfile(self._data):
             suffix, payload = _file_payload(self._data)
             return suffix, payload, {"caption": self.caption} if self.caption else {}
-        warn_once(f"media-data-{self._kind}",
-                  f"wandb.{type(self).__name__} from data (not a file) is not saved by "
-                  "raysweep; it is accepted and left out of the metrics")
+        warn_media(f"media-data-{self._kind}",
+                   f"wandb.{type(self).__name__} from data (not a file) is not saved by "
+                   "raysweep; it is accepted and left out of the metrics")
         return None
 
 
@@ -345,16 +345,16 @@ def _save(store: MediaStore, key: str, step: int, value: Any) -> None:
         return
     items = list(value) if isinstance(value, (list, tuple)) else [value]
     if len(items) > MAX_LIST_ITEMS:
-        warn_once(f"media-list-{key}",
-                  f"wandb.log: {key!r} holds {len(items)} items; raysweep saves the first "
-                  f"{MAX_LIST_ITEMS} of each such list")
+        warn_media(f"media-list-{key}",
+                   f"wandb.log: {key!r} holds {len(items)} items; raysweep saves the first "
+                   f"{MAX_LIST_ITEMS} of each such list")
     for i, item in enumerate(items[:MAX_LIST_ITEMS]):
         try:
             encoded = item._encode()
         except Exception as exc:  # noqa: BLE001 - a bad image must not end the user's run
-            warn_once(f"media-fail-{key}",
-                      f"wandb.log: raysweep could not save the {item._kind} logged under "
-                      f"{key!r}: {type(exc).__name__}: {exc}")
+            warn_media(f"media-fail-{key}",
+                       f"wandb.log: raysweep could not save the {item._kind} logged under "
+                       f"{key!r}: {type(exc).__name__}: {exc}")
             continue
         if encoded is None:
             continue
