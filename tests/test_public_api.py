@@ -52,6 +52,7 @@ def _error_samples() -> list[BaseException]:
         SweepConfigError,
         UnsupportedSweepError,
     )
+    from raysweep.program.wandb_artifacts import ArtifactNotMappedError
     from raysweep.program.wandb_config import ConfigError, ConfigKeyError
 
     issue = Issue("parameters.lr.max", "must be greater than min", "Swap them.", 3)
@@ -67,6 +68,7 @@ def _error_samples() -> list[BaseException]:
         ConfigError("Attempted to change value of key 'lr'"),
         ConfigKeyError("lr"),
         _SweepEnded(130, Path("/tmp/sweep")),
+        ArtifactNotMappedError("artifact 'data:latest' is not mapped to a local path"),
     ]
 
 

@@ -16,6 +16,14 @@ over these rules, one module per concept:
   and ``function_trial`` for functions run in a Ray worker.
 - ``wandb_package``: which ``wandb`` a trial imports, the stand-in (``SHIM_DIR`` on the path)
   or the installed package, patched (``--wandb real``).
+- ``wandb_media``: how logged images, tables, histograms and charts are saved in the trial's
+  ``media/`` folder (bounded), and its index.
+- ``wandb_artifacts``: artifact names resolved against the sweep's ``raysweep.artifacts``;
+  logged artifacts copied into the trial's ``artifacts/``.
+- ``wandb_integrations``: the metric names of W&B's framework callbacks (Keras, XGBoost,
+  LightGBM).
+- ``wandb_driver``: the hook by which ``wandb.sweep`` / ``wandb.agent`` called outside a trial
+  reach raysweep's driver (``raysweep.agent_host``).
 
 The stand-in imports these modules; none of them imports the stand-in.
 """

@@ -1,9 +1,10 @@
-"""The stand-in's soft no-ops: what W&B offers beyond runs, config, logging and summaries.
+"""The stand-in's soft no-ops: what it does not implement of W&B's API.
 
-``wandb.Image``, ``wandb.Table``, ``wandb.watch``, ``run.log_artifact``,
-``import wandb.integration.keras`` and any other name or submodule resolve to objects whose
-calls and attributes do nothing, with one warning per kind, so that a W&B script runs unchanged
-and its metrics still reach raysweep. Class-like names stay classes, so ``isinstance`` works.
+``wandb.watch``, ``wandb.alert``, ``import wandb.apis.public`` and any other name or
+submodule the stand-in lacks (media, artifacts and the framework integrations are real
+modules) resolve to objects whose calls and attributes do nothing, with one warning per kind,
+so that a W&B script runs unchanged and its metrics still reach raysweep. Class-like names stay
+classes, so ``isinstance`` works.
 """
 
 from __future__ import annotations
