@@ -78,7 +78,7 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
     parameters = check_parameters(c, data)
     early = check_early_terminate(c, data, metric)
     command = check_command(c, data)
-    strings = {k: c.optional_str(data, k) for k in ("program", "name", "description",
+    strings: dict[str, Any] = {k: c.optional_str(data, k) for k in ("program", "name", "description",
                                                     "project", "entity")}
     for key in ("job", "image_uri", "apiVersion"):
         c.optional_str(data, key)

@@ -18,11 +18,13 @@ from raysweep.sweep.space import SearchSpace
 
 __all__ = [
     "EarlyTerminate",
+    "Engine",
     "Goal",
     "Method",
     "Metric",
     "RaysweepOptions",
     "Resources",
+    "SchedulerSpec",
     "SweepConfig",
     "Workdir",
 ]
@@ -34,6 +36,20 @@ class Method(str, Enum):
     GRID = "grid"
     RANDOM = "random"
     BAYES = "bayes"
+    CUSTOM = "custom"
+    """W&B's 2026 schema: the search is the ``scheduler.engine``'s (Optuna, Ax)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Engine(str, Enum):
+    """``scheduler.engine`` (W&B's 2026 schema): what proposes the configurations."""
+
+    WANDB = "wandb"
+    """W&B's own methods: ``method: grid | random | bayes`` (raysweep's searchers)."""
+    OPTUNA = "optuna"
+    AX = "ax"
 
     def __str__(self) -> str:
         return self.value
@@ -80,6 +96,27 @@ class Metric:
     def mode(self) -> str:
         """Ray Tune's word for the goal (``min`` / ``max``), from :attr:`Goal.mode`."""
         return self.goal.mode
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """``scheduler:`` in W&B's 2026 schema: the engine, and the user's hooks in ``source``.
+
+    Attributes:
+        engine: What searches.
+        source: The Python file holding ``optimizer`` and ``search_space`` (absolute; a
+            relative path is read from the sweep file's folder), or None.
+        optimizer: The name of a zero-argument function in ``source`` returning the engine's
+            optimizer (Optuna: the study, with the user's sampler and pruner; Ax: its client).
+        search_space: The name of a define-by-run function ``f(trial)`` in ``source`` that
+            calls ``trial.suggest_*`` and returns the run's config (a dict, an object with a
+            ``config`` attribute, or None for ``trial.params``).
+    """
+
+    engine: Engine = Engine.WANDB
+    source: Path | None = None
+    optimizer: str | None = None
+    search_space: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +186,9 @@ class SweepConfig:
         path: The file the config came from, or None. Programs run from its directory.
         raw: The document as loaded, for display and for the copy kept with the results.
             Treat it as read-only.
+        metrics: The objectives of a multi-objective sweep (``metrics:``, 2026 schema), else
+            ``()``; :attr:`objectives` gives the objectives of any sweep.
+        scheduler: ``scheduler:`` (2026 schema: the engine and the user's hooks), or None.
     """
 
     method: Method
@@ -166,6 +206,21 @@ class SweepConfig:
     warnings: tuple[Issue, ...] = ()
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    metrics: tuple[Metric, ...] = ()
+    scheduler: SchedulerSpec | None = None
+
+    @property
+    def objectives(self) -> tuple[Metric, ...]:
+        """Every metric the sweep optimises: ``metrics`` (multi-objective, ``metric`` is then
+        None), else ``(metric,)``, else ``()``."""
+        if self.metrics:
+            return self.metrics
+        return (self.metric,) if self.metric is not None else ()
+
+    @property
+    def engine(self) -> Engine:
+        """``scheduler.engine``, W&B's by default."""
+        return self.scheduler.engine if self.scheduler is not None else Engine.WANDB
 
     def __hash__(self) -> int:
         # Equal configs have equal hashes; the fields hashed are always hashable, unlike the
