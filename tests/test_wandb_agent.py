@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from _cli import private_ray_env, run_cli
+from _standin import wandb_modules_restored
 
 from raysweep.agent_host import AgentCall, AgentHost, install, use_wandb
 from raysweep.errors import RaysweepError, SweepConfigError
@@ -151,18 +152,14 @@ def driver(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ``sys.meta_path`` and the host restored afterwards."""
     for name in ("WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "RAYSWEEP_WANDB"):
         monkeypatch.delenv(name, raising=False)
-    saved = {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
-    saved_path, saved_meta = list(sys.path), list(sys.meta_path)
+    saved_path = list(sys.path)
     saved_host = get_host()
     try:
-        yield
+        with wandb_modules_restored():
+            yield
     finally:
         set_host(saved_host)
-        for name in [k for k in sys.modules if k == "wandb" or k.startswith("wandb.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
         sys.path[:] = saved_path
-        sys.meta_path[:] = saved_meta
 
 
 def test_install_makes_import_wandb_the_stand_in_even_over_an_installed_one(

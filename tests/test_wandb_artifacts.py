@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from _standin import enter_trial, stand_in_imported
 
 from raysweep.errors import SweepConfigError
 from raysweep.execution.trainable import ProgramSpec, trial_environment
@@ -27,9 +28,7 @@ from raysweep.program.metrics import parse_report_line, set_function_reporter
 from raysweep.program.once import reset_warnings
 from raysweep.program.wandb_agent import (
     agent_environment,
-    end_trial,
     function_trial,
-    set_trial_end,
 )
 from raysweep.program.wandb_artifacts import (
     ArtifactNotMappedError,
@@ -39,7 +38,6 @@ from raysweep.program.wandb_artifacts import (
 )
 from raysweep.program.wandb_init import ARTIFACTS_ENV
 from raysweep.program.wandb_media import read_index
-from raysweep.program.wandb_package import SHIM_DIR
 from raysweep.sweep.config import from_dict, loads
 
 UNMAPPED = """\
@@ -177,21 +175,14 @@ def test_trials_get_the_mapping_as_json(tmp_path: Path) -> None:
 @pytest.fixture
 def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A trial's environment with a mapped folder ``data:v1`` and a mapped file ``model``."""
-    trial_dir = tmp_path / "trial"
-    trial_dir.mkdir()
+    trial_dir = enter_trial(tmp_path, monkeypatch)
     data = tmp_path / "data"
     (data / "sub").mkdir(parents=True)
     (data / "train.csv").write_text("a,b\n1,2\n")
     (data / "sub" / "more.txt").write_text("more")
     model = tmp_path / "model.pt"
     model.write_bytes(b"weights")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WANDB_SWEEP_ID", "sweep-1")
-    monkeypatch.setenv("WANDB_RUN_ID", "t1")
-    monkeypatch.setenv("RAYSWEEP_TRIAL_DIR", str(trial_dir))
     monkeypatch.setenv(ARTIFACTS_ENV, json.dumps({"data:v1": str(data), "model": str(model)}))
-    monkeypatch.delenv("WANDB_SWEEP_PARAM_PATH", raising=False)
-    monkeypatch.delenv("RAYSWEEP_WANDB", raising=False)
     previous = set_function_reporter(lambda row: None)
     try:
         yield {"dir": trial_dir, "data": data, "model": model}
@@ -202,23 +193,8 @@ def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
 @pytest.fixture
 def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The stand-in, imported as ``wandb``; forgotten again afterwards."""
-    saved = {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
-    for name in saved:
-        del sys.modules[name]
-    saved_meta_path = list(sys.meta_path)
-    saved_end = set_trial_end(None)
-    monkeypatch.syspath_prepend(str(SHIM_DIR))
-    import wandb as module
-
-    try:
+    with stand_in_imported(monkeypatch) as module:
         yield module
-    finally:
-        end_trial(report=False)
-        set_trial_end(saved_end)
-        for name in [k for k in sys.modules if k == "wandb" or k.startswith("wandb.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-        sys.meta_path[:] = saved_meta_path
 
 
 def test_a_used_artifact_is_its_mapped_path(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 import pickle
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +20,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _standin import stand_in_imported
 
 import raysweep
 from raysweep.errors import RaysweepWarning
 from raysweep.program.metrics import set_function_reporter
 from raysweep.program.once import reset_warnings
-from raysweep.program.wandb_agent import end_trial, set_trial_end, write_param_file
+from raysweep.program.wandb_agent import write_param_file
 from raysweep.program.wandb_package import SHIM_DIR
 
 os.environ.setdefault("KERAS_BACKEND", "jax")  # Keras 3 with the light backend the tests use
@@ -56,23 +56,8 @@ def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
 @pytest.fixture
 def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The stand-in, imported as ``wandb``; forgotten again afterwards."""
-    saved = {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
-    for name in saved:
-        del sys.modules[name]
-    saved_meta_path = list(sys.meta_path)
-    saved_end = set_trial_end(None)
-    monkeypatch.syspath_prepend(str(SHIM_DIR))
-    import wandb as module
-
-    try:
+    with stand_in_imported(monkeypatch) as module:
         yield module
-    finally:
-        end_trial(report=False)
-        set_trial_end(saved_end)
-        for name in [k for k in sys.modules if k == "wandb" or k.startswith("wandb.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-        sys.meta_path[:] = saved_meta_path
 
 
 def _data(n: int = 40) -> tuple[np.ndarray, np.ndarray]:

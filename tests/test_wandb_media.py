@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _standin import enter_trial, stand_in_imported
 
 from raysweep.errors import RaysweepWarning
 from raysweep.execution.trainable import ProgramSpec, trial_environment
 from raysweep.program import wandb_media
 from raysweep.program.metrics import parse_report_line, set_function_reporter
 from raysweep.program.once import reset_warnings
-from raysweep.program.wandb_agent import end_trial, set_trial_end
 from raysweep.program.wandb_media import (
     KEEP_FIRST,
     MAX_LIST_ITEMS,
@@ -43,7 +43,6 @@ from raysweep.program.wandb_media import (
     read_index,
     table_csv,
 )
-from raysweep.program.wandb_package import SHIM_DIR
 
 
 @pytest.fixture(autouse=True)
@@ -157,14 +156,7 @@ def test_keys_that_look_alike_get_folders_of_their_own(tmp_path: Path) -> None:
 @pytest.fixture
 def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A trial's environment and a reporter that collects what raysweep would receive."""
-    trial_dir = tmp_path / "trial"
-    trial_dir.mkdir()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WANDB_SWEEP_ID", "sweep-1")
-    monkeypatch.setenv("WANDB_RUN_ID", "t1")
-    monkeypatch.setenv("RAYSWEEP_TRIAL_DIR", str(trial_dir))
-    monkeypatch.delenv("WANDB_SWEEP_PARAM_PATH", raising=False)
-    monkeypatch.delenv("RAYSWEEP_WANDB", raising=False)
+    trial_dir = enter_trial(tmp_path, monkeypatch)
     reports: list[dict[str, Any]] = []
     previous = set_function_reporter(reports.append)
     try:
@@ -176,23 +168,8 @@ def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
 @pytest.fixture
 def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The stand-in, imported as ``wandb``; forgotten again afterwards."""
-    saved = {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
-    for name in saved:
-        del sys.modules[name]
-    saved_meta_path = list(sys.meta_path)
-    saved_end = set_trial_end(None)
-    monkeypatch.syspath_prepend(str(SHIM_DIR))
-    import wandb as module
-
-    try:
+    with stand_in_imported(monkeypatch) as module:
         yield module
-    finally:
-        end_trial(report=False)
-        set_trial_end(saved_end)
-        for name in [k for k in sys.modules if k == "wandb" or k.startswith("wandb.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-        sys.meta_path[:] = saved_meta_path
 
 
 def _by_key(trial_dir: Path) -> dict[str, list[dict[str, Any]]]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _standin import enter_trial, stand_in_imported
 
 from raysweep.errors import RaysweepWarning
 from raysweep.execution.trainable import ProgramSpec, trial_environment
@@ -29,9 +30,7 @@ from raysweep.program.metrics import parse_report_line, set_function_reporter
 from raysweep.program.once import reset_warnings
 from raysweep.program.wandb_agent import (
     agent_environment,
-    end_trial,
     function_trial,
-    set_trial_end,
     write_param_file,
 )
 from raysweep.program.wandb_config import (
@@ -309,14 +308,7 @@ def test_pythonpath_puts_the_stand_in_first_once() -> None:
 @pytest.fixture
 def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A trial's environment and a reporter that collects what raysweep would receive."""
-    trial_dir = tmp_path / "trial"
-    trial_dir.mkdir()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WANDB_SWEEP_ID", "sweep-1")
-    monkeypatch.setenv("WANDB_RUN_ID", "t1")
-    monkeypatch.setenv("RAYSWEEP_TRIAL_DIR", str(trial_dir))
-    monkeypatch.delenv("WANDB_SWEEP_PARAM_PATH", raising=False)
-    monkeypatch.delenv("RAYSWEEP_WANDB", raising=False)
+    trial_dir = enter_trial(tmp_path, monkeypatch)
     reports: list[dict[str, Any]] = []
     previous = set_function_reporter(reports.append)
     try:
@@ -333,23 +325,8 @@ def _sweep_params(trial: dict[str, Any], values: dict[str, Any], monkeypatch: An
 @pytest.fixture
 def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The stand-in, imported as ``wandb``; forgotten again afterwards."""
-    saved = {k: m for k, m in sys.modules.items() if k == "wandb" or k.startswith("wandb.")}
-    for name in saved:
-        del sys.modules[name]
-    saved_meta_path = list(sys.meta_path)
-    saved_end = set_trial_end(None)
-    monkeypatch.syspath_prepend(str(SHIM_DIR))
-    import wandb as module
-
-    try:
+    with stand_in_imported(monkeypatch) as module:
         yield module
-    finally:
-        end_trial(report=False)  # the open run ends without reporting, as a failed trial's
-        set_trial_end(saved_end)
-        for name in [k for k in sys.modules if k == "wandb" or k.startswith("wandb.")]:
-            del sys.modules[name]
-        sys.modules.update(saved)
-        sys.meta_path[:] = saved_meta_path
 
 
 def test_stand_in_is_the_package_imported(wandb: ModuleType) -> None:
