@@ -8,7 +8,7 @@ sweep on Ray Tune; the tables come back from the sweep directory
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,7 @@ def run(
     on_start: Callable[[Path, SweepConfig], None] | None = None,
     on_change: Callable[[SweepRecorder], None] | None = None,
     extra_callbacks: list[Any] | None = None,
+    warm_start: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
 ) -> SweepResult:
     """Run a sweep and return its results.
 
@@ -79,6 +80,14 @@ def run(
             in the sweep directory (:func:`results`).
         extra_callbacks: More Ray Tune callbacks. The ``trials`` lists Tune passes them hold
             the trials that have not ended: raysweep lets Tune forget the others.
+        warm_start: Earlier results the searcher learns before its first proposal: sweep
+            directories, or CSV / Parquet files with a column per parameter (dotted paths
+            for nested ones) and one for the metric (its last value; empty or a ``status``
+            of ``failed``: a failed run). Bayes starts from them, grid skips the combinations
+            they ran, random draws as without them. They are not trials of this sweep and do
+            not count toward ``count``/``run_cap``; ``warm_start.json`` in the sweep
+            directory lists the sources. Rows of configs outside the space are skipped, with
+            one warning.
 
     Returns:
         The sweep's tables: ``.trials``, ``.history``, ``.best``, ``.path``. How the sweep
@@ -89,15 +98,19 @@ def run(
     Raises:
         SweepConfigError: the sweep file is invalid.
         RaysweepError: the sweep cannot start (no program, Ray cluster not reachable,
-            another driver already running a sweep of that name, ...).
+            another driver already running a sweep of that name, a ``warm_start`` source
+            that is not one, ...).
     """
     from raysweep.execution.tuner import run_sweep
 
+    if isinstance(warm_start, str | os.PathLike):
+        warm_start = [warm_start]
     options = RunOptions(
         count=count, address=address, storage=storage, name=name, seed=seed,
         resources=resources, max_concurrent_trials=max_concurrent_trials,
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus, wandb=wandb,
         on_start=on_start, on_change=on_change, extra_callbacks=list(extra_callbacks or ()),
+        warm_start=list(warm_start or ()),
     )
     return run_sweep(load(config), function, options)
 
@@ -118,10 +131,12 @@ def resume(
     on_start: Callable[[Path, SweepConfig], None] | None = None,
     on_change: Callable[[SweepRecorder], None] | None = None,
     extra_callbacks: list[Any] | None = None,
+    rerun_failed: bool = False,
 ) -> SweepResult:
     """Continue a sweep that was interrupted (Ctrl-C, a killed driver, a lost head node).
 
-    Ended trials (finished, stopped early, failed) are kept and never run again; trials that
+    Ended trials (finished, stopped early, failed) are kept and never run again (failed ones
+    run again with ``rerun_failed``); trials that
     were running are dropped and their configurations run again first; grid continues without
     repeating a combination; random and bayes continue from their saved state; ``run_cap``
     counts every trial that ended; the hyperband histories are restored, so band decisions
@@ -137,6 +152,10 @@ def resume(
             the smaller one wins).
         seed: Seeds the searcher if its saved state is missing (it continues otherwise).
         wandb: As for :func:`run`; default: what the sweep was started with.
+        rerun_failed: Run the failed trials again first, each as a new trial of its
+            configuration that replaces it (its entry moves to ``rerun_failed.jsonl``; the
+            reruns count toward ``run_cap`` in its place). A warm-started sweep needs no
+            ``warm_start`` again: its searcher's saved state holds the earlier results.
         address, max_concurrent_trials, max_failures, num_cpus, num_gpus, resources,
         on_start, on_change, extra_callbacks: As for :func:`run`.
 
@@ -156,5 +175,6 @@ def resume(
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
         wandb=wandb if wandb is not None else "shim", on_start=on_start,
         on_change=on_change, extra_callbacks=list(extra_callbacks or ()),
+        rerun_failed=rerun_failed,
     )
     return resume_sweep(Path(path).resolve(), function, options, wandb_given=wandb is not None)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -217,6 +217,29 @@ class TuneSearcher(Searcher):
         self._record(self._proposal(trial_id, source, flat, seconds), seconds or 0.0)
         config: dict[str, Any] = plain(self._space.unflatten(flat))
         return config
+
+    def warm_start(self, earlier: Iterable[tuple[FlatConfig, Mapping[str, float | None]]]) -> int:
+        """Tell the proposer earlier results (``--warm-start``) before its first proposal.
+
+        Each is a flat config and its metric values by name (raw; the metric's value is
+        sign-adjusted here; None or a missing value: failed). They are observations, not
+        trials: they never count toward ``run_cap``. Call before :meth:`autosave_to`, so the
+        sweep directory's first snapshot holds them and a resume restores them once (the
+        journal never records them). Returns how many the proposer observed.
+
+        Raises:
+            ValueError: if the searcher already proposed or restored a trial.
+        """
+        ledger = self._ledger
+        if ledger.live or ledger.propose_seconds or ledger.requeued or ledger.exhausted:
+            raise ValueError("warm_start must come before the searcher's first proposal")
+        count = 0
+        for flat, values in earlier:
+            count += 1
+            value = None if self._metric is None else finite_float(values.get(self._metric))
+            loss = None if value is None else (-value if self._mode == "max" else value)
+            self._proposer.observe(dict(flat), loss)
+        return count
 
     def finish(self) -> None:
         """Propose no more trials (``raysweep stop``); running trials finish."""

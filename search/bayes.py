@@ -107,6 +107,7 @@ class BayesProposer:
     _obs_x: list[np.ndarray]  # unit vectors of _obs, cached
     _pending: dict[tuple[Any, ...], Raw]  # key -> raw params
     _seen: set[tuple[Any, ...]]  # keys of every proposed or observed configuration
+    _failed_at: dict[tuple[Any, ...], int]  # key -> index in _obs of its failed observation
     _gp: GaussianProcess | None  # holds the fitted hyper-parameters; built on first use
 
     def __init__(
@@ -168,7 +169,10 @@ class BayesProposer:
         """Record a finished trial (``loss`` None, NaN or inf for a failed one).
 
         A configuration this proposer could not have produced (a value outside the space)
-        is ignored by the model.
+        is ignored by the model. A configuration observed before as failed has its failure
+        replaced by this outcome (it was run again: ``raysweep resume --rerun-failed``).
+        Earlier results (``--warm-start``) are observed the same way before the first
+        proposal: with at least ``n_initial`` of them the model proposes from the start.
         """
         key = self._space.key(config)
         self._pending.pop(key, None)
@@ -177,8 +181,17 @@ class BayesProposer:
             return
         self._seen.add(key)
         value = None if loss is None else finite_float(loss)
-        self._obs.append((raw, value))
-        self._obs_x.append(self._enc.unit(raw))
+        again = self._failed_at.pop(key, None)
+        if again is not None:
+            # The configuration ran again after it failed (`resume --rerun-failed`, or an
+            # earlier result's failure): the new outcome replaces the imputed failure.
+            self._obs[again] = (raw, value)
+        else:
+            again = len(self._obs)
+            self._obs.append((raw, value))
+            self._obs_x.append(self._enc.unit(raw))
+        if value is None:
+            self._failed_at[key] = again
 
     def get_state(self) -> dict[str, Any]:
         """Return a JSON-compatible snapshot: observations as ``[params, loss]`` (a float or
@@ -220,7 +233,10 @@ class BayesProposer:
         for raw, loss in state["observations"]:
             self._obs.append((tuple(raw), None if loss is None else float(loss)))
             self._obs_x.append(self._enc.unit(raw))
-            self._seen.add(self._space.key(self._enc.config_of(tuple(raw))))
+            key = self._space.key(self._enc.config_of(tuple(raw)))
+            self._seen.add(key)
+            if loss is None:
+                self._failed_at[key] = len(self._obs) - 1
         for raw in state["pending"]:
             config = self._enc.config_of(tuple(raw))
             key = self._space.key(config)
@@ -259,6 +275,7 @@ class BayesProposer:
         self._obs_x = []
         self._pending = {}
         self._seen = set()
+        self._failed_at = {}
         self._gp = None
 
     def _model(self) -> GaussianProcess:

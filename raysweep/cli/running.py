@@ -28,6 +28,8 @@ from raysweep.sweep.model import Method, SweepConfig
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from raysweep.analysis.warm_start import WarmStart
+
 
 @click.command()
 @click.argument("sweep", type=click.Path(dir_okay=False), metavar="SWEEP|SCRIPT.py")
@@ -58,6 +60,11 @@ if TYPE_CHECKING:
               show_default=True,
               help="What `import wandb` gives programs: raysweep's stand-in (no account, no "
                    "network), or the installed wandb package (your W&B dashboard too).")
+@click.option("--warm-start", "warm_start", multiple=True, metavar="PATH",
+              type=click.Path(exists=True, dir_okay=True),
+              help="Earlier results the searcher learns first (repeatable): a sweep directory, "
+                   "or a CSV/Parquet file with a column per parameter and one for the metric. "
+                   "Not trials of this sweep; they do not count toward --count/run_cap.")
 def run(
     sweep: str,
     address: str | None,
@@ -72,6 +79,7 @@ def run(
     num_cpus: int | None,
     num_gpus: int | None,
     wandb_mode: str,
+    warm_start: tuple[str, ...],
 ) -> None:
     """Run a W&B sweep file on Ray, or a Python script that calls wandb.sweep/wandb.agent.
 
@@ -96,6 +104,7 @@ def run(
       raysweep run examples/quickstart/sweep.yaml
       raysweep run sweep.yaml --count 20 --seed 1
       raysweep run sweep.yaml --address auto --gpu 1
+      raysweep run sweep.yaml --warm-start raysweep_results/old-sweep --warm-start runs.csv
       raysweep run train_sweep.py --count 10
     """
     from raysweep.api import run as run_sweep
@@ -111,6 +120,9 @@ def run(
         fail(f"--{flag} {resources[flag]:g}: {issue.message}", issue.hint)
     console = make_console()
     if is_script(sweep):
+        if warm_start:
+            fail("--warm-start applies to a sweep file; a script's sweeps are started by its "
+                 "wandb.sweep() calls", "Run the sweep's YAML file with --warm-start")
         if name is not None:
             fail("--name names one sweep directory; a script's sweeps are named by its "
                  "wandb.sweep() calls (the config's name, else the project, then the time)",
@@ -123,6 +135,15 @@ def run(
         }, count)
     cfg = load_or_exit(sweep)
     cap = trial_cap(cfg, count)
+    warm = _read_warm_start(warm_start, cfg)
+    if cap is None and cfg.method is Method.GRID and warm is not None:
+        # The combinations the earlier results ran are skipped.
+        from raysweep.search import GridProposer
+
+        grid = GridProposer(cfg.parameters)
+        for earlier in warm.runs:
+            grid.mark_seen(earlier.config)
+        cap = grid.remaining
     if cap is None and cfg.method is Method.GRID:
         cap = cfg.parameters.grid_size()
     from raysweep.analysis.live import LiveView
@@ -142,8 +163,27 @@ def run(
         resources=resources or None, max_concurrent_trials=max_concurrent,
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
         on_start=on_start, on_change=view.update, wandb=wandb_mode,
+        warm_start=list(warm_start),
     ))
     _finish(console, result)
+
+
+def _read_warm_start(paths: tuple[str, ...], cfg: SweepConfig) -> WarmStart | None:
+    """The earlier results, read once here so that a bad source exits before anything starts
+    (with code 2); its warning, if rows were skipped, shows once too."""
+    if not paths:
+        return None
+    import warnings
+
+    from raysweep.analysis.warm_start import read_warm_start
+    from raysweep.errors import RaysweepError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # run_sweep reads them again and warns
+            return read_warm_start(paths, cfg)
+    except RaysweepError as exc:
+        fail(str(exc))
 
 
 def _finish(console: Console, result: Any) -> NoReturn:
@@ -164,13 +204,19 @@ def _finish(console: Console, result: Any) -> NoReturn:
               help="Size of the private local Ray [default: all cores].")
 @click.option("--num-gpus", type=click.IntRange(min=0), default=None,
               help="GPUs of the private local Ray, a whole number [default: detected].")
+@click.option("--rerun-failed", is_flag=True, default=False,
+              help="Run the failed trials again first, each as a new trial of its config that "
+                   "replaces it (the old entry is kept in rerun_failed.jsonl); reruns count "
+                   "toward run_cap/--count in its place.")
 def resume(directory: str, address: str | None, count: int | None, num_cpus: int | None,
-           num_gpus: int | None) -> None:
+           num_gpus: int | None, rerun_failed: bool) -> None:
     """Continue an interrupted sweep (Ctrl-C, killed driver, lost head node).
 
     Finished trials are kept and never run again; unfinished ones start over; grid continues
     without repeating a combination; random and bayes continue from their saved state;
-    run_cap counts every trial ever run. Failed trials are not retried. A sweep with nothing
+    run_cap counts every trial ever run. Failed trials are not retried, unless
+    --rerun-failed: then each runs again with the same config, first, as a new trial that
+    replaces the failed one. A warm-started sweep needs no --warm-start again. A sweep with nothing
     left to run says so and starts nothing. Refused while another driver runs the sweep.
     Exit codes as for `raysweep run`, for all of the sweep's trials.
 
@@ -193,6 +239,10 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
     if (path / SCRIPT_FILE).is_file():
         from raysweep.cli.script import resume_script
 
+        if rerun_failed:
+            fail("--rerun-failed does not apply to a sweep a script's wandb.agent call ran "
+                 "yet", f"`raysweep resume {path}` continues it without the failed trials")
+
         # The trials call a function of the script that ran the sweep: run it again.
         resume_script(path, console, {"address": address, "num_cpus": num_cpus,
                                       "num_gpus": num_gpus}, count)
@@ -204,7 +254,8 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
         fail(str(exc))
     # The trials that ended before are summed up in one line, not printed again one by one.
     # Their entries only: the whole tables (every report) would cost seconds in a large sweep.
-    kept = [str(e["trial_id"]) for e in read_trials(path) if e.get("status") in ENDED_STATUSES]
+    kept = [str(e["trial_id"]) for e in read_trials(path) if e.get("status") in ENDED_STATUSES
+            and not (rerun_failed and e.get("status") == "failed")]
     view = LiveView(console, cfg, trial_cap(cfg, count), shown=kept)
     started: list[Path] = []
 
@@ -218,7 +269,8 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
     result = run_with_view(
         view, started,
         lambda: resume_sweep(path, count=count, address=address, num_cpus=num_cpus,
-                             num_gpus=num_gpus, on_start=on_start, on_change=view.update),
+                             num_gpus=num_gpus, on_start=on_start, on_change=view.update,
+                             rerun_failed=rerun_failed),
     )
     _finish(console, result)
 

@@ -59,6 +59,8 @@ class RunOptions:
     on_change: Callable[[SweepRecorder], None] | None = None
     extra_callbacks: list[Any] = field(default_factory=list)
     wandb: str = "shim"
+    warm_start: list[str | os.PathLike[str]] = field(default_factory=list)
+    rerun_failed: bool = False
 
 
 # File names that say nothing about the sweep (most sweep files are called sweep.yaml).
@@ -166,6 +168,14 @@ def check_options(options: RunOptions, function: object) -> None:
             f"name must be a folder name for the sweep directory (no '/'), got {folder!r}; "
             "choose where sweep directories go with storage= (--storage)"
         )
+    for source in options.warm_start:
+        if not isinstance(source, str | os.PathLike) or not str(source):
+            raise RaysweepError(
+                f"warm_start must be a list of paths (earlier sweep directories, CSV or Parquet "
+                f"files), got {source!r} in {options.warm_start!r}"
+            )
+    if not isinstance(options.rerun_failed, bool):
+        raise RaysweepError(f"rerun_failed must be True or False, got {options.rerun_failed!r}")
     for name, least in (("count", 1), ("seed", 0), ("max_concurrent_trials", 1),
                         ("max_failures", -1)):
         check_whole(name, getattr(options, name), least)

@@ -9,6 +9,8 @@ searcher and scheduler continue from their saved states.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from raysweep.search import TuneSearcher
 
 __all__ = [
+    "RERUN_FAILED_FILE",
     "ResumePlan",
     "nothing_left",
     "reconcile",
@@ -39,6 +42,10 @@ __all__ = [
     "restore_searcher",
     "saved_config",
 ]
+
+# The entries of failed trials that `raysweep resume --rerun-failed` replaced, one per line.
+RERUN_FAILED_FILE = "rerun_failed.jsonl"
+
 
 @dataclass
 class ResumePlan:
@@ -79,7 +86,7 @@ def saved_config(sweep_dir: Path, meta: Mapping[str, Any]) -> SweepConfig:
         raise type(exc)(exc.issues, str(path)) from None
 
 
-def reconcile(sweep_dir: Path) -> ResumePlan:
+def reconcile(sweep_dir: Path, *, rerun_failed: bool = False) -> ResumePlan:
     """Keep the ended trials of an interrupted sweep and drop the rest from its files.
 
     Trials that had not ended when the driver died are removed from ``trials.jsonl`` and
@@ -87,8 +94,17 @@ def reconcile(sweep_dir: Path) -> ResumePlan:
     same config. The trials file is rewritten with one line per kept trial (a sweep of an
     earlier version gets its ``trials.jsonl`` so), after the history: a crash in between
     leaves files that reconcile the same way again.
+
+    With ``rerun_failed`` (``raysweep resume --rerun-failed``) the failed trials are dropped
+    and run again the same way: each is replaced by a new trial of its configuration, which
+    takes its place toward ``run_cap``. Their entries are first appended to
+    :data:`RERUN_FAILED_FILE`, so their errors stay on record (their trial folders stay too).
     """
-    dropped = [e for e in read_trials(sweep_dir) if e.get("status") not in ENDED_STATUSES]
+    entries = read_trials(sweep_dir)
+    dropped = [e for e in entries if e.get("status") not in ENDED_STATUSES
+               or (rerun_failed and e.get("status") == "failed")]
+    if rerun_failed:
+        _keep_failed(sweep_dir, [e for e in dropped if e.get("status") == "failed"])
     dropped_ids = {str(e.get("trial_id")) for e in dropped}
     history = sweep_dir / HISTORY_FILE
     if dropped_ids and history.exists():
@@ -112,6 +128,20 @@ def reconcile(sweep_dir: Path) -> ResumePlan:
     configs = {str(e.get("trial_id")): e.get("config") or {}
                for e in dropped if e.get("config") is not None}
     return ResumePlan(ended=kept, dropped_ids=dropped_ids, dropped_configs=configs)
+
+
+def _keep_failed(sweep_dir: Path, failed: list[dict[str, Any]]) -> None:
+    """Append the failed trials' entries to :data:`RERUN_FAILED_FILE`, synced, before they
+    leave ``trials.jsonl`` (a crash in between writes them again: a duplicate, not a loss)."""
+    if not failed:
+        return
+    now = time.time()
+    lines = "".join(json.dumps({**e, "rerun_requested": now}, default=str) + "\n"
+                    for e in failed)
+    with open(sweep_dir / RERUN_FAILED_FILE, "a", encoding="utf-8") as f:
+        f.write(lines)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def nothing_left(sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan, cap: int) -> str | None:
@@ -143,6 +173,10 @@ def nothing_left(sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan, cap: int) 
     if ledger.target_reached:
         return "a trial reached the metric's target"
     et = cfg.early_terminate
+    if ledger.exhausted and (et is None or et.type != "promotion"):
+        # The proposer said its space is used up, for good (a grid whose earlier results
+        # (--warm-start) covered some combinations ends with fewer trials than its size).
+        return "the searcher has proposed every configuration of its space"
     if (cfg.method is Method.GRID and (et is None or et.type != "promotion")
             and plan.ended >= cfg.parameters.grid_size()):
         return f"every one of the grid's {cfg.parameters.grid_size()} combinations has ended"

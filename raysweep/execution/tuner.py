@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from raysweep.analysis.tables import SweepResult, load_results, read_meta
+from raysweep.analysis.warm_start import WarmStart, read_warm_start
 from raysweep.errors import RaysweepError
 from raysweep.execution.lock import DriverLock
 from raysweep.execution.options import (
@@ -54,6 +55,8 @@ def run_sweep(
     check_options(options, function)
     if function is None:
         check_runnable(cfg)
+    # Read now, so a bad source is reported before anything starts.
+    warm = read_warm_start(options.warm_start, cfg) if options.warm_start else None
     storage = storage_root(cfg, options)
     name = options.name or sweep_name(cfg)
     if "://" in storage:
@@ -69,7 +72,7 @@ def run_sweep(
         # Again under the lock: another driver may have started this name meanwhile.
         _refuse_existing(sweep_dir, name, storage)
         with ray_for(options):
-            return fit(cfg, function, options, sweep_dir)
+            return fit(cfg, function, options, sweep_dir, warm=warm)
 
 
 def _refuse_existing(sweep_dir: Path, name: str, storage: str) -> None:
@@ -106,7 +109,7 @@ def resume_sweep(
     options.name = sweep_dir.name
     # Before reconcile: the files belong to a driver that still runs, if there is one.
     with DriverLock(sweep_dir):
-        plan = reconcile(sweep_dir)
+        plan = reconcile(sweep_dir, rerun_failed=options.rerun_failed)
         why = nothing_left(sweep_dir, cfg, plan, trial_count(cfg, options))
         if why is not None:
             result = load_results(sweep_dir)
@@ -163,8 +166,13 @@ def fit(
     options: RunOptions,
     sweep_dir: Path,
     resume: ResumePlan | None = None,
+    *,
+    warm: WarmStart | None = None,
 ) -> SweepResult:
-    """Build the sweep's Tuner on the running Ray, run it to its end, load its tables."""
+    """Build the sweep's Tuner on the running Ray, run it to its end, load its tables.
+
+    ``warm``: earlier results the searcher learns before its first proposal (a new sweep).
+    """
     from ray import tune
 
     from raysweep.execution.cluster import cluster_shape, unfit_message
@@ -192,6 +200,10 @@ def fit(
             num_samples -= resume.ended
             if num_samples <= 0:
                 return load_results(sweep_dir)
+    if warm is not None and resume is None:
+        # Before the first snapshot, which then holds them: a resume restores them from it.
+        searcher.warm_start((run.config, run.values) for run in warm.runs)
+        warm.save(sweep_dir)
     searcher.autosave_to(str(sweep_dir / SEARCHER_FILE))
     resources = trial_resources(cfg, options)
     shape = cluster_shape()
