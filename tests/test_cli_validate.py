@@ -120,6 +120,9 @@ def test_validate_json_gives_one_object_per_file(files: dict[str, str]) -> None:
         "valid": True,
         "supported": True,
         "method": "random",
+        "engine": "wandb",
+        "scheduler": None,
+        "objectives": [{"name": "loss", "goal": "minimize", "target": None}],
         "issues": [],
         "warnings": [],
         "parameters": [

@@ -54,8 +54,8 @@ BAD = [
     pytest.param(
         cfg(settings={"x": 1}),
         "settings: unknown key 'settings'. A sweep config takes: method, parameters, metric, "
-        "early_terminate, command, program, name, description, project, entity, controller, "
-        "run_cap, job, image_uri, kind, apiVersion, raysweep.",
+        "metrics, early_terminate, scheduler, command, program, name, description, project, "
+        "entity, controller, run_cap, job, image_uri, kind, apiVersion, raysweep.",
         id="unknown_top_level_key_lists_keys",
     ),
     pytest.param(
@@ -648,14 +648,17 @@ def test_a_repeated_macro_warns_once_with_the_line_of_its_first_item() -> None:
 # --- launch configs ------------------------------------------------------------------------------
 
 
+# W&B's 2026 `scheduler: {engine: ...}` and `metrics:` are checked in test_schema_2026.py;
+# a Launch scheduler job and `method: custom` without a scheduler stay unsupported.
 @pytest.mark.parametrize(
     ("source", "paths"),
     [
-        pytest.param(cfg(scheduler={"engine": "wandb"}), ["scheduler"], id="scheduler"),
-        pytest.param(
-            cfg(metrics=[{"name": "a"}, {"name": "b"}]), ["metrics"], id="metrics",
-        ),
+        pytest.param(cfg(scheduler={"num_workers": 8}), ["scheduler"], id="scheduler"),
         pytest.param(cfg(method="custom"), ["method"], id="method_custom"),
+        pytest.param(
+            cfg(method="custom", scheduler={"job": "x"}), ["scheduler", "method"],
+            id="method_custom_launch_scheduler",
+        ),
         pytest.param(
             {"job": "wandb/job:latest", "scheduler": {"job": "x"}, "parameters": PARAMS},
             ["scheduler", "method"],
@@ -671,9 +674,17 @@ def test_launch_configs_are_unsupported(source: dict[str, Any], paths: list[str]
 
 def test_unsupported_message_says_why() -> None:
     assert issues_of(cfg(method="custom")) == [
-        "method: `method: custom` hands the search to a W&B Launch scheduler, which raysweep "
+        "method: `method: custom` without a `scheduler` hands the search to a W&B Launch "
+        "scheduler job, which raysweep does not support: raysweep runs a custom search with "
+        "`scheduler: {engine: optuna}`. Add `scheduler: {engine: optuna}` (optionally "
+        "`source`, `optimizer`, `search_space`), or use `method: grid`, `random` or `bayes`."
+    ]
+    assert issues_of(cfg(scheduler={"job": "x"})) == [
+        "scheduler: `scheduler` configures a W&B Launch sweep scheduler job, which raysweep "
         "does not support: only W&B's hosted service runs these; raysweep runs grid, random "
-        "and bayes sweeps itself. Use `method: grid`, `random` or `bayes`."
+        "and bayes sweeps itself. Remove `scheduler` and put the search space under "
+        "`parameters` with `method: grid|random|bayes`, or use W&B's 2026 form `scheduler: "
+        "{engine: optuna, source: ..., optimizer: ...}` with `method: custom`."
     ]
 
 

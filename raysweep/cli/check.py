@@ -15,6 +15,7 @@ import click
 from raysweep.cli.common import (
     EXIT_INVALID,
     escape,
+    fail,
     load_or_exit,
     make_console,
     print_error,
@@ -22,8 +23,8 @@ from raysweep.cli.common import (
     summary,
 )
 from raysweep.errors import Issue, SweepConfigError, UnsupportedSweepError
-from raysweep.sweep.config import load, program_issues
-from raysweep.sweep.model import Method, SweepConfig
+from raysweep.sweep.config import load, program_issues, runnable_issues
+from raysweep.sweep.model import Engine, Method, SweepConfig
 from raysweep.sweep.space import SearchSpace, dotted
 
 if TYPE_CHECKING:
@@ -40,6 +41,48 @@ def _param_table(space: SearchSpace) -> Any:
     for path, spec in space:
         table.add_row(escape(dotted(path)), str(spec.distribution), escape(spec.describe()))
     return table
+
+
+def _summary(cfg: SweepConfig) -> str:
+    """:func:`summary`, with the engine and the objectives of W&B's 2026 schema after the
+    method: ``method custom, engine optuna, metrics loss (minimize), acc (maximize)``."""
+    line = summary(cfg)
+    extra = []
+    if cfg.scheduler is not None:
+        extra.append(f"engine {cfg.engine}")
+    if cfg.metrics:
+        extra.append("metrics " + ", ".join(f"{m.name} ({m.goal})" for m in cfg.metrics))
+    head = f"method {cfg.method}"
+    if not extra or not line.startswith(head):
+        return line
+    return ", ".join([head, *extra]) + line[len(head):]
+
+
+def _hooks(cfg: SweepConfig) -> str | None:
+    """The user's functions a 2026 ``scheduler`` names, as one line, or None."""
+    spec = cfg.scheduler
+    if spec is None or spec.source is None:
+        return None
+    named = [f"{key} {name}()" for key, name in (("optimizer", spec.optimizer),
+                                                   ("search_space", spec.search_space)) if name]
+    return f"{spec.source}: " + (", ".join(named) if named else "no function named")
+
+
+def _space_note(cfg: SweepConfig) -> str | None:
+    """Why there is no parameter table: the space is the engine's ``search_space()``."""
+    spec = cfg.scheduler
+    if len(cfg.parameters) or spec is None or spec.search_space is None:
+        return None
+    return (f"parameters: defined run by run by {spec.search_space}() in {spec.source} "
+            "(no `parameters` section)")
+
+
+def _scheduler_json(cfg: SweepConfig) -> dict[str, Any] | None:
+    spec = cfg.scheduler
+    if spec is None:
+        return None
+    return {"engine": str(spec.engine), "source": str(spec.source) if spec.source else None,
+            "optimizer": spec.optimizer, "search_space": spec.search_space}
 
 
 def _issue_json(issue: Issue) -> dict[str, Any]:
@@ -68,9 +111,11 @@ def validate(files: tuple[str, ...], as_json: bool, program_check: bool) -> None
     """Check sweep files and show their parameters.
 
     Every problem of a file is listed at once, with its key path, line and a hint. Warnings
-    (a command macro that will not expand, an ignored key) do not fail a file. The program is
-    checked as `raysweep run` checks it: it must exist, relative to the sweep file's directory
-    (or be a command on PATH). Exit code 0 if every file is valid, 2 if any is not.
+    (a command macro that will not expand, an ignored key) do not fail a file, nor does what
+    the file asks that this machine cannot run (`scheduler.engine: ax`, an engine not
+    installed): `raysweep run` refuses that. The program is checked as `raysweep run` checks
+    it: it must exist, relative to the sweep file's directory (or be a command on PATH). Exit
+    code 0 if every file is valid, 2 if any is not.
     """
     console = make_console()
     report = []
@@ -93,7 +138,7 @@ def validate(files: tuple[str, ...], as_json: bool, program_check: bool) -> None
                 print_error(console, exc)
             continue
         program = program_issues(cfg)
-        warnings = [*cfg.warnings, *([] if program_check else program)]
+        warnings = [*cfg.warnings, *runnable_issues(cfg), *([] if program_check else program)]
         if program and program_check:
             ok = False
             report.append(
@@ -117,6 +162,12 @@ def validate(files: tuple[str, ...], as_json: bool, program_check: bool) -> None
                 "valid": True,
                 "supported": True,
                 "method": str(cfg.method),
+                "engine": str(cfg.engine),
+                "scheduler": _scheduler_json(cfg),
+                "objectives": [
+                    {"name": m.name, "goal": str(m.goal), "target": m.target}
+                    for m in cfg.objectives
+                ],
                 "issues": [],
                 "warnings": [_issue_json(w) for w in warnings],
                 "parameters": [
@@ -130,9 +181,16 @@ def validate(files: tuple[str, ...], as_json: bool, program_check: bool) -> None
             }
         )
         if not as_json:
-            console.print(f"[bold green]✓ {escape(name)}[/]: {escape(summary(cfg))}")
+            console.print(f"[bold green]✓ {escape(name)}[/]: {escape(_summary(cfg))}")
+            hooks = _hooks(cfg)
+            if hooks is not None:
+                console.print(f"  [dim]{escape(hooks)}[/]")
             print_issues(console, warnings, "yellow")
-            console.print(_param_table(cfg.parameters))
+            note = _space_note(cfg)
+            if note is not None:
+                console.print(escape(note))
+            else:
+                console.print(_param_table(cfg.parameters))
     if as_json:
         click.echo(json.dumps(report, indent=2))
     if not ok:
@@ -153,11 +211,17 @@ def preview(file: str, count: int | None, seed: int | None, fmt: str) -> None:
     Grid sweeps list every combination in the order they will run (W&B's order). Random
     sweeps show their first draws from the priors, bayes sweeps their first trials (a
     space-filling design; later trials follow the model), exactly as a run with the same seed
-    proposes them.
+    proposes them. A `method: custom` sweep shows the space its engine searches (the engine,
+    Optuna, proposes from the results so far and preview runs none of your code); a space
+    defined by `scheduler.search_space` is the function's, so only its name is shown.
     """
     from raysweep.search import make_proposer
 
     cfg = load_or_exit(file)
+    if cfg.method is Method.CUSTOM or cfg.scheduler is not None:
+        _preview_engine(cfg, file, fmt)
+        if cfg.method is Method.CUSTOM:
+            return
     space = cfg.parameters
     if seed is None:
         seed = cfg.options.seed if cfg.options.seed is not None else 0
@@ -183,6 +247,34 @@ def preview(file: str, count: int | None, seed: int | None, fmt: str) -> None:
         click.echo(json.dumps(_jsonable(configs), indent=2))
         return
     _print_preview(cfg, flats, total, seed)
+
+
+def _preview_engine(cfg: SweepConfig, file: str, fmt: str) -> None:
+    """Preview what raysweep can of a 2026 ``scheduler``: refuse what a run refuses (hooks
+    under ``engine: wandb``), and for a custom engine say what searches and show the space."""
+    issues = runnable_issues(cfg)
+    if cfg.engine is Engine.WANDB:
+        if issues:
+            print_error(make_console(stderr=True), SweepConfigError(issues, file))
+            sys.exit(EXIT_INVALID)
+        return  # raysweep's own searcher: previewed as usual
+    if fmt == "json":
+        fail(f"{file}: method custom: engine {cfg.engine} proposes each configuration as "
+             "the sweep runs, from the results so far; there is no list to print",
+             "Use the table format to see the space it searches.")
+    console = make_console()
+    head = (f"custom: engine {cfg.engine} proposes each configuration as the sweep runs, "
+            "from the results so far; preview runs none of it")
+    console.print(f"[bold]{escape(head)}[/]")
+    hooks = _hooks(cfg)
+    if hooks is not None:
+        console.print(f"  [dim]{escape(hooks)}[/]")
+    print_issues(console, issues, "yellow")
+    note = _space_note(cfg)
+    if note is not None:
+        console.print(escape(note))
+    else:
+        console.print(_param_table(cfg.parameters))
 
 
 def _print_preview(

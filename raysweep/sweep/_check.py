@@ -1,5 +1,6 @@
 """Check a whole sweep document: its top-level keys, the W&B features only W&B's hosted
-service runs, ``method``, then each section, then what the method needs of the others.
+service runs, ``method``, then each section (W&B's 2026 ``scheduler`` and ``metrics`` in
+``_check_schema2026``), then what the method needs of the others.
 
 Every section is checked even after another one failed, so one run reports every problem.
 """
@@ -13,6 +14,13 @@ from typing import Any
 
 from raysweep.sweep._check_command import check_macros
 from raysweep.sweep._check_parameters import check_method_needs, check_parameters
+from raysweep.sweep._check_schema2026 import (
+    check_metrics,
+    check_scheduler,
+    check_schema_rules,
+    has_search_space,
+    scheduler_form,
+)
 from raysweep.sweep._check_sections import (
     check_command,
     check_controller,
@@ -22,7 +30,8 @@ from raysweep.sweep._check_sections import (
     check_run_cap,
 )
 from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
-from raysweep.sweep.model import Method, SweepConfig
+from raysweep.sweep.model import Engine, Method, SweepConfig
+from raysweep.sweep.space import SearchSpace
 
 __all__ = ["LAUNCH_KEYS", "TOP_KEYS", "check_document"]
 
@@ -30,7 +39,9 @@ TOP_KEYS = (
     "method",
     "parameters",
     "metric",
+    "metrics",
     "early_terminate",
+    "scheduler",
     "command",
     "program",
     "name",
@@ -45,8 +56,8 @@ TOP_KEYS = (
     "apiVersion",
     "raysweep",
 )
-# Keys W&B accepts but only its hosted service can act on.
-LAUNCH_KEYS = ("scheduler", "metrics")
+# Keys of W&B Launch sweeps; a `scheduler` with Launch keys is refused before the key check.
+LAUNCH_KEYS = ("scheduler",)
 
 
 def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConfig | None:
@@ -67,19 +78,24 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
     for key in data:
         if not isinstance(key, str):
             c.error(str(key), f"keys must be text, got {key!r}")
-    c.unknown_keys(
-        {k: v for k, v in data.items() if k not in LAUNCH_KEYS},
-        TOP_KEYS,
-        "",
-        "A sweep config",
-    )
+    c.unknown_keys(data, TOP_KEYS, "", "A sweep config")
     method = _check_method(c, data)
     metric = check_metric(c, data)
-    parameters = check_parameters(c, data)
-    early = check_early_terminate(c, data, metric)
+    metrics = check_metrics(c, data)
+    parameters: SearchSpace | None
+    if has_search_space(data) and data.get("parameters", {}) == {}:
+        parameters = SearchSpace(())  # the space is what search_space() suggests, run by run
+    else:
+        parameters = check_parameters(c, data)
+    # With a 2026 `scheduler`, early_terminate is refused for it (check_schema_rules), not
+    # for a missing metric.
+    early = check_early_terminate(c, data, metric,
+                                  needs_metric=scheduler_form(data) != "2026")
     command = check_command(c, data)
-    strings: dict[str, Any] = {k: c.optional_str(data, k) for k in ("program", "name", "description",
-                                                    "project", "entity")}
+    strings: dict[str, Any] = {
+        k: c.optional_str(data, k)
+        for k in ("program", "name", "description", "project", "entity")
+    }
     for key in ("job", "image_uri", "apiVersion"):
         c.optional_str(data, key)
     if "job" in data or "image_uri" in data:
@@ -91,7 +107,10 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
         c.error("kind", f"must be 'sweep', got {describe(data['kind'])}")
     check_controller(c, data)
     run_cap = check_run_cap(c, data)
-    options = check_options(c, data, path.resolve().parent if path is not None else None)
+    directory = path.resolve().parent if path is not None else None
+    options = check_options(c, data, directory)
+    scheduler = check_scheduler(c, data, directory or Path.cwd())
+    check_schema_rules(c, data, method, _written_engine(data))
     if method is not None and parameters is not None:
         check_method_needs(c, method, metric, parameters, early)
     if parameters is not None:
@@ -102,6 +121,8 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
         method=method,
         parameters=parameters,
         metric=metric,
+        metrics=metrics,
+        scheduler=scheduler,
         early_terminate=early,
         command=command,
         run_cap=run_cap,
@@ -115,34 +136,31 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
 
 
 def _check_launch(c: IssueCollector, data: Mapping[str, Any]) -> None:
-    """Refuse the W&B Launch and multi-objective features only W&B's hosted service runs."""
+    """Refuse W&B Launch sweeps (a ``job`` without ``method``, a Launch ``scheduler`` job),
+    which only W&B's hosted service runs. The 2026 ``scheduler: {engine: ...}`` is checked
+    in ``_check_schema2026``."""
     why = (
         "only W&B's hosted service runs these; raysweep runs grid, random and bayes "
         "sweeps itself"
     )
-    if "scheduler" in data:
+    launch = scheduler_form(data) == "launch"
+    if launch:
         c.refuse(
             "scheduler",
             "`scheduler` configures a W&B Launch sweep scheduler job, which raysweep "
             "does not support: " + why,
             "Remove `scheduler` and put the search space under `parameters` with "
-            "`method: grid|random|bayes`.",
+            "`method: grid|random|bayes`, or use W&B's 2026 form `scheduler: {engine: "
+            "optuna, source: ..., optimizer: ...}` with `method: custom`.",
         )
-    if "metrics" in data:
-        c.refuse(
-            "metrics",
-            "`metrics` (several objectives) needs W&B's `method: custom` scheduler, which "
-            "raysweep does not support: " + why,
-            "Optimise one metric: write `metric: {name: ..., goal: ...}`.",
-        )
-    if data.get("method") == "custom":
+    if data.get("method") == "custom" and launch:
         c.refuse(
             "method",
             "`method: custom` hands the search to a W&B Launch scheduler, which raysweep "
             "does not support: " + why,
             "Use `method: grid`, `random` or `bayes`.",
         )
-    if "method" not in data and ("job" in data or "scheduler" in data):
+    if "method" not in data and ("job" in data or launch):
         c.refuse(
             "method",
             "this is a W&B Launch sweep (a `job` or `scheduler` without a top-level "
@@ -151,14 +169,22 @@ def _check_launch(c: IssueCollector, data: Mapping[str, Any]) -> None:
         )
 
 
+def _written_engine(data: Mapping[str, Any]) -> Engine | None:
+    """The 2026 ``scheduler.engine`` as written, for the rules between sections even when
+    another key of ``scheduler`` is wrong (its own check reports that)."""
+    scheduler = data.get("scheduler")
+    if scheduler_form(data) != "2026" or not isinstance(scheduler, Mapping):
+        return None
+    value = scheduler.get("engine")
+    return Engine(value) if value in tuple(e.value for e in Engine) else None
+
+
 def _check_method(c: IssueCollector, data: Mapping[str, Any]) -> Method | None:
     if "method" not in data:
         if not c.unsupported:
             c.error("method", "missing", "Add `method: grid`, `random` or `bayes`.")
         return None
     value = data["method"]
-    if value == "custom":
-        return None
     if value is None:
         c.error("method", "has no value", "Write `method: grid`, `random` or `bayes`.")
         return None

@@ -112,8 +112,11 @@ def check_parameters(c: IssueCollector, data: Mapping[str, Any]) -> SearchSpace 
     """Check ``parameters:``; return the flattened space, or None if anything is wrong."""
     if "parameters" not in data:
         if not c.unsupported:
-            c.error("parameters", "missing",
-                    "Add a `parameters:` section, e.g. `lr: {min: 0.0001, max: 0.1}`.")
+            hint = "Add a `parameters:` section, e.g. `lr: {min: 0.0001, max: 0.1}`."
+            if isinstance(data.get("scheduler"), Mapping):
+                hint += (" Or name a define-by-run function in `scheduler.search_space` "
+                         "(W&B's 2026 schema).")
+            c.error("parameters", "missing", hint)
         return None
     params = data["parameters"]
     if not isinstance(params, Mapping) or not params:
@@ -357,7 +360,9 @@ def check_method_needs(
     early: EarlyTerminate | None,
 ) -> None:
     """Check what the method needs: grid an enumerable space of bounded size, bayes a metric
-    and at least one parameter that is not a constant."""
+    and at least one parameter that is not a constant. An empty space (the 2026 schema's
+    ``scheduler.search_space`` instead of ``parameters``) is not raysweep's to search:
+    :func:`raysweep.sweep.config.runnable_issues` refuses it at run time."""
     if method is Method.GRID:
         for path, spec in space:
             if spec.distribution not in _GRID_OK:
@@ -381,7 +386,7 @@ def check_method_needs(
         if metric is None:
             c.error("metric", "bayes search needs a metric to model",
                     "Add `metric: {name: val_loss, goal: minimize}`.")
-        if not space.searchable:
+        if len(space) and not space.searchable:
             c.error("parameters", "bayes search needs at least one parameter that is "
                     "not a constant")
 

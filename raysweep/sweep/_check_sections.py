@@ -31,6 +31,7 @@ __all__ = [
     "check_controller",
     "check_early_terminate",
     "check_metric",
+    "check_metric_entry",
     "check_artifacts",
     "check_options",
     "check_resources",
@@ -47,21 +48,27 @@ def check_metric(c: IssueCollector, data: Mapping[str, Any]) -> Metric | None:
     """Check ``metric:``; a goal other than minimize/maximize is refused, not guessed."""
     if "metric" not in data or data["metric"] is None:
         return None
-    m = data["metric"]
+    return check_metric_entry(c, data["metric"], "metric")
+
+
+def check_metric_entry(c: IssueCollector, m: Any, path: str) -> Metric | None:
+    """Check one metric mapping found at ``path`` (``metric``, or ``metrics[i]`` of a
+    multi-objective sweep): the rules are the same."""
     if not isinstance(m, Mapping):
         c.error(
-            "metric",
+            path,
             f"must be a mapping, got {describe(m)}",
-            "Write `metric: {name: val_loss, goal: minimize}`.",
+            "Write `metric: {name: val_loss, goal: minimize}`."
+            if path == "metric" else "Write each metric as `{name: val_loss, goal: minimize}`.",
         )
         return None
     c.unknown_keys(
-        m, ("name", "goal", "target", "impute", "impute_while_running"), "metric", "metric"
+        m, ("name", "goal", "target", "impute", "impute_while_running"), path, "A metric"
     )
     name = m.get("name")
     if not isinstance(name, str) or not name:
         c.error(
-            "metric.name",
+            f"{path}.name",
             "missing" if "name" not in m else f"must be text, got {describe(name)}",
             "Name the metric your program reports, e.g. `name: val_loss`.",
         )
@@ -76,18 +83,18 @@ def check_metric(c: IssueCollector, data: Mapping[str, Any]) -> Metric | None:
                 "W&B silently treats any other goal as minimize; raysweep refuses it so a "
                 "typo does not flip your sweep."
             )
-            c.error("metric.goal", f"must be minimize or maximize, got {describe(raw)}",
+            c.error(f"{path}.goal", f"must be minimize or maximize, got {describe(raw)}",
                     hint)
     target = None
     if m.get("target") is not None:
-        target = c.number(m, "target", "metric.target")
+        target = c.number(m, "target", f"{path}.target")
     impute = m.get("impute", "worst")
     if impute not in IMPUTE:
-        c.error("metric.impute", f"must be one of latest, best, worst; got "
+        c.error(f"{path}.impute", f"must be one of latest, best, worst; got "
                 f"{describe(impute)}")
     iwr = m.get("impute_while_running", False)
     if iwr is not False and iwr not in IMPUTE:
-        c.error("metric.impute_while_running",
+        c.error(f"{path}.impute_while_running",
                 f"must be one of latest, best, worst or false; got {describe(iwr)}")
     if not isinstance(name, str) or not name:
         return None
@@ -96,9 +103,11 @@ def check_metric(c: IssueCollector, data: Mapping[str, Any]) -> Metric | None:
 
 
 def check_early_terminate(
-    c: IssueCollector, data: Mapping[str, Any], metric: Metric | None
+    c: IssueCollector, data: Mapping[str, Any], metric: Metric | None, *,
+    needs_metric: bool = True,
 ) -> EarlyTerminate | None:
-    """Check ``early_terminate:``, including that its bands exist and a metric is set."""
+    """Check ``early_terminate:``, including that its bands exist and (unless
+    ``needs_metric`` is False: another rule refuses it already) a metric is set."""
     if "early_terminate" not in data or data["early_terminate"] is None:
         return None
     et = data["early_terminate"]
@@ -166,7 +175,7 @@ def check_early_terminate(
         c.warn("early_terminate.strict",
                "ignored by `type: promotion`: configurations are ranked by their value "
                "at each rung")
-    if metric is None:
+    if metric is None and needs_metric:
         c.error("early_terminate", "early termination needs a `metric` to compare runs",
                 "Add `metric: {name: val_loss, goal: minimize}`.")
     return result

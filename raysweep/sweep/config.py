@@ -13,6 +13,26 @@ The schema is W&B's sweep configuration plus one optional raysweep section::
       artifacts:                      # what run.use_artifact(name).download() returns
         "mnist:latest": ./data        # relative to this file's folder
 
+W&B's 2026 schema is accepted as W&B's own validator has it (wandb/sweeps ``config/cfg.py``)::
+
+    method: custom                    # the engine searches: optuna (or ax)
+    scheduler:
+      engine: optuna                  # wandb (with grid, random, bayes), optuna or ax
+      source: hooks.py                # relative to this file's folder; must exist
+      optimizer: build_study          # def build_study() -> optuna.Study (sampler, pruner)
+      search_space: space             # def space(trial) -> dict: define-by-run parameters
+    metrics:                          # several objectives (instead of `metric`)
+      - {name: loss, goal: minimize}
+      - {name: accuracy, goal: maximize}
+
+``parameters`` may then be left out (the space is ``search_space()``'s); ``scheduler`` excludes
+``early_terminate`` (Optuna's pruner stops runs) and ``controller: {type: local}``. A
+``scheduler`` with W&B Launch keys (``job``, ``num_workers``, ``settings``) is a Launch
+scheduler job and refused, as is ``method: custom`` without a ``scheduler``. What passes but
+this machine or version cannot run (Ax, an engine not installed, hooks under ``engine: wandb``)
+is :func:`runnable_issues`: ``raysweep validate`` shows it as warnings, ``raysweep run``
+refuses it.
+
 Every problem is collected and raised at once as :class:`~raysweep.errors.SweepConfigError`,
 each with its key path, the bad value and a hint. Where W&B silently does something else than
 the file says (``goal: maximise`` becomes *minimize*), raysweep refuses the file. Configurations
@@ -27,6 +47,7 @@ checks in the private ``_check*`` modules.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Mapping
@@ -41,11 +62,13 @@ from raysweep.sweep.bands import hyperband_bands
 from raysweep.sweep.command import missing_program_issue, uses_program
 from raysweep.sweep.model import (
     EarlyTerminate,
+    Engine,
     Goal,
     Method,
     Metric,
     RaysweepOptions,
     Resources,
+    SchedulerSpec,
     SweepConfig,
     Workdir,
 )
@@ -53,11 +76,13 @@ from raysweep.sweep.yamlfile import load_yaml
 
 __all__ = [
     "EarlyTerminate",
+    "Engine",
     "Goal",
     "Method",
     "Metric",
     "RaysweepOptions",
     "Resources",
+    "SchedulerSpec",
     "SweepConfig",
     "Workdir",
     "from_dict",
@@ -66,6 +91,7 @@ __all__ = [
     "loads",
     "program_issues",
     "resource_issues",
+    "runnable_issues",
 ]
 
 
@@ -173,3 +199,47 @@ def program_issues(cfg: SweepConfig) -> list[Issue]:
             "Programs run from the sweep file's directory; give the path relative to it.",
         )
     ]
+
+
+def runnable_issues(cfg: SweepConfig) -> list[Issue]:
+    """Why this version of raysweep, on this machine, cannot run a sweep that is valid W&B:
+    ``engine: ax`` (Ax missing, or installed: raysweep does not drive it yet), ``engine:
+    optuna`` without Optuna, and ``optimizer`` / ``search_space`` under ``engine: wandb``
+    (raysweep's own searchers read ``parameters``).
+
+    ``raysweep run`` refuses these before Ray starts; ``raysweep validate`` shows them as
+    warnings, because the file itself is right. Nothing is imported: installed means
+    importable by name.
+
+    >>> runnable_issues(from_dict({"method": "grid", "parameters": {"x": {"values": [1]}}}))
+    []
+    """
+    spec = cfg.scheduler
+    if spec is None:
+        return []
+    out = []
+    if spec.engine is Engine.AX:
+        if importlib.util.find_spec("ax") is None:
+            out.append(Issue("scheduler.engine", "engine: ax needs Ax: pip install "
+                             "'raysweep[ax]'", "Or use engine: optuna, which raysweep runs."))
+        else:
+            out.append(Issue("scheduler.engine", "engine: ax is validated but not run by "
+                             "this version of raysweep; use engine: optuna",
+                             "Write the same study for Optuna: `optimizer` returns an "
+                             "optuna.Study, `search_space(trial)` calls trial.suggest_*."))
+    elif spec.engine is Engine.OPTUNA and importlib.util.find_spec("optuna") is None:
+        out.append(Issue("scheduler.engine", "engine: optuna needs Optuna: pip install "
+                         "'raysweep[optuna]'"))
+    elif spec.engine is Engine.WANDB:
+        where = f" in {spec.source}" if spec.source is not None else ""
+        for key, name in (("optimizer", spec.optimizer), ("search_space", spec.search_space)):
+            if name is not None:
+                out.append(Issue(
+                    f"scheduler.{key}",
+                    f"engine: wandb runs raysweep's own {cfg.method} search, which reads "
+                    f"`parameters`: it cannot call {name}(){where}",
+                    "For your own study or a define-by-run space, use `scheduler.engine: "
+                    "optuna` with `method: custom`; or remove `optimizer` and "
+                    "`search_space`.",
+                ))
+    return out

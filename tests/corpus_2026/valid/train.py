@@ -1,0 +1,1 @@
+"""The program the valid sweeps of this folder name."""
