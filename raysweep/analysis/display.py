@@ -14,6 +14,7 @@ import numpy as np
 
 from raysweep.analysis.history import HISTORY_KEYS, reported_names
 from raysweep.analysis.importance import is_numeric_values
+from raysweep.analysis.pareto import meta_objectives
 from raysweep.errors import RaysweepError
 
 if TYPE_CHECKING:
@@ -53,13 +54,18 @@ def status_rank(status: str) -> int:
     return list(STATUS_COLORS).index(status) if status in STATUS_COLORS else 99
 
 
-def goal_mode(result: SweepResult) -> str:
-    """``"max"`` or ``"min"``: the direction in which the metric gets better."""
+def goal_mode(result: SweepResult, metric: str | None = None) -> str:
+    """``"max"`` or ``"min"``: the direction in which the metric gets better (``metric``: one
+    of a multi-objective sweep's objectives, its own; else the sweep's metric's)."""
+    modes = dict(meta_objectives(result.meta))
+    if modes:
+        return modes.get(metric or "", next(iter(modes.values())))
     return "max" if result.meta.get("mode") == "max" else "min"
 
 
 def metric_name(result: SweepResult, metric: str | None) -> str | None:
-    """The metric to plot: ``metric``, else the sweep's, else the first one reported.
+    """The metric to plot: ``metric``, else the sweep's (a multi-objective sweep's first
+    objective), else the first one reported.
 
     Raises:
         RaysweepError: ``metric`` was given, trials have reported, and none reported it (a
@@ -76,6 +82,9 @@ def metric_name(result: SweepResult, metric: str | None) -> str | None:
         return metric
     if result.metric is not None:
         return result.metric
+    objectives = meta_objectives(result.meta)
+    if objectives:
+        return objectives[0][0]
     for col in history.columns:
         if col not in HISTORY_KEYS and is_numeric_values(history[col].head(50).tolist()):
             return str(col)

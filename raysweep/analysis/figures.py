@@ -9,6 +9,9 @@
 - :func:`best_figure`: each trial's value and the best so far against the trial number (the
   order in which trials started); far worse values (a diverged trial) sit at the axis' edge
   instead of squashing it.
+- :func:`pareto_figure`: a multi-objective sweep's Pareto front: two objectives against each
+  other (the front in colour and joined, dominated trials faded), or parallel coordinates of
+  three or more coloured by front membership.
 
 plotly is an optional dependency (``pip install 'raysweep[report]'``); :func:`graph_objects`
 says how to install it when it is missing. Functions take a
@@ -44,6 +47,7 @@ from raysweep.analysis.importance import (
     is_numeric_values,
     parameter_importance,
 )
+from raysweep.analysis.pareto import meta_objectives
 from raysweep.errors import RaysweepError
 
 if TYPE_CHECKING:
@@ -61,6 +65,7 @@ __all__ = [
     "importance_figure",
     "importance_table",
     "parallel_figure",
+    "pareto_figure",
 ]
 
 PLOTLY_HINT = "pip install 'raysweep[report]'"
@@ -226,7 +231,7 @@ def parallel_figure(
             constant.append(f"{name}={fmt(values[0])}")
         else:
             dims.append(dim)
-    mode = goal_mode(result)
+    mode = goal_mode(result, metric)
     if col is not None:
         dims.append({"label": html.escape(label), "values": y})
         line = {"color": y, "colorscale": "Viridis", "reversescale": mode == "min",
@@ -568,7 +573,7 @@ def best_figure(
     status = trials["status"].astype(str).to_numpy()[order]
     if not np.isfinite(y).any():
         return _empty_figure(title, "No metric values yet.")
-    mode = goal_mode(result)
+    mode = goal_mode(result, metric)
     running = running_best(y, mode)
     drawn = np.ones(len(x), dtype=bool)
     pick = sample_positions(len(x), max_trials)  # positions in the table (best first)
@@ -623,4 +628,126 @@ def best_figure(
         legend={"orientation": "h", "y": -0.22},
         margin={"l": 70, "r": 30, "t": 90, "b": 60},
     )
+    return fig
+
+
+# -- Pareto front -------------------------------------------------------------------------------
+
+FRONT_COLOR = "#c8372d"
+_DOMINATED_COLOR = "#9aa3b5"
+
+
+def pareto_figure(result: SweepResult, max_trials: int | None = MAX_DRAWN_TRIALS) -> Any:
+    """A multi-objective sweep's Pareto front (the trials table's ``pareto`` column).
+
+    Two objectives: one against the other, each trial a point at its last values; the front
+    in colour, joined by the steps that bound what it dominates, the dominated trials faded.
+    Three or more: parallel coordinates of the parameters and the objectives, front trials in
+    colour (drawn last, on top). Only finished and stopped trials with a value for every
+    objective are drawn (the others are not judged).
+
+    Args:
+        result: The sweep.
+        max_trials: Above this many trials to draw, the front and a seeded random sample of
+            the dominated ones, this many in all; None draws every one.
+
+    Returns:
+        A ``plotly.graph_objects.Figure``.
+    """
+    graph_objects()
+    title = "Pareto front"
+    objectives = meta_objectives(result.meta)
+    if len(objectives) < 2:
+        return _empty_figure(title, "Not a multi-objective sweep (no `metrics:`).")
+    trials = result.trials
+    if trials.empty:
+        return _empty_figure(title, "No trial has ended yet.")
+    values = np.column_stack([numbers(trials[name]) for name, _ in objectives])
+    judged = (trials["status"].isin(("finished", "stopped")).to_numpy()
+              & np.isfinite(values).all(axis=1))
+    if not judged.any():
+        return _empty_figure(title, "No finished trial has a value for every objective yet.")
+    front = trials["pareto"].to_numpy(dtype=bool) & judged
+    dominated = np.flatnonzero(judged & ~front)
+    limit = None if max_trials is None else max(max_trials - int(front.sum()), 0)
+    shown = dominated[sample_positions(len(dominated), limit)] if len(dominated) else dominated
+    notes = [f"{int(front.sum())} on the front of {int(judged.sum())} trials judged"]
+    if len(shown) < len(dominated):
+        notes.append(f"{len(shown):,} of {len(dominated):,} dominated trials drawn (a random "
+                     "sample)")
+    left = len(trials) - int(judged.sum())
+    if left:
+        notes.append(f"{left} not judged (running, failed, or missing an objective)")
+    notes.append("each trial at its last values")
+    if len(objectives) > 2:
+        notes.append("the front in red, dominated trials in grey")
+    if len(objectives) == 2:
+        fig = _pareto_scatter(result, objectives, values, np.flatnonzero(front), shown)
+    else:
+        fig = _pareto_parallel(result, objectives, values, np.flatnonzero(front), shown)
+    fig.update_layout(title={"text": f"{title}<br><sup>{html.escape('; '.join(notes))}</sup>"})
+    return fig
+
+
+def _objective_label(name: str, mode: str) -> str:
+    return html.escape(f"{name} ({'lower' if mode == 'min' else 'higher'} is better)")
+
+
+def _pareto_scatter(result: SweepResult, objectives: list[tuple[str, str]], values: np.ndarray,
+                    front: np.ndarray, dominated: np.ndarray) -> Any:
+    go = graph_objects()
+    ids = result.trials["trial_id"].astype(str).to_numpy()
+    status = result.trials["status"].astype(str).to_numpy()
+    (xname, xmode), (yname, ymode) = objectives
+    hover = (f"trial %{{text}}<br>{html.escape(xname)} %{{x:.4g}}<br>"
+             f"{html.escape(yname)} %{{y:.4g}}<extra>%{{customdata}}</extra>")
+    scatter = go.Scattergl if len(front) + len(dominated) > 1000 else go.Scatter
+    fig = go.Figure()
+    if len(dominated):
+        fig.add_trace(scatter(
+            x=values[dominated, 0], y=values[dominated, 1], text=ids[dominated],
+            customdata=status[dominated], mode="markers", name=f"dominated ({len(dominated)})",
+            marker={"color": _DOMINATED_COLOR, "size": 7, "opacity": 0.35},
+            hovertemplate=hover,
+        ))
+    # The staircase bounding what the front dominates: points in the better x first, then
+    # across to the next point's x and on to its y.
+    step = front[np.argsort(values[front, 0] * (1.0 if xmode == "min" else -1.0),
+                            kind="stable")]
+    fig.add_trace(scatter(
+        x=values[step, 0], y=values[step, 1], text=ids[step], customdata=status[step],
+        mode="lines+markers", name=f"Pareto front ({len(front)})",
+        line={"shape": "hv", "color": FRONT_COLOR, "width": 1.5},
+        marker={"color": FRONT_COLOR, "size": 9, "line": {"color": "#fff", "width": 1}},
+        hovertemplate=hover,
+    ))
+    fig.update_layout(
+        template="plotly_white", height=480, hovermode="closest",
+        xaxis={"title": {"text": _objective_label(xname, xmode)}},
+        yaxis={"title": {"text": _objective_label(yname, ymode)}},
+        legend={"orientation": "h", "y": -0.2},
+        margin={"l": 70, "r": 30, "t": 90, "b": 60},
+    )
+    return fig
+
+
+def _pareto_parallel(result: SweepResult, objectives: list[tuple[str, str]],
+                     values: np.ndarray, front: np.ndarray, dominated: np.ndarray) -> Any:
+    go = graph_objects()
+    rows = np.r_[dominated, front]  # the front last: drawn on top
+    trials = result.trials.iloc[rows]
+    dims = []
+    for name in parameters(result):
+        dim = _axis(name, list(trials[name]))
+        if dim is not None:
+            dims.append(dim)
+    for j, (name, mode) in enumerate(objectives):
+        dims.append({"label": _objective_label(name, mode), "values": values[rows, j]})
+    on_front = np.r_[np.zeros(len(dominated)), np.ones(len(front))]
+    line = {"color": on_front, "cmin": 0, "cmax": 1, "showscale": False,
+            "colorscale": [[0, _DOMINATED_COLOR], [1, FRONT_COLOR]]}
+    fig = go.Figure(go.Parcoords(dimensions=dims, line=line, labelangle=0,
+                                 labelfont={"size": 12}, tickfont={"size": 10}))
+    fig.update_layout(template="plotly_white", height=500,
+                      margin={"l": 70, "r": 40, "t": 140, "b": 30})
     return fig

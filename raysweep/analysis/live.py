@@ -1,7 +1,9 @@
 """The terminal view of a running sweep (used by the CLI only).
 
 On a terminal: a rich live panel with progress, the best trial so far and the recent trials.
-Elsewhere (CI logs, pipes): one plain line per finished trial.
+Elsewhere (CI logs, pipes): one plain line per finished trial. A multi-objective sweep shows the
+Pareto front's size and each objective's best in place of the best trial, and every
+objective's last value on the trial lines.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ def _note(rec: Mapping[str, Any]) -> str:
     return f"re-run of trial {rec['rerun_of']}" if rec.get("rerun_of") else ""
 
 
+def _last(rec: Mapping[str, Any], name: str) -> Any:
+    """A multi-objective sweep's objective ``name``: its last value in a trial's record."""
+    slot = (rec.get("objectives") or {}).get(name)
+    return slot.get("last") if isinstance(slot, Mapping) else None
+
+
 def trial_rows(height: int, lines_above: int) -> int:
     """How many trial rows fit a terminal ``height`` lines tall under ``lines_above`` lines.
 
@@ -72,6 +80,7 @@ class LiveView:
         self.cfg = cfg
         self.cap = cap
         self.metric = cfg.metric.name if cfg.metric else None
+        self.objectives = [m.name for m in cfg.metrics] if self.metric is None else []
         self.params = [p for p, _ in cfg.parameters.searchable][:_MAX_PARAM_COLUMNS]
         self.live: Any = None
         self._last = 0.0
@@ -124,6 +133,8 @@ class LiveView:
             bits = [f"[{number}{cap}] trial {tid} {rec['status']}"]
             if self.metric is not None:
                 bits.append(f"{self.metric}={_fmt(rec['last'])} (best {_fmt(rec['best'])})")
+            for name in self.objectives:
+                bits.append(f"{name}={_fmt(_last(rec, name))}")
             bits.append(f"steps={rec['steps']}")
             bits.append(" ".join(_config_text(rec.get("config") or {})))
             note = _note(rec)
@@ -166,6 +177,8 @@ class LiveView:
                     **one_line,
                 )
             )
+        if self.objectives:
+            parts.append(self._front_line(recorder, one_line))
         rows = trial_rows(self.console.height, len(parts))
         shown = recorder.recent(rows)
         if len(shown) < recorder.total:
@@ -182,6 +195,8 @@ class LiveView:
         if self.metric is not None:
             table.add_column(self.metric, justify="right", no_wrap=True)
             table.add_column("best", justify="right", no_wrap=True)
+        for name in self.objectives:
+            table.add_column(name, justify="right", no_wrap=True)
         table.add_column("steps", justify="right", no_wrap=True)
         # The note (why a trial stopped, a failure's last line) takes the width the other
         # columns leave: its column is the one that may shrink, each cell stays one line.
@@ -203,7 +218,22 @@ class LiveView:
             row: list[str | Text] = [tid, Text(rec["status"], style=style or ""), *values]
             if self.metric is not None:
                 row += [_fmt(rec["last"]), _fmt(rec["best"])]
+            row += [_fmt(_last(rec, name)) for name in self.objectives]
             row += [str(rec["steps"]), Text(note, **one_line)]
             table.add_row(*row)
         parts.append(table)
         return Group(*parts)
+
+    def _front_line(self, recorder: SweepRecorder, one_line: dict[str, Any]) -> Any:
+        """A multi-objective sweep's line: the front's size and each objective's best."""
+        from rich.text import Text
+
+        size = len(recorder.front())
+        bits: list[Any] = [("pareto front ", "bold green"),
+                           f"{size} trial{'s' if size != 1 else ''}"]
+        for name in self.objectives:
+            best = recorder.best_of(name)
+            if best is not None:
+                value = (best.get("objectives") or {}).get(name, {}).get("best")
+                bits.append(f" · best {name}={_fmt(value)} (trial {best['trial_id']})")
+        return Text.assemble(*bits, **one_line)

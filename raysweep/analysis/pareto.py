@@ -10,11 +10,12 @@ front and never dominate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["dominates", "pareto_mask", "signs"]
+__all__ = ["dominates", "meta_objectives", "pareto_mask", "signs"]
 
 # Rows compared at once in the general case, and how many front rows each block meets at
 # once: the (block x front rows x objectives) booleans stay a few megabytes.
@@ -149,4 +150,22 @@ def _front_k(points: np.ndarray) -> np.ndarray:
         front = np.concatenate([front, block[~beaten]])
     out = np.empty(len(ordered), dtype=bool)
     out[order] = keep
+    return out
+
+
+def meta_objectives(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The ``(name, mode)`` pairs of a multi-objective sweep's ``raysweep.json`` (its
+    ``metrics`` list), else empty.
+
+    >>> meta_objectives({"metrics": [{"name": "loss", "mode": "min"}, {"name": "acc",
+    ...                                "goal": "maximize"}]})
+    [('loss', 'min'), ('acc', 'max')]
+    >>> meta_objectives({"metric": "loss", "mode": "min"})
+    []
+    """
+    out = []
+    for item in meta.get("metrics") or []:
+        if isinstance(item, Mapping) and item.get("name") is not None:
+            mode = item.get("mode") or ("max" if item.get("goal") == "maximize" else "min")
+            out.append((str(item["name"]), "max" if mode == "max" else "min"))
     return out

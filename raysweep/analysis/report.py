@@ -1,7 +1,9 @@
 """The sweep as one self-contained HTML file, and as a notebook summary.
 
 - :func:`build_report` / :func:`write_report`: a summary, the four figures of
-  :mod:`raysweep.analysis.figures` and a sortable table of the trials in one HTML file.
+  :mod:`raysweep.analysis.figures` (and a multi-objective sweep's Pareto front first, its
+  other figures following the first objective) and a sortable table of the trials in one
+  HTML file.
   plotly.js is inlined once, so the file opens offline (no network, no server). Above
   :data:`~raysweep.analysis.figures.MAX_DRAWN_TRIALS` trials, the figures draw that many (the
   best and a seeded random sample) and the table holds the best that many, so the file's size
@@ -42,6 +44,7 @@ from raysweep.analysis.figures import (
     graph_objects,
     importance_figure,
     parallel_figure,
+    pareto_figure,
 )
 from raysweep.analysis.media import MEDIA_CSS, media_section_html
 from raysweep.errors import RaysweepError
@@ -179,6 +182,10 @@ def _summary_html(result: SweepResult) -> str:
     bits = [f"method <b>{esc(str(meta.get('method')))}</b>"]
     if result.metric:
         bits.append(f"metric <b>{esc(result.metric)}</b> ({esc(str(meta.get('goal')))})")
+    objectives = result.objectives
+    if objectives:
+        bits.append("objectives " + ", ".join(
+            f"<b>{esc(name)}</b> ({mode}imize)" for name, mode in objectives))
     if meta.get("early_terminate"):
         bits.append(f"early termination <b>{esc(str(meta['early_terminate']))}</b>")
     out = [f'<div class="sub">{" · ".join(bits)}</div>', f"<div>{_counts_html(result)}</div>"]
@@ -190,6 +197,17 @@ def _summary_html(result: SweepResult) -> str:
             f'(trial <code>{esc(str(best["trial_id"]))}</code>, {esc(str(best["status"]))}) '
             f"<code>{esc(config[:400])}</code></div>"
         )
+    if objectives and len(result.trials):
+        size = int(result.trials["pareto"].astype(bool).sum())
+        out.append(f"<div>Pareto front <b>{size} trial{'s' if size != 1 else ''}</b> "
+                   f"(the <code>pareto</code> column; <code>raysweep results --pareto</code>)"
+                   "</div>")
+        for name, _ in objectives:
+            one = result.best_of(name)
+            if one is not None:
+                out.append(f'<div>best <b>{esc(name)} = {one["value"]:.6g}</b> (trial '
+                           f'<code>{esc(str(one["trial_id"]))}</code>, '
+                           f'{esc(str(one["status"]))})</div>')
     return "\n".join(out)
 
 
@@ -241,7 +259,10 @@ def build_report(result: SweepResult, *, refresh_s: float | None = None,
         "curves": curves_figure(result),
         "best": best_figure(result),
     }
+    if result.objectives:
+        plots["pareto"] = pareto_figure(result)
     divs = {key: _figure_html(fig, f"plot-{key}") for key, fig in plots.items()}
+    front = f'<section class="card">{divs["pareto"]}</section>\n' if "pareto" in divs else ""
     refresh = (f'<meta http-equiv="refresh" content="{max(1, round(refresh_s))}">'
                if refresh_s else "")
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -262,14 +283,15 @@ def build_report(result: SweepResult, *, refresh_s: float | None = None,
 <h1>{esc(name)}</h1>
 <div class="sub"><code>{esc(str(result.path))}</code> · built {stamp}{live}</div>
 <section class="card" id="summary">{_summary_html(result)}{left_out}</section>
-<section class="card">{divs["parallel"]}</section>
+{front}<section class="card">{divs["parallel"]}</section>
 <div class="grid2">
 <section class="card">{divs["importance"]}</section>
 <section class="card">{divs["best"]}</section>
 </div>
 <section class="card">{divs["curves"]}</section>
 <section class="card" id="trials"><h2>Trials ({shown})</h2>
-<div class="sub">Best first; click a column header to sort.{more}</div>
+<div class="sub">{"Pareto front first" if result.objectives else "Best first"}; click a \
+column header to sort.{more}</div>
 <div class="tablewrap">{trials_table_html(result, limit=limit if n > limit else None)}\
 </div></section>
 {media_section_html(result, link_from)}

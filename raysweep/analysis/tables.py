@@ -10,6 +10,14 @@ Two tables:
   the name is taken), ``steps`` (reports with a numeric value of the metric), ``runtime_s``,
   ``node``, ``gpus``, ``stop_reason``, ``error`` (the whole text), ``retries`` (starts again
   after a failure) and ``bad_lines`` (invalid ``@raysweep`` lines). Sorted best first.
+
+  A multi-objective sweep (``metrics:``) has each objective's last and best value in place of
+  the metric's (``<name>`` and ``<name>_best``, each best per its own goal), ``steps`` counts
+  reports with a number for any objective, and a ``pareto`` column says which trials are on
+  the Pareto front (:mod:`raysweep.analysis.pareto`): of the finished and stopped trials with
+  a value for every objective, those no other beats in every objective at once, judged by
+  each one's last reported value (W&B's run summary: what a run ends with, not its best).
+  Front first, each part ordered by the first objective.
 - ``history``: one row per report: ``trial_id``, ``step``, ``time_s`` and every reported metric
   (read by :mod:`raysweep.analysis.history`).
 
@@ -31,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raysweep.analysis.history import read_history
+from raysweep.analysis.pareto import meta_objectives, pareto_mask
 from raysweep.errors import RaysweepError
 from raysweep.files import (
     HISTORY_FILE,
@@ -103,8 +112,72 @@ class SweepResult:
         return self.meta.get("metric")
 
     @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """A multi-objective sweep's objectives as ``(name, mode)`` pairs (``mode``: ``"min"``
+        or ``"max"``), in the sweep file's order; empty for other sweeps."""
+        return meta_objectives(self.meta)
+
+    @property
+    def metrics(self) -> list[str]:
+        """A multi-objective sweep's objective names (``metrics:``); empty for other sweeps,
+        whose metric is :attr:`metric`."""
+        return [name for name, _ in self.objectives]
+
+    @property
+    def pareto(self) -> pd.DataFrame:
+        """A multi-objective sweep's Pareto front: the ``trials`` rows whose ``pareto`` is
+        True (see the module docstring), ordered by the first objective, best first.
+
+        Raises:
+            RaysweepError: the sweep is not multi-objective (its best trial is :attr:`best`).
+        """
+        if not self.objectives:
+            what = f"its metric is {self.metric!r}" if self.metric else "it has no metric"
+            raise RaysweepError(
+                f"{self.path} is not a multi-objective sweep ({what}): a Pareto front needs "
+                "`metrics:` with two or more objectives; its best trial is `.best`"
+            )
+        trials = self.trials
+        return trials[trials["pareto"].astype(bool)].reset_index(drop=True)
+
+    def best_of(self, name: str) -> dict[str, Any] | None:
+        """The trial with the best value of objective ``name`` (its ``<name>_best``; the
+        first to start among equals) in a multi-objective sweep, as :attr:`best` gives it;
+        None if no trial has a value.
+
+        Raises:
+            RaysweepError: ``name`` is not one of the sweep's objectives.
+        """
+        modes = dict(self.objectives)
+        if name not in modes:
+            raise RaysweepError(
+                f"{name!r} is not an objective of the sweep {self.path}; its objectives: "
+                f"{', '.join(modes) or 'none (not a multi-objective sweep)'}"
+            )
+        col = f"{name}_best"
+        if self.trials.empty:
+            return None
+        import pandas as pd
+
+        values = pd.to_numeric(self.trials[col], errors="coerce")
+        if values.isna().all():
+            return None
+        best = values.min() if modes[name] == "min" else values.max()
+        place = {tid: i for i, tid in enumerate(self._configs)}
+        rows = self.trials[values == best]
+        row = min((r for _, r in rows.iterrows()),
+                  key=lambda r: place.get(r["trial_id"], len(place)))
+        return {
+            "trial_id": row["trial_id"],
+            "config": self._configs.get(row["trial_id"], {}),
+            "value": float(row[col]),
+            "status": row["status"],
+        }
+
+    @property
     def best(self) -> dict[str, Any] | None:
-        """The best trial: ``{"trial_id", "config", "value", "status"}``, or None."""
+        """The best trial: ``{"trial_id", "config", "value", "status"}``, or None (also in a
+        multi-objective sweep: see :attr:`pareto` and :meth:`best_of`)."""
         if self.metric is None or self.trials.empty:
             return None
         col = f"{self.metric}_best"
@@ -131,8 +204,8 @@ class SweepResult:
 
     @property
     def summary_columns(self) -> list[str]:
-        """The ``trials`` columns that hold the last value of a metric other than the sweep's,
-        in the order the metrics were first reported."""
+        """The ``trials`` columns that hold the last value of a metric other than the sweep's
+        (or its objectives), in the order the metrics were first reported."""
         return list(self._summary_columns)
 
     @property
@@ -165,6 +238,13 @@ class SweepResult:
         from raysweep.analysis.figures import curves_figure
 
         return curves_figure(self, metric)
+
+    def plot_pareto(self) -> Any:
+        """A multi-objective sweep's Pareto front: a scatter of two objectives, parallel
+        coordinates for more (a plotly Figure)."""
+        from raysweep.analysis.figures import pareto_figure
+
+        return pareto_figure(self)
 
     def plot_best(self, metric: str | None = None) -> Any:
         """Each trial's value and the best so far against the trial number (a plotly Figure)."""
@@ -234,6 +314,8 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
     meta = read_meta(root)
     metric: str | None = meta.get("metric")
     mode = meta.get("mode", "min")
+    objectives = meta_objectives(meta) if metric is None else []
+    names = [name for name, _ in objectives]
     param_names: list[str] = list(meta.get("parameters", []))
     entries = read_trials(root)
     history = read_history(root / HISTORY_FILE)
@@ -251,8 +333,9 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         taken.add("rerun_of")
     if metric is not None:
         taken |= {metric, f"{metric}_best"}
+    taken |= {*names, *(f"{n}_best" for n in names), *(["pareto"] if names else [])}
     summary_columns = {name: f"{name}_reported" if name in taken else name
-                       for name in _summary_names(entries, metric)}
+                       for name in _summary_names(entries, {metric, *names})}
     for e in entries:
         config = e.get("config") or {}
         configs[e["trial_id"]] = config
@@ -265,6 +348,11 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         if metric is not None:
             row[metric] = e.get("last")
             row[f"{metric}_best"] = e.get("best")
+        found = e.get("objectives") or {}
+        for name in names:
+            slot = found.get(name) or {}
+            row[name] = slot.get("last")
+            row[f"{name}_best"] = slot.get("best")
         summary = e.get("summary") or {}
         for name, column in summary_columns.items():
             row[column] = summary.get(name)
@@ -283,7 +371,13 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         base = ["trial_id", "status", *param_names]
         if metric:
             base += [metric, f"{metric}_best"]
+        for name in names:
+            base += [name, f"{name}_best"]
+        if names:
+            base.append("pareto")
         trials = pd.DataFrame(columns=base + list(_OWN_COLUMNS))
+    elif objectives:
+        trials = _with_front(trials, objectives)
     elif metric is not None:
         trials = trials.sort_values(
             f"{metric}_best", ascending=(mode == "min"), na_position="last", kind="stable"
@@ -299,13 +393,43 @@ _OWN_COLUMNS = ("steps", "runtime_s", "node", "gpus", "stop_reason", "error", "r
                 "bad_lines")
 
 
-def _summary_names(entries: list[dict[str, Any]], metric: str | None) -> list[str]:
-    """The metrics other than the sweep's that any trial reported, in first-seen order; W&B's
-    own ``_step``-style keys left out."""
+def _with_front(trials: pd.DataFrame, objectives: list[tuple[str, str]]) -> pd.DataFrame:
+    """``trials`` of a multi-objective sweep with its ``pareto`` column (after the
+    objectives' columns), sorted front first, then by the first objective's last value."""
+    import numpy as np
+
+    names = [name for name, _ in objectives]
+    values = np.column_stack([_numbers(trials[name]) for name in names])
+    values[~trials["status"].isin(_FRONT_STATUSES).to_numpy()] = np.nan
+    at = trials.columns.get_loc(f"{names[-1]}_best") + 1
+    trials.insert(int(at), "pareto", pareto_mask(values, [mode for _, mode in objectives]))
+    first, mode = objectives[0]
+    # The first objective as a number (a string there would break the sort); lexsort is
+    # stable and sorts by its last key first: front, then having a value, then the value.
+    key = _numbers(trials[first]) * (1.0 if mode == "min" else -1.0)
+    order = np.lexsort((key, np.isnan(key), ~trials["pareto"].to_numpy(dtype=bool)))
+    return trials.iloc[order].reset_index(drop=True)
+
+
+def _numbers(series: pd.Series) -> Any:
+    """``series`` as a float array, NaN where a value is missing or not a number."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+# The statuses whose trials can be on a Pareto front: those that ran to an end.
+_FRONT_STATUSES = ("finished", "stopped")
+
+
+def _summary_names(entries: list[dict[str, Any]], own: Collection[str | None]) -> list[str]:
+    """The metrics other than the sweep's (``own``: its metric or objectives) that any trial
+    reported, in first-seen order; W&B's own ``_step``-style keys left out."""
     names: dict[str, None] = {}
     for e in entries:
         for name in e.get("summary") or {}:
-            if name != metric and not name.startswith("_"):
+            if name not in own and not name.startswith("_"):
                 names.setdefault(name, None)
     return list(names)
 

@@ -2,7 +2,8 @@
 
 Shared by sweep files (:mod:`raysweep.cli.running`) and W&B scripts
 (:mod:`raysweep.cli.script`): the live view around the run, failures as messages rather than
-tracebacks, and the outcome (counts, best trial, notes, where the results are).
+tracebacks, and the outcome (counts, best trial, notes, where the results are; for a
+multi-objective sweep the Pareto front's size and each objective's best).
 """
 
 from __future__ import annotations
@@ -73,6 +74,16 @@ def print_outcome(console: Console, result: Any) -> None:
             f"(trial {best['trial_id']}, {best['status']})"
         )
         console.print("  " + escape(json.dumps(best["config"], default=str)))
+    objectives = getattr(result, "objectives", [])
+    if objectives and len(trials):
+        size = int(trials["pareto"].astype(bool).sum())
+        console.print(f"[bold green]pareto front[/]: {size} trial{'s' if size != 1 else ''} "
+                      f"(raysweep results {escape(str(result.path))} --pareto)")
+        for name, _ in objectives:
+            one = result.best_of(name)
+            if one is not None:
+                console.print(f"  best {escape(name)}={one['value']:.6g} "
+                              f"(trial {one['trial_id']}, {one['status']})")
     note = missing_metric_note(result)
     if note:
         console.print(f"[yellow]note[/]: {escape(note)}")
@@ -117,13 +128,20 @@ def missing_metric_note(result: Any) -> str | None:
     search and early stopping then have no value for those trials."""
     from raysweep.analysis.history import reported_names
 
-    metric, trials = result.metric, result.trials
-    if metric is None or not len(trials):
+    trials = result.trials
+    # A multi-objective sweep: the first objective that ended trials lack (they are left
+    # off the Pareto front).
+    names = ([result.metric] if result.metric is not None
+             else [name for name, _ in getattr(result, "objectives", [])])
+    if not names or not len(trials):
         return None
-    # <metric>_best is the column `best` ranks by: only finite numbers, else empty.
-    ended = trials[trials["status"].isin(("finished", "stopped"))
-                   & trials[f"{metric}_best"].isna()]
-    if not len(ended):
+    for metric in names:
+        # <metric>_best is the column `best` ranks by: only finite numbers, else empty.
+        ended = trials[trials["status"].isin(("finished", "stopped"))
+                       & trials[f"{metric}_best"].isna()]
+        if len(ended):
+            break
+    else:
         return None
     ids = [str(t) for t in ended["trial_id"]]
     history = result.history

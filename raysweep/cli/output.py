@@ -22,6 +22,9 @@ from raysweep.cli.common import (
               default="table", show_default=True,
               help="json prints the table as a JSON array of records.")
 @click.option("--history", is_flag=True, help="The long table: one row per report.")
+@click.option("--pareto", is_flag=True,
+              help="Only the trials on the Pareto front of a multi-objective sweep "
+                   "(metrics:), ordered by the first objective.")
 @click.option("-n", "top", type=click.IntRange(min=1), default=None,
               help="Only the N best trials [table format default: 20].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
@@ -29,14 +32,15 @@ from raysweep.cli.common import (
                    "terminal). Without --format, a .csv, .json or .parquet name sets it.")
 @click.pass_context
 def results(
-    ctx: click.Context, directory: str | None, fmt: str, history: bool, top: int | None,
-    output: str | None
+    ctx: click.Context, directory: str | None, fmt: str, history: bool, pareto: bool,
+    top: int | None, output: str | None
 ) -> None:
     """Show the trials of a sweep, best first [default: the latest sweep].
 
     Works while the sweep runs and after it ended. DIRECTORY is the sweep directory that
     `raysweep run` printed; without it, the most recent one under ./raysweep_results (or
-    $RAYSWEEP_STORAGE).
+    $RAYSWEEP_STORAGE). A multi-objective sweep's trials come Pareto front first (the pareto
+    column), each part ordered by the first objective.
     """
     from raysweep.analysis.tables import find_latest_sweep, load_results
     from raysweep.errors import RaysweepError
@@ -46,10 +50,18 @@ def results(
         result = load_results(path)
     except RaysweepError as exc:
         fail(str(exc))
+    if pareto and history:
+        fail("--pareto and --history cannot be used together: --pareto picks trials, "
+             "--history shows reports (filter the history by the front's trial_id instead)")
     if output is not None and fmt == "table":
         fmt = _file_format(output, explicit=ctx.get_parameter_source("fmt")
                            is click.core.ParameterSource.COMMANDLINE)
     table = result.history if history else result.trials
+    if pareto:
+        try:
+            table = result.pareto
+        except RaysweepError as exc:
+            fail(f"--pareto: {exc}")
     if top is None and fmt == "table" and not history:
         top = 20
     if top is not None:
@@ -102,6 +114,8 @@ def _print_table(result: Any, table: Any, history: bool) -> None:
     head = f"{meta.get('name')}: {meta.get('method')}"
     if result.metric:
         head += f", {result.metric} ({meta.get('goal')})"
+    for name, mode in result.objectives:
+        head += f", {name} ({mode}imize)"
     console.print(f"[bold]{escape(head)}[/]  {escape(str(result.path))}")
     view = Table(box=None, pad_edge=False, header_style="bold")
     # The other metrics' last values: a few fit a terminal; JSON and CSV have them all.

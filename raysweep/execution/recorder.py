@@ -9,7 +9,8 @@ Files in the sweep directory (next to Ray's own):
   and flushed as results arrive. Non-finite numbers are written as ``null``. A crash can only
   cut the last line, which the reader skips.
 - ``trials.jsonl``: a trial's whole entry (status, config, metric summary, the last value of
-  every other reported metric, node, GPUs, error, stop reason, retries, invalid report lines)
+  every other reported metric, node, GPUs, error, stop reason, retries, invalid report lines;
+  in a multi-objective sweep, ``objectives``: each objective's last and best value)
   on one line each time it is written: at once at every trial's end, and for running trials
   that changed at most once a second. The last line of a trial wins; a crash can only cut the
   last line, which readers skip. Once the file holds many more lines than trials it is
@@ -26,12 +27,14 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
 from ray.tune import Callback
 
+from raysweep.analysis.pareto import dominates, signs
 from raysweep.analysis.tables import compact_trials, read_trial_log
 from raysweep.execution.process import BAD_LINES_KEY
 from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
@@ -133,6 +136,8 @@ RECENT_TRIALS = 200
 _COMPACT_RATIO = 2
 _COMPACT_SLACK = 1000
 _LIVE = ("pending", "running", "retrying")
+# The statuses of trials on a multi-objective sweep's Pareto front (as in the tables).
+_FRONT_STATUSES = ("finished", "stopped")
 
 
 class SweepRecorder(Callback):
@@ -142,7 +147,8 @@ class SweepRecorder(Callback):
     recorder keeps what a live view shows, maintained as events arrive: the count per
     status (:meth:`counts`), the best trial (:meth:`best`), the most recent trials
     (:meth:`recent`) and those that ended last (:meth:`ended_since`). Memory and the work
-    per event do not grow with the number of trials that ended.
+    per event do not grow with the number of trials that ended (in a multi-objective sweep,
+    apart from the Pareto front's trials, :meth:`front`).
 
     Args:
         sweep_dir: The sweep's directory.
@@ -151,6 +157,9 @@ class SweepRecorder(Callback):
         stop_reasons: The sweep's scheduler, asked why it stopped a trial, which trial a
             re-run trains again, and for its state; None without early termination.
         on_change: Called (in the driver thread) after each event, for a live view.
+        objectives: A multi-objective sweep's objectives as ``(name, mode)`` pairs (``metric``
+            is then None): each trial's record holds each one's last and best value under
+            ``objectives``, :meth:`best_of` and :meth:`front` follow them.
     """
 
     def __init__(
@@ -160,10 +169,17 @@ class SweepRecorder(Callback):
         mode: str,
         stop_reasons: StopReasons | None = None,
         on_change: Callable[[SweepRecorder], None] | None = None,
+        objectives: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.sweep_dir = Path(sweep_dir)
         self.metric = metric
         self.mode = mode
+        self.objectives = tuple(objectives) if metric is None else ()
+        self._best_of: dict[str, tuple[TrialRecord, int]] = {}
+        # The Pareto front of the trials that ended (values times signs, to minimise).
+        self._signs = signs([m for _, m in self.objectives])
+        self._front: list[TrialRecord] = []
+        self._front_values = np.zeros((0, len(self.objectives)))
         self.stop_reasons = stop_reasons or StopReasons(None)
         self.on_change = on_change
         # The trials that have not ended (or whose end may still be relabelled), by id.
@@ -212,6 +228,10 @@ class SweepRecorder(Callback):
             status = str(rec.get("status"))
             self._counts[status] = self._counts.get(status, 0) + 1
             self._offer_best(rec, self.total)
+            if self.objectives:
+                for name, _ in self.objectives:
+                    self._offer_best_of(name, rec, self.total)
+                self._offer_front(rec)
             self._recent.append(rec)
             self.total += 1
         self._in_file = self.total
@@ -303,6 +323,9 @@ class SweepRecorder(Callback):
             first = self.stop_reasons.rerun_of(tid)
             if first:
                 rec["rerun_of"] = first
+            if self.objectives:
+                rec["objectives"] = {name: {"last": None, "best": None}
+                                     for name, _ in self.objectives}
             self.trials[tid] = rec
             self._place[tid] = self.total
             self._unwritten[tid] = None
@@ -329,6 +352,36 @@ class SweepRecorder(Callback):
                 or (value == best["best"] and place < self._best_place)):
             self._best, self._best_place = rec, place
 
+    def _offer_best_of(self, name: str, rec: TrialRecord, place: int) -> None:
+        """:meth:`_offer_best` for one objective of a multi-objective sweep."""
+        value = _objective(rec, name, "best")
+        if value is None:
+            return
+        mode = dict(self.objectives)[name]
+        held = self._best_of.get(name)
+        if held is None:
+            self._best_of[name] = rec, place
+            return
+        best = _objective(held[0], name, "best")
+        if (best is None or _better(mode, value, best)
+                or (value == best and place < held[1])):
+            self._best_of[name] = rec, place
+
+    def _offer_front(self, rec: TrialRecord) -> None:
+        """Put an ended trial on the Pareto front if nothing there dominates its last values
+        (those it dominates leave); the tables' rule (:mod:`raysweep.analysis.pareto`)."""
+        if rec.get("status") not in _FRONT_STATUSES:
+            return
+        values = [_objective(rec, name, "last") for name, _ in self.objectives]
+        if any(v is None for v in values):
+            return
+        point = np.array(values, dtype=float) * self._signs
+        if dominates(self._front_values, point).any():
+            return
+        kept = ~dominates(point, self._front_values)
+        self._front = [r for r, k in zip(self._front, kept, strict=True) if k] + [rec]
+        self._front_values = np.vstack([self._front_values[kept], point])
+
     def _settle(self, tid: str) -> None:
         """The trial ended for good: give it to the live view and forget its record."""
         rec = self.trials.pop(tid, None)
@@ -338,6 +391,8 @@ class SweepRecorder(Callback):
         if rec is not None:
             self._ended.append(rec)
             self._ended_count += 1
+            if self.objectives:
+                self._offer_front(rec)
 
     def _changed(self) -> None:
         listener = self.on_change
@@ -346,9 +401,7 @@ class SweepRecorder(Callback):
 
     def better(self, a: float, b: float | None) -> bool:
         """True if metric value ``a`` beats ``b``."""
-        if b is None:
-            return True
-        return a < b if self.mode == "min" else a > b
+        return _better(self.mode, a, b)
 
     # -- Ray hooks -----------------------------------------------------------------------------
     def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
@@ -400,7 +453,7 @@ class SweepRecorder(Callback):
         self._set_status(rec, "running")
         previous = int(rec.get("reports", 0))
         step = int(result.get("training_iteration") or previous + 1)
-        if step <= previous and self.metric is not None:
+        if step <= previous and (self.metric is not None or self.objectives):
             # A retry starts over from its first step: its steps are counted afresh.
             rec["steps"] = 0
         rec["reports"] = step
@@ -413,7 +466,9 @@ class SweepRecorder(Callback):
         # W&B's run summary: the last value of every key the trial logged.
         summary = rec.setdefault("summary", {})
         summary.update({k: _finite_or_none(v) for k, v in metrics.items()})
-        if self.metric is None:
+        if self.objectives:
+            self._fold_objectives(rec, metrics, self._place[trial.trial_id])
+        elif self.metric is None:
             rec["steps"] = step
         elif _is_metric_value(metrics.get(self.metric)):
             # Only numbers are values of the metric: a string, bool or null is kept in the
@@ -437,6 +492,24 @@ class SweepRecorder(Callback):
         f.flush()
         self.snapshot()
         self._changed()
+
+    def _fold_objectives(self, rec: TrialRecord, metrics: Mapping[str, Any], place: int) -> None:
+        """A multi-objective sweep's report: each objective's last and best value, as for the
+        single metric; a report with a number for any objective is a step."""
+        counted = False
+        for name, mode in self.objectives:
+            if not _is_metric_value(metrics.get(name)):
+                continue
+            value = finite_float(metrics[name])
+            slot = rec["objectives"][name]
+            slot["last"] = value
+            if value is not None:
+                counted = True
+                if _better(mode, value, slot["best"]):
+                    slot["best"] = value
+                    self._offer_best_of(name, rec, place)
+        if counted:
+            rec["steps"] = rec["steps"] + 1
 
     def _finish(self, trial: Any, status: str) -> TrialRecord:
         rec = self._record(trial)
@@ -510,8 +583,21 @@ class SweepRecorder(Callback):
         return {status: n for status, n in self._counts.items() if n}
 
     def best(self) -> TrialRecord | None:
-        """The trial with the best value of the metric (the first to start among equals)."""
+        """The trial with the best value of the metric (the first to start among equals);
+        None in a multi-objective sweep (see :meth:`best_of` and :meth:`front`)."""
         return self._best
+
+    def best_of(self, name: str) -> TrialRecord | None:
+        """In a multi-objective sweep, the trial with the best value of objective ``name``
+        (its ``objectives[name]["best"]``; the first to start among equals), or None."""
+        held = self._best_of.get(name)
+        return None if held is None else held[0]
+
+    def front(self) -> list[TrialRecord]:
+        """In a multi-objective sweep, the ended trials on the Pareto front of their last
+        values (finished or stopped trials with a value for every objective, as in the
+        tables' ``pareto`` column), in the order they joined it; else empty."""
+        return list(self._front)
 
     def recent(self, n: int) -> list[TrialRecord]:
         """The last ``n`` trials to start (at most :data:`RECENT_TRIALS`), in start order."""
@@ -543,6 +629,20 @@ def _is_metric_value(value: Any) -> bool:
         return math.isnan(value) or math.isinf(value)
     except TypeError:
         return False
+
+
+def _better(mode: str, a: float, b: float | None) -> bool:
+    """True if value ``a`` beats ``b`` (None: no value yet) under ``mode``."""
+    if b is None:
+        return True
+    return a < b if mode == "min" else a > b
+
+
+def _objective(rec: Mapping[str, Any], name: str, which: str) -> float | None:
+    """Objective ``name``'s ``"last"`` or ``"best"`` value in a trial's record, or None."""
+    slot = (rec.get("objectives") or {}).get(name)
+    value = slot.get(which) if isinstance(slot, Mapping) else None
+    return finite_float(value) if value is not None else None
 
 
 def retries_of(failures: int, *, failed: bool) -> int:

@@ -146,6 +146,8 @@ def write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim"
         "metric": cfg.metric.name if cfg.metric else None,
         "goal": str(cfg.metric.goal) if cfg.metric else None,
         "mode": cfg.metric.mode if cfg.metric else "min",
+        **({"metrics": [{"name": m.name, "goal": str(m.goal), "mode": m.mode,
+                         "target": m.target} for m in cfg.metrics]} if cfg.metrics else {}),
         "parameters": [dotted(p) for p, _ in cfg.parameters],
         "early_terminate": cfg.early_terminate.type if cfg.early_terminate else None,
         "source": str(cfg.path) if cfg.path else None,
@@ -228,8 +230,11 @@ def fit(
         cfg.metric.mode if cfg.metric else "min",
         stop_reasons=StopReasons(scheduler),
         on_change=options.on_change,
+        objectives=[(m.name, m.mode) for m in cfg.metrics],
     )
-    control = SweepControl(sweep_dir, searcher)
+    # A multi-objective sweep's targets end it here; metric.target is the searcher's.
+    control = SweepControl(sweep_dir, searcher, targets=[
+        (m.name, m.mode, m.target) for m in cfg.metrics if m.target is not None])
     control.clear_markers()
     max_concurrent = options.max_concurrent_trials or cfg.options.max_concurrent_trials
     max_failures = (
