@@ -88,8 +88,8 @@ class SweepConfigError(RaysweepError, ValueError):
 
 
 class UnsupportedSweepError(SweepConfigError):
-    """Raised for configurations only W&B's hosted service can run (Launch jobs, ``scheduler:``
-    engines, ``method: custom``, multi-objective ``metrics``)."""
+    """Raised for configurations only W&B's hosted service can run (Launch jobs, a Launch
+    ``scheduler: {job: ...}``, ``method: custom`` without a ``scheduler`` engine)."""
 
 
 class RaysweepWarning(UserWarning):

@@ -58,6 +58,8 @@ SEARCHER_LOG_FILE = "searcher.jsonl"  # appended: the searcher's events since it
 SCHEDULER_FILE = "scheduler.json"  # the early-termination state, for resume (a snapshot)
 SCHEDULER_LOG_FILE = "scheduler.jsonl"  # appended: what changed since its snapshots
 SCRIPT_FILE = "script.json"  # a sweep run by a script's wandb.agent call: which script, which call
+WARM_START_FILE = "warm_start.json"  # the earlier results a warm-started sweep was told
+RERUN_FAILED_FILE = "rerun_failed.jsonl"  # failed trials replaced by `resume --rerun-failed`
 STOP_FILE = "STOP"  # written by `raysweep stop`: start no new trials
 CANCEL_FILE = "CANCEL"  # written by `raysweep cancel`: also end the running ones
 # In a trial's directory: its program had exited 0 on its own when the scheduler's stop reached

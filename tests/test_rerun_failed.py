@@ -15,7 +15,8 @@ from raysweep.search import make_proposer
 
 import raysweep
 from raysweep.analysis.tables import read_trials
-from raysweep.execution.resume import RERUN_FAILED_FILE, nothing_left, reconcile
+from raysweep.execution.resume import nothing_left, reconcile
+from raysweep.files import RERUN_FAILED_FILE
 from raysweep.sweep.config import from_dict
 
 GRID = {"method": "grid", "metric": {"name": "loss"},

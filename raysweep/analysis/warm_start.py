@@ -28,7 +28,7 @@ import numpy as np
 
 from raysweep.analysis.tables import read_meta, read_trials
 from raysweep.errors import RaysweepError, RaysweepWarning
-from raysweep.files import ENDED_STATUSES, is_sweep_dir, write_json_atomic
+from raysweep.files import ENDED_STATUSES, WARM_START_FILE, is_sweep_dir, write_json_atomic
 from raysweep.numeric import finite_float
 from raysweep.sweep.distributions import Categorical, Constant, ParamSpec
 from raysweep.sweep.equality import canonical
@@ -38,16 +38,12 @@ if TYPE_CHECKING:
     from raysweep.sweep.model import SweepConfig
 
 __all__ = [
-    "WARM_START_FILE",
     "EarlierRun",
     "WarmSource",
     "WarmStart",
     "read_warm_start",
 ]
 
-# Written in the new sweep's directory: which sources its searcher learned from. Resume reads
-# nothing of it (the searcher's saved state holds the observations); it is for people.
-WARM_START_FILE = "warm_start.json"
 
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")

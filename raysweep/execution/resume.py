@@ -22,6 +22,7 @@ from raysweep.files import (
     CONFIG_FILE,
     ENDED_STATUSES,
     HISTORY_FILE,
+    RERUN_FAILED_FILE,
     SCHEDULER_FILE,
     SEARCHER_FILE,
     write_text_atomic,
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from raysweep.search import TuneSearcher
 
 __all__ = [
-    "RERUN_FAILED_FILE",
     "ResumePlan",
     "nothing_left",
     "reconcile",
@@ -43,8 +43,6 @@ __all__ = [
     "saved_config",
 ]
 
-# The entries of failed trials that `raysweep resume --rerun-failed` replaced, one per line.
-RERUN_FAILED_FILE = "rerun_failed.jsonl"
 
 
 @dataclass
