@@ -368,3 +368,16 @@ def test_any_objectives_target_ends_the_sweep_and_a_resume_remembers(tmp_path: P
     assert control.ended_by == "target" and resumed.finished
     assert SweepControl(tmp_path / "done", _Searcher(),
                         targets=[("loss", "min", -1.0)]).ended_by is None
+
+
+def test_the_outcome_gives_the_front_size_and_each_objectives_best(tmp_path: Path) -> None:
+    from raysweep.cli.outcome import print_outcome
+
+    record_sweep(tmp_path, moo_config(*LOSS_ACC))
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    print_outcome(console, load_results(tmp_path))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert f"pareto front: 5 trials (raysweep results {tmp_path} --pareto)" in text
+    assert "  best loss=0 (trial i, failed)\n  best acc=1 (trial i, failed)" in text
+    # h never reported acc: it is not judged, and the note says what it did report.
+    assert "1 trial ended without a numeric 'acc' (h); they reported: loss." in text
