@@ -75,7 +75,8 @@ def run(
         on_start: Called with the sweep directory and config once the sweep starts.
         on_change: Called with the recorder after each trial event (a live view). The
             recorder keeps what a view shows, whatever the sweep's size: ``counts()``,
-            ``best()``, ``recent(n)`` (the last trials to start), ``ended_since(mark)``,
+            ``best()`` (multi-objective sweeps: ``best_of(name)`` and ``front()``, the
+            Pareto front), ``recent(n)`` (the last trials to start), ``ended_since(mark)``,
             ``total``; its ``trials`` holds the trials that have not ended. The ended ones are
             in the sweep directory (:func:`results`).
         extra_callbacks: More Ray Tune callbacks. The ``trials`` lists Tune passes them hold
@@ -92,8 +93,10 @@ def run(
     Returns:
         The sweep's tables: ``.trials``, ``.history``, ``.best``, ``.path``. How the sweep
         ended is ``.meta["ended_by"]``: None (it ran out of trials), ``"stop"``,
-        ``"cancel"``, ``"guard"`` (its first trials all failed) or ``"interrupt"``
-        (Ctrl-C); ``.meta["end_reason"]`` says it in words.
+        ``"cancel"``, ``"guard"`` (its first trials all failed), ``"target"`` (an
+        objective of a multi-objective sweep reached its ``target``) or ``"interrupt"``
+        (Ctrl-C); ``.meta["end_reason"]`` says it in words. Multi-objective sweeps have
+        ``.pareto`` (the nondominated trials) and a ``pareto`` column in ``.trials``.
 
     Raises:
         SweepConfigError: the sweep file is invalid.
