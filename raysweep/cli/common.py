@@ -49,7 +49,8 @@ def exit_code(ended_by: str | None, statuses: Iterable[str]) -> int:
 
     ``ended_by`` is ``result.meta["ended_by"]``: None (the sweep ran out of trials), ``"stop"``,
     ``"cancel"``, ``"guard"`` (its first trials all failed), ``"target"`` (an objective of a
-    multi-objective sweep reached its target), ``"interrupt"`` (Ctrl-C) or ``"nothing"`` (a resume with nothing left to run). How it ended wins over the trials.
+    multi-objective sweep reached its target), ``"interrupt"`` (Ctrl-C) or ``"nothing"`` (a
+    resume with nothing left to run). How it ended wins over the trials.
 
     >>> exit_code(None, ["finished", "stopped"]), exit_code("stop", ["finished"])
     (0, 0)
