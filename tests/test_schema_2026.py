@@ -498,3 +498,38 @@ def test_preview_of_a_wandb_engine_sweep_is_todays(tmp_path: Path) -> None:
                         str(CASES / "valid" / "wandb_engine_grid.yaml"))
     assert code == 0, out
     assert json.loads(out) == [{"layers": 1}, {"layers": 2}, {"layers": 3}]
+
+
+# --- run: refused before Ray starts; the saved copy finds the hooks again ------------------------
+
+
+def test_run_refuses_an_engine_it_cannot_drive_before_ray_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import raysweep
+    from raysweep.sweep.model import Engine
+
+    sweep = config.from_dict(custom(scheduler={"engine": "ax"}))
+    assert sweep.engine is Engine.AX
+    ray = sys.modules.get("ray")
+    with pytest.raises(SweepConfigError, match=r"engine: ax .*raysweep\[ax\]|not run by this"):
+        raysweep.run(sweep, function=print, storage=tmp_path)
+    assert not list(tmp_path.iterdir())  # no sweep directory: nothing started
+    assert ray is None or not ray.is_initialized()
+
+
+def test_the_saved_copy_names_the_source_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from raysweep.execution.resume import saved_config
+    from raysweep.execution.tuner import write_meta
+
+    (tmp_path / "hooks.py").write_text("def study():\n    pass\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    sweep = config.from_dict(custom(scheduler={"engine": "optuna", "source": "hooks.py",
+                                               "optimizer": "study"}))
+    write_meta(tmp_path / "sweep-dir", sweep, "sweep-dir")
+    monkeypatch.chdir("/")  # a resume from anywhere reads the copy in the sweep directory
+    again = saved_config(tmp_path / "sweep-dir", {})
+    assert again.scheduler is not None
+    assert again.scheduler.source == (tmp_path / "hooks.py").resolve()

@@ -43,21 +43,6 @@ def _param_table(space: SearchSpace) -> Any:
     return table
 
 
-def _summary(cfg: SweepConfig) -> str:
-    """:func:`summary`, with the engine and the objectives of W&B's 2026 schema after the
-    method: ``method custom, engine optuna, metrics loss (minimize), acc (maximize)``."""
-    line = summary(cfg)
-    extra = []
-    if cfg.scheduler is not None:
-        extra.append(f"engine {cfg.engine}")
-    if cfg.metrics:
-        extra.append("metrics " + ", ".join(f"{m.name} ({m.goal})" for m in cfg.metrics))
-    head = f"method {cfg.method}"
-    if not extra or not line.startswith(head):
-        return line
-    return ", ".join([head, *extra]) + line[len(head):]
-
-
 def _hooks(cfg: SweepConfig) -> str | None:
     """The user's functions a 2026 ``scheduler`` names, as one line, or None."""
     spec = cfg.scheduler
@@ -181,7 +166,7 @@ def validate(files: tuple[str, ...], as_json: bool, program_check: bool) -> None
             }
         )
         if not as_json:
-            console.print(f"[bold green]✓ {escape(name)}[/]: {escape(_summary(cfg))}")
+            console.print(f"[bold green]✓ {escape(name)}[/]: {escape(summary(cfg))}")
             hooks = _hooks(cfg)
             if hooks is not None:
                 console.print(f"  [dim]{escape(hooks)}[/]")

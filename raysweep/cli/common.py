@@ -126,6 +126,10 @@ def summary(cfg: SweepConfig, count: int | None = None) -> str:
     """One line about a sweep: method, metric, early termination, size; with ``count`` (the
     --count flag), the trial cap that applies, the smaller of it and ``run_cap``."""
     bits = [f"method {cfg.method}"]
+    if cfg.scheduler is not None:
+        bits.append(f"engine {cfg.engine}")
+    if cfg.metrics:
+        bits.append("metrics " + ", ".join(f"{m.name} ({m.goal})" for m in cfg.metrics))
     if cfg.metric is not None:
         bits.append(f"metric {cfg.metric.name} ({cfg.metric.goal})")
     if cfg.early_terminate is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from raysweep.analysis.tables import SweepResult, load_results, read_meta
 from raysweep.analysis.warm_start import WarmStart, read_warm_start
-from raysweep.errors import RaysweepError
+from raysweep.errors import RaysweepError, SweepConfigError
 from raysweep.execution.lock import DriverLock
 from raysweep.execution.options import (
     RunOptions,
@@ -53,6 +53,7 @@ def run_sweep(
     from raysweep.execution.trainable import check_runnable
 
     check_options(options, function)
+    check_engine(cfg)
     if function is None:
         check_runnable(cfg)
     # Read now, so a bad source is reported before anything starts.
@@ -105,6 +106,7 @@ def resume_sweep(
     if not wandb_given:
         options.wandb = meta.get("wandb", "shim")
     check_options(options, function)
+    check_engine(cfg)
     options.storage = str(sweep_dir.parent)
     options.name = sweep_dir.name
     # Before reconcile: the files belong to a driver that still runs, if there is one.
@@ -133,6 +135,31 @@ def _make_storage(root: Path) -> None:
         ) from None
 
 
+def check_engine(cfg: SweepConfig) -> None:
+    """Refuse, before Ray starts, a valid sweep this raysweep cannot run here (its engine is
+    not installed or not driven: :func:`raysweep.sweep.config.runnable_issues`).
+
+    Raises:
+        SweepConfigError: with each reason and its fix.
+    """
+    from raysweep.sweep.config import runnable_issues
+
+    issues = runnable_issues(cfg)
+    if issues:
+        raise SweepConfigError(issues, str(cfg.path) if cfg.path else None)
+
+
+def _saved_raw(cfg: SweepConfig) -> dict[str, Any]:
+    """The config document kept with the results: ``scheduler.source`` made absolute, so a
+    resume (which reads the copy in the sweep directory) finds the user's hooks."""
+    raw = dict(cfg.raw)
+    scheduler = raw.get("scheduler")
+    if cfg.scheduler is not None and cfg.scheduler.source is not None and isinstance(
+            scheduler, dict):
+        raw["scheduler"] = {**scheduler, "source": str(cfg.scheduler.source)}
+    return raw
+
+
 def write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim") -> None:
     """Write the sweep directory's metadata and its copy of the configuration."""
     import yaml
@@ -157,7 +184,7 @@ def write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim"
     }
     write_json_atomic(sweep_dir / META_FILE, meta, sync=True)
     (sweep_dir / CONFIG_FILE).write_text(
-        yaml.safe_dump(json.loads(json.dumps(cfg.raw, default=str)), sort_keys=False),
+        yaml.safe_dump(json.loads(json.dumps(_saved_raw(cfg), default=str)), sort_keys=False),
         encoding="utf-8",
     )
 
