@@ -14,6 +14,10 @@ promotion  :class:`PromotionScheduler` (promotion-type ASHA, re-runs from the st
            :func:`promotion_params`
 ========== ================================================================================
 
+A sweep whose ``scheduler.engine`` brings its own rule has no ``early_terminate`` (W&B forbids
+both): :func:`make_engine_scheduler` builds :class:`OptunaPrunerScheduler`, the Optuna study's
+pruner, from the searcher.
+
 Every scheduler built here is a :class:`SweepScheduler`: it keeps ``stop_reasons``
 (``trial_id -> reason``) for the trials it stopped, which is how the results table marks them
 "stopped", and a JSON state that raysweep saves at each trial end and resumes from: a snapshot
@@ -54,6 +58,7 @@ if TYPE_CHECKING:
 
     from ._base import LOG_OFFSET_KEY, StopReasonCallback, SweepScheduler, log_path_of
     from .hyperband import WandbHyperbandScheduler
+    from .optuna_pruner import OptunaPrunerScheduler
     from .promotion import PromotionScheduler
     from .ray_schedulers import RecordingAsha, RecordingMedian
 
@@ -66,6 +71,7 @@ __all__ = [
     "Decision",
     "HyperbandRule",
     "MedianParams",
+    "OptunaPrunerScheduler",
     "PromotionParams",
     "PromotionScheduler",
     "RecordingAsha",
@@ -78,6 +84,7 @@ __all__ = [
     "decide",
     "log_path_of",
     "make_callbacks",
+    "make_engine_scheduler",
     "make_scheduler",
     "median_params",
     "promotion_params",
@@ -95,6 +102,7 @@ _LAZY = {
     "SweepScheduler": "._base",
     "WandbHyperbandScheduler": ".hyperband",
     "PromotionScheduler": ".promotion",
+    "OptunaPrunerScheduler": ".optuna_pruner",
 }
 
 
@@ -178,6 +186,28 @@ def make_scheduler(
             f"got {early_terminate.type!r}"
         )
     return build(early_terminate, metric)
+
+
+def make_engine_scheduler(searcher: Any, metric: Metric | None) -> SweepScheduler | None:
+    """Build the early-termination rule that the sweep's engine brings, if any.
+
+    ``engine: optuna``: the study's pruner (:class:`OptunaPrunerScheduler`), when the
+    searcher's proposer has a study whose pruner may stop trials (one objective, a pruner
+    other than ``NopPruner``). Call it when :func:`make_scheduler` gave None.
+
+    Args:
+        searcher: The sweep's ``TuneSearcher``.
+        metric: The sweep's metric (None for a multi-objective sweep: nothing to prune).
+
+    Returns:
+        The scheduler, or None.
+    """
+    host = getattr(searcher, "proposer", None)
+    if metric is None or not getattr(host, "prunes", False):
+        return None
+    from .optuna_pruner import OptunaPrunerScheduler
+
+    return OptunaPrunerScheduler(host, metric.name)  # type: ignore[arg-type]
 
 
 def make_callbacks(scheduler: SweepScheduler | None) -> list[Callback]:

@@ -39,7 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 from ._base import FlatConfig, Proposer
 from ._journal import SavedSearcher, SearchLedger, read_saved_searcher
-from ._registry import SEARCHERS, ProposerFactory, make_proposer, make_searcher
+from ._registry import (
+    ENGINES,
+    SEARCHERS,
+    ProposerFactory,
+    check_engine,
+    make_proposer,
+    make_searcher,
+)
 from .grid import GridProposer
 from .random import RandomProposer
 
@@ -47,6 +54,7 @@ if TYPE_CHECKING:
     from ._adapter import TuneSearcher
 
 __all__ = [
+    "ENGINES",
     "SEARCHERS",
     "FlatConfig",
     "GridProposer",
@@ -56,6 +64,7 @@ __all__ = [
     "SavedSearcher",
     "SearchLedger",
     "TuneSearcher",
+    "check_engine",
     "make_proposer",
     "make_searcher",
     "read_saved_searcher",

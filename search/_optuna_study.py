@@ -1,0 +1,290 @@
+"""The Optuna study of an ``engine: optuna`` sweep: the user's hooks, the storage, the study.
+
+- :func:`load_hook`: a function named in ``scheduler.optimizer`` / ``search_space``, loaded from
+  ``scheduler.source``; every way that can fail is a :class:`~raysweep.errors.RaysweepError`
+  naming the file and the function.
+- :func:`user_study`: calls ``optimizer()``, noting whether the study got a pruner: Optuna gives
+  a study created without one a ``MedianPruner``, which would stop trials the user never asked
+  to stop, so such a study gets a ``NopPruner``.
+- :func:`open_study`: the study the sweep drives, kept in the sweep directory
+  (``optuna.journal``, Optuna's journal format) so that ``raysweep resume`` continues it.
+  A user's study lends its sampler, pruner, directions and name (and, on the first start, its
+  trials: enqueued or added ones); its own storage is not written to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import optuna
+from optuna.storages.journal import JournalFileBackend
+
+from raysweep.errors import RaysweepError
+from raysweep.sweep.model import Metric, SchedulerSpec
+
+__all__ = ["JOURNAL_FILE", "load_hook", "open_study", "quiet", "user_study"]
+
+#: The study's file in the sweep directory.
+JOURNAL_FILE = "optuna.journal"
+
+
+def load_hook(spec: SchedulerSpec, which: str) -> Callable[..., Any]:
+    """The function named by ``spec.<which>`` (``optimizer`` or ``search_space``) in
+    ``spec.source``.
+
+    Raises:
+        RaysweepError: no source file, the file cannot be read or raises when imported, or it
+            has no callable of that name.
+    """
+    name = getattr(spec, which)
+    source = spec.source
+    where = f"scheduler.{which}: {name!r}"
+    if source is None:
+        raise RaysweepError(f"{where} needs scheduler.source, the Python file that defines it")
+    module = _load_module(Path(source), where)
+    hook = getattr(module, name, None)
+    if hook is None:
+        raise RaysweepError(
+            f"{where}: {source} has no function {name!r}; define it there or fix the name"
+        )
+    if not callable(hook):
+        raise RaysweepError(f"{where}: {name!r} in {source} is a {type(hook).__name__}, "
+                            "not a function")
+    return hook  # type: ignore[no-any-return]
+
+
+# Each source file is executed once per driver, as an import would be: optimizer and
+# search_space from the same file share its module.
+_MODULES: dict[Path, ModuleType] = {}
+
+
+def _load_module(path: Path, where: str) -> ModuleType:
+    path = path.resolve()
+    if path in _MODULES:
+        return _MODULES[path]
+    if not path.is_file():
+        raise RaysweepError(f"{where}: the source file {path} does not exist")
+    module_name = f"raysweep_scheduler_source_{abs(hash(str(path))):x}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise RaysweepError(f"{where}: {path} cannot be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    # Its folder on sys.path while it runs, so that it can import its neighbours.
+    folder = str(path.parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise RaysweepError(
+            f"{where}: importing {path} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)
+    _MODULES[path] = module
+    return module
+
+
+def user_study(spec: SchedulerSpec) -> optuna.Study:
+    """Call ``optimizer()`` and return its study; one created (or loaded) without a pruner
+    gets ``NopPruner`` in place of the ``MedianPruner`` Optuna gave it.
+
+    Raises:
+        RaysweepError: loading fails (:func:`load_hook`), the call raises, or it returns
+            something other than an ``optuna.Study``.
+    """
+    optimizer = load_hook(spec, "optimizer")
+    where = f"scheduler.optimizer: {spec.optimizer!r} in {spec.source}"
+    with _studies_without_pruner() as unpruned:
+        try:
+            study = optimizer()
+        except Exception as exc:
+            raise RaysweepError(f"{where} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(study, optuna.Study):
+        raise RaysweepError(
+            f"{where} returned a {type(study).__name__}; it must return an optuna.Study "
+            "(e.g. optuna.create_study(sampler=..., pruner=...))"
+        )
+    if study in unpruned:
+        study.pruner = optuna.pruners.NopPruner()
+    return study
+
+
+@contextlib.contextmanager
+def _studies_without_pruner() -> Iterator[weakref.WeakSet[Any]]:
+    """Note every ``optuna.Study`` built in the block without a pruner.
+
+    Optuna's ``Study.__init__`` replaces a missing pruner by a ``MedianPruner``, which leaves
+    no trace on the study; ``create_study`` and ``load_study`` both go through it.
+    """
+    from optuna.study import Study
+
+    unpruned: weakref.WeakSet[Any] = weakref.WeakSet()
+    original = Study.__init__
+
+    def init(self: Any, study_name: str, storage: Any, sampler: Any = None,
+             pruner: Any = None) -> None:
+        original(self, study_name, storage, sampler, pruner)
+        if pruner is None:
+            unpruned.add(self)
+
+    Study.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield unpruned
+    finally:
+        Study.__init__ = original  # type: ignore[method-assign]
+
+
+def _open_study(
+    objectives: Sequence[Metric],
+    *,
+    seed: int | None,
+    sweep_dir: Path | None,
+    template: optuna.Study | None = None,
+) -> optuna.Study:
+    """The study the sweep drives: in ``sweep_dir`` (created, or loaded on resume), else in
+    memory.
+
+    Args:
+        objectives: The sweep's metrics; their goals are the study's directions.
+        seed: Seeds the default sampler (``TPESampler``, ``constant_liar`` for the trials that
+            run in parallel); a user's sampler keeps its own seed.
+        sweep_dir: Where the study lives (``optuna.journal``); None: in memory.
+        template: The user's study (from ``optimizer()``): its sampler, pruner and name are
+            used, its trials copied in on the first start. None: raysweep's own study, with
+            ``NopPruner`` (trials are stopped only by a pruner the user chose).
+
+    Raises:
+        RaysweepError: no objective, or the user's study optimises in other directions than
+            the sweep's goals.
+    """
+    if not objectives:
+        raise RaysweepError(
+            "engine: optuna needs a metric to optimise: add `metric: {name: ..., goal: ...}` "
+            "(or `metrics:` for several objectives)"
+        )
+    directions = [
+        optuna.study.StudyDirection.MAXIMIZE if m.mode == "max"
+        else optuna.study.StudyDirection.MINIMIZE
+        for m in objectives
+    ]
+    if template is not None and list(template.directions) != directions:
+        theirs = ", ".join(d.name.lower() for d in template.directions)
+        ours = ", ".join(f"{m.name}: {m.goal}" for m in objectives)
+        raise RaysweepError(
+            f"the study from scheduler.optimizer optimises ({theirs}), but the sweep's "
+            f"metrics are ({ours}); create the study with "
+            f"directions={[d.name.lower() for d in directions]!r}"
+        )
+    if template is None and sweep_dir is None:
+        return optuna.create_study(
+            directions=directions, sampler=_default_sampler(seed),
+            pruner=optuna.pruners.NopPruner(), study_name="raysweep",
+        )
+    if sweep_dir is None:
+        assert template is not None  # checked above: not user input
+        return template
+    storage = optuna.storages.JournalStorage(_JournalFile(sweep_dir / JOURNAL_FILE))
+    if template is None:
+        return optuna.create_study(
+            storage=storage, directions=directions, study_name="raysweep", load_if_exists=True,
+            sampler=_default_sampler(seed), pruner=optuna.pruners.NopPruner(),
+        )
+    # On resume, the study of the first start (optimizer() may name each study anew).
+    names = optuna.get_all_study_names(storage)
+    if names:
+        return optuna.load_study(study_name=names[0], storage=storage,
+                                 sampler=template.sampler, pruner=template.pruner)
+    study = optuna.create_study(
+        storage=storage, directions=directions, study_name=template.study_name,
+        sampler=template.sampler, pruner=template.pruner,
+    )
+    study.add_trials(template.get_trials(deepcopy=True))
+    return study
+
+
+def open_study(
+    objectives: Sequence[Metric],
+    *,
+    seed: int | None,
+    sweep_dir: Path | None,
+    template: optuna.Study | None = None,
+) -> optuna.Study:
+    """See :func:`_open_study` (Optuna's "study created" line silenced)."""
+    with quiet():
+        return _open_study(objectives, seed=seed, sweep_dir=sweep_dir, template=template)
+
+
+def _default_sampler(seed: int | None) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+class _JournalFile(JournalFileBackend):
+    """Optuna's journal file, written by the sweep's driver alone (its lock ensures that).
+
+    A line that a killed driver left half written is cut on opening: Optuna skips it when
+    reading, but would glue the next append to it. Appends are flushed, not synced (as the
+    searcher's own journal), and take no file lock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        _cut_torn_line(path)
+        super().__init__(str(path))
+        self._path = path
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
+        with open(self._path, "ab") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+
+
+def _cut_torn_line(path: Path) -> None:
+    """Truncate ``path`` after its last newline (a missing file is left missing)."""
+    try:
+        with open(path, "rb+") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            block = 1 << 16
+            end = size
+            while end > 0:
+                start = max(0, end - block)
+                handle.seek(start)
+                chunk = handle.read(end - start)
+                cut = chunk.rfind(b"\n")
+                if cut >= 0:
+                    keep = start + cut + 1
+                    if keep != size:
+                        handle.truncate(keep)
+                    return
+                end = start
+            handle.truncate(0)
+    except FileNotFoundError:
+        return
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Optuna's INFO lines (one per trial told) off: the sweep has its own live view."""
+    logger = logging.getLogger("optuna")
+    level = logger.level
+    if level <= logging.INFO:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
