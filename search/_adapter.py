@@ -58,6 +58,12 @@ class Reruns(Protocol):
         ...
 
 
+class _ObservesObjectives(Protocol):
+    """A proposer of a multi-objective sweep (an engine's: ``method: custom``)."""
+
+    def observe(self, config: FlatConfig, loss: tuple[float, ...] | None) -> None: ...
+
+
 class TuneSearcher(Searcher):
     """Adapts a proposer to ``ray.tune.search.Searcher``.
 
@@ -70,6 +76,9 @@ class TuneSearcher(Searcher):
         mode: ``"min"`` or ``"max"``; defaults to ``"min"`` when ``metric`` is given.
         target: Stop starting trials once a finished trial's best value reaches this
             (``<= target`` for min, ``>= target`` for max). None disables it.
+        objectives: ``(name, mode)`` of each metric of a multi-objective sweep (``metrics:``);
+            the proposer then observes a tuple of losses, one per objective (see
+            :meth:`on_trial_complete`). Empty for a sweep with one metric or none.
 
     Raises:
         ValueError: if ``mode`` is not ``"min"``, ``"max"`` or None.
@@ -83,6 +92,7 @@ class TuneSearcher(Searcher):
         metric: str | None = None,
         mode: str | None = None,
         target: float | None = None,
+        objectives: tuple[tuple[str, str], ...] = (),
     ) -> None:
         if mode not in (None, "min", "max"):
             raise ValueError(f"mode must be 'min', 'max' or None, but got {mode!r}")
@@ -108,6 +118,10 @@ class TuneSearcher(Searcher):
         self._replay_seconds = 0.0
         self._reruns: Reruns | None = None
         self._limit: Callable[[], int] | None = None
+        # Multi-objective (``metrics:``): (name, mode) of each objective, and each running
+        # trial's last finite value of each (its run summary, which is what is told).
+        self._objectives = objectives
+        self._last: dict[str, dict[str, float]] = {}
 
     @classmethod
     def from_config(cls, cfg: SweepConfig, proposer: Proposer) -> TuneSearcher:
@@ -119,6 +133,7 @@ class TuneSearcher(Searcher):
             metric=metric.name if metric is not None else None,
             mode=metric.mode if metric is not None else None,
             target=metric.target if metric is not None else None,
+            objectives=tuple((m.name, m.mode) for m in cfg.metrics),
         )
 
     @property
@@ -236,6 +251,14 @@ class TuneSearcher(Searcher):
         count = 0
         for flat, values in earlier:
             count += 1
+            if self._objectives:
+                # As a trial's end: a loss per objective, or None if one is missing.
+                signed = [None if (v := finite_float(values.get(name))) is None
+                          else (-v if mode == "max" else v) for name, mode in self._objectives]
+                losses = None if None in signed else tuple(v for v in signed if v is not None)
+                observer: _ObservesObjectives = self._proposer  # type: ignore[assignment]
+                observer.observe(dict(flat), losses)
+                continue
             value = None if self._metric is None else finite_float(values.get(self._metric))
             loss = None if value is None else (-value if self._mode == "max" else value)
             self._proposer.observe(dict(flat), loss)
@@ -374,6 +397,9 @@ class TuneSearcher(Searcher):
         """
         if result:
             self._fold(trial_id, result)
+        if self._objectives:
+            self._complete_objectives(trial_id, error)
+            return
         best = self._ledger.best.get(trial_id)
         reached = best is not None and self._reaches_target(best)
         had_best = best is not None
@@ -389,6 +415,25 @@ class TuneSearcher(Searcher):
         # Also for a re-run (not the proposer's): its value counts for metric.target.
         self._record({"event": "end", "trial": trial_id, "loss": loss, "error": error,
                       "target": reached})
+
+    def _complete_objectives(self, trial_id: str, error: bool) -> None:
+        """:meth:`on_trial_complete` of a multi-objective sweep: the proposer observes one
+        loss per objective (the last finite value, negated for ``max``), or None if the trial
+        failed or never reported one of them."""
+        last = self._last.pop(trial_id, {})
+        flat = self._ledger.end(trial_id, False)
+        if flat is None:
+            return
+        losses: tuple[float, ...] | None = None
+        if not error and all(name in last for name, _ in self._objectives):
+            losses = tuple(-last[name] if mode == "max" else last[name]
+                           for name, mode in self._objectives)
+        observer: _ObservesObjectives = self._proposer  # type: ignore[assignment]
+        observer.observe(flat, losses)
+        # "loss" stays a number or null, as every reader of the journal expects; a replay
+        # observes null, which the study (told already, before this record) skips.
+        self._record({"event": "end", "trial": trial_id, "loss": None, "error": error,
+                      "target": False, "losses": None if losses is None else list(losses)})
 
     def get_state(self) -> dict[str, Any]:
         """Return the adapter's and the proposer's state as JSON-ready data."""
@@ -435,6 +480,12 @@ class TuneSearcher(Searcher):
             self.set_state(json.load(f))
 
     def _fold(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        if self._objectives:
+            last = self._last.setdefault(trial_id, {})
+            for name, _ in self._objectives:
+                value = finite_float(_lookup(result, name))
+                if value is not None:
+                    last[name] = value
         if self._metric is None:
             return
         value = finite_float(_lookup(result, self._metric))
