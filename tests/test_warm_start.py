@@ -18,9 +18,10 @@ from click.testing import CliRunner
 from raysweep.search import TuneSearcher, make_proposer, make_searcher
 
 import raysweep
-from raysweep.analysis.warm_start import WARM_START_FILE, read_warm_start
+from raysweep.analysis.warm_start import read_warm_start
 from raysweep.cli import main
 from raysweep.errors import RaysweepError, RaysweepWarning
+from raysweep.files import WARM_START_FILE
 from raysweep.sweep.config import from_dict
 
 QUADRATIC = {
@@ -326,3 +327,18 @@ def test_a_warm_started_bayes_sweep_resumes_with_the_earlier_results_once(
     state = json.loads((first.path / "searcher.json").read_text())
     assert len(state["proposer"]["observations"]) == 20 + 5
 
+
+def test_a_multi_objective_searcher_is_told_a_loss_per_objective() -> None:
+    cfg = from_dict(QUADRATIC)
+    told: list[tuple[Any, Any]] = []
+
+    class Recording:
+        def observe(self, config: Any, loss: Any) -> None:
+            told.append((config, loss))
+
+    searcher = TuneSearcher(Recording(), cfg.parameters,  # type: ignore[arg-type]
+                            objectives=(("loss", "min"), ("acc", "max")))
+    searcher.warm_start([({("x",): 1.0, ("y",): 0.0}, {"loss": 2.0, "acc": 0.5}),
+                         ({("x",): 0.0, ("y",): 0.0}, {"loss": 2.0, "acc": None})])
+    assert told == [({("x",): 1.0, ("y",): 0.0}, (2.0, -0.5)),
+                    ({("x",): 0.0, ("y",): 0.0}, None)]

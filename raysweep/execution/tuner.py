@@ -210,12 +210,16 @@ def fit(
     from raysweep.execution.trainable import make_trainable
     from raysweep.ray_internals.registry import cached_trainable_lookups
     from raysweep.ray_internals.trials import FifoForgettingEnded, longer_trial_ids
-    from raysweep.schedulers import make_callbacks, make_scheduler
+    from raysweep.schedulers import make_callbacks, make_engine_scheduler, make_scheduler
     from raysweep.search import make_searcher
 
     name = sweep_dir.name
-    searcher = make_searcher(cfg, seed=options.seed)
+    # The sweep directory holds an engine's own state (Optuna's study journal).
+    searcher = make_searcher(cfg, seed=options.seed, sweep_dir=sweep_dir)
     scheduler = make_scheduler(cfg.early_terminate, cfg.metric)
+    if scheduler is None:
+        # `scheduler` and `early_terminate` exclude each other: an engine's pruner, if any.
+        scheduler = make_engine_scheduler(searcher, cfg.metric)
     if scheduler is not None:
         # The recorder keeps every trial: Tune need not (ray_internals.trials).
         scheduler.forgets_ended_trials = True
