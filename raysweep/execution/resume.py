@@ -171,13 +171,14 @@ def nothing_left(sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan, cap: int) 
     if ledger.target_reached:
         return "a trial reached the metric's target"
     et = cfg.early_terminate
-    if ledger.exhausted and (et is None or et.type != "promotion"):
+    reruns = et is not None and et.type == "promotion"  # re-runs are trials beyond the space
+    if (cfg.method is Method.GRID and not reruns
+            and plan.ended >= cfg.parameters.grid_size()):
+        return f"every one of the grid's {cfg.parameters.grid_size()} combinations has ended"
+    if ledger.exhausted and not reruns:
         # The proposer said its space is used up, for good (a grid whose earlier results
         # (--warm-start) covered some combinations ends with fewer trials than its size).
         return "the searcher has proposed every configuration of its space"
-    if (cfg.method is Method.GRID and (et is None or et.type != "promotion")
-            and plan.ended >= cfg.parameters.grid_size()):
-        return f"every one of the grid's {cfg.parameters.grid_size()} combinations has ended"
     return None
 
 
