@@ -108,7 +108,9 @@ def user_study(spec: SchedulerSpec) -> optuna.Study:
     """
     optimizer = load_hook(spec, "optimizer")
     where = f"scheduler.optimizer: {spec.optimizer!r} in {spec.source}"
-    with _studies_without_pruner() as unpruned:
+    # quiet(): Optuna's "A new study created in memory" would mislead: raysweep keeps the
+    # study in the sweep folder's journal.
+    with _studies_without_pruner() as unpruned, quiet():
         try:
             study = optimizer()
         except Exception as exc:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -170,3 +171,20 @@ def test_report_open_without_a_browser_says_where_the_file_is(
     assert res.exit_code == 0, res.output
     squeezed = "".join(res.output.split())
     assert "nowebbrowserfoundhere;open" + str((root / "report.html").resolve()) in squeezed
+
+
+def test_a_define_by_run_sweep_has_a_column_for_every_parameter_a_trial_has(
+    tmp_path: Path,
+) -> None:
+    # scheduler.search_space picks each trial's parameters: a branch's keys exist only there.
+    root = _write(tmp_path / "sweep", [
+        _entry("a", "finished", config={"epochs": 3, "opt": "sgd", "lr": 0.1, "momentum": 0.9}),
+        _entry("b", "finished", config={"epochs": 3, "opt": "adam", "lr": 0.01, "beta1": 0.8}),
+    ])
+    meta = json.loads((root / "raysweep.json").read_text())
+    meta.update(parameters=["epochs"], define_by_run=True)
+    (root / "raysweep.json").write_text(json.dumps(meta))
+    trials = load_results(root).trials.set_index("trial_id")
+    assert {"epochs", "opt", "lr", "momentum", "beta1"} <= set(trials.columns)
+    assert trials.loc["a", "momentum"] == 0.9 and pd.isna(trials.loc["a", "beta1"])
+    assert trials.loc["b", "beta1"] == 0.8 and pd.isna(trials.loc["b", "momentum"])

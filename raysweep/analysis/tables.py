@@ -318,6 +318,13 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
     names = [name for name, _ in objectives]
     param_names: list[str] = list(meta.get("parameters", []))
     entries = read_trials(root)
+    if meta.get("define_by_run"):
+        # The engine's search_space() chooses each trial's parameters: the columns are every
+        # name some trial has, the file's `parameters` first.
+        seen = dict.fromkeys(param_names)
+        for e in entries:
+            seen.update(dict.fromkeys(n for n, _ in _flatten_config(e.get("config") or {})))
+        param_names = list(seen)
     history = read_history(root / HISTORY_FILE)
 
     rows = []

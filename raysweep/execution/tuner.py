@@ -179,6 +179,9 @@ def write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim"
         "early_terminate": cfg.early_terminate.type if cfg.early_terminate else None,
         "source": str(cfg.path) if cfg.path else None,
         "run_cap": cfg.run_cap,
+        # The parameters are chosen run by run (scheduler.search_space): the tables take
+        # their columns from the trials, not from `parameters`.
+        "define_by_run": bool(cfg.scheduler is not None and cfg.scheduler.search_space),
         "wandb": wandb,
         "created": time.time(),
     }
