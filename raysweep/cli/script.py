@@ -34,6 +34,7 @@ from raysweep.cli.outcome import print_outcome, run_with_view
 from raysweep.errors import RaysweepError, SweepConfigError
 from raysweep.execution.options import trial_cap
 from raysweep.files import SCRIPT_FILE, write_json_atomic
+from raysweep.sweep.model import Method
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -129,7 +130,10 @@ def run_script(
         else:
             assert call.config is not None  # a new sweep always has its config
             cfg = call.config
-        view = LiveView(console, cfg, trial_cap(cfg, call.count), shown=kept)
+        cap = trial_cap(cfg, call.count)
+        if cap is None and cfg.method is Method.GRID and not call.resume:
+            cap = cfg.parameters.grid_size()  # as `raysweep run sweep.yaml` shows a grid
+        view = LiveView(console, cfg, cap, shown=kept)
         started: list[Path] = []
 
         def on_start(sweep_dir: Path, _cfg: SweepConfig) -> None:
