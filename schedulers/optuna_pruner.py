@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from raysweep.numeric import finite_float
+from raysweep.program.metrics import report_value
 
 from ._base import SweepScheduler
 
@@ -65,7 +66,7 @@ class OptunaPrunerScheduler(SweepScheduler, FIFOScheduler):
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         """Report the metric to the study and stop the trial if its pruner says so."""
-        value = finite_float(_lookup(result, self._pruned_metric))
+        value = finite_float(report_value(result, self._pruned_metric))
         step = result.get("training_iteration")
         if value is None or not isinstance(step, int):
             return TrialScheduler.CONTINUE
@@ -110,15 +111,3 @@ class OptunaPrunerScheduler(SweepScheduler, FIFOScheduler):
         """Drop the stop reasons of trials that run again."""
         for trial_id in trial_ids:
             self.stop_reasons.pop(trial_id, None)
-
-
-def _lookup(result: Mapping[str, Any], name: str) -> Any:
-    """``name`` in a result: a flat key as Tune sends it, else a "/"-separated path."""
-    if name in result:
-        return result[name]
-    node: Any = result
-    for part in name.split("/"):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node

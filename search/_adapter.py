@@ -34,6 +34,7 @@ from ray.tune.search import Searcher
 
 from raysweep.files import SEARCHER_LOG_FILE, AppendLog, SnapshotPacer, write_text_atomic
 from raysweep.numeric import finite_float
+from raysweep.program.metrics import report_value
 from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig, Proposer
@@ -483,12 +484,12 @@ class TuneSearcher(Searcher):
         if self._objectives:
             last = self._last.setdefault(trial_id, {})
             for name, _ in self._objectives:
-                value = finite_float(_lookup(result, name))
+                value = finite_float(report_value(result, name))
                 if value is not None:
                     last[name] = value
         if self._metric is None:
             return
-        value = finite_float(_lookup(result, self._metric))
+        value = finite_float(report_value(result, self._metric))
         if value is None:
             return
         scores = self._ledger.best
@@ -500,15 +501,3 @@ class TuneSearcher(Searcher):
         if self._target is None:
             return False
         return best >= self._target if self._mode == "max" else best <= self._target
-
-
-def _lookup(result: Mapping[str, Any], name: str) -> Any:
-    """Find ``name`` in a result: a flat key as Tune sends it, else a "/"-separated path."""
-    if name in result:
-        return result[name]
-    node: Any = result
-    for part in name.split("/"):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node

@@ -75,6 +75,7 @@ __all__ = [
     "format_report_line",
     "log",
     "parse_report_line",
+    "report_value",
     "reset_stdout",
     "set_function_reporter",
 ]
@@ -394,3 +395,20 @@ def _json_type_name(value: object) -> str:
         type(None): "null",
     }
     return names.get(type(value), f"a {type(value).__name__}")
+
+
+def report_value(result: Mapping[str, Any], name: str) -> Any:
+    """``name`` in a report as Ray Tune hands it on: a flat key, else a "/"-separated path
+    into nested dicts (``"val/loss"``); None if absent.
+
+    >>> report_value({"val": {"loss": 0.5}}, "val/loss"), report_value({"a/b": 1}, "a/b")
+    (0.5, 1)
+    """
+    if name in result:
+        return result[name]
+    node: Any = result
+    for part in name.split("/"):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
