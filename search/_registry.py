@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from ._adapter import TuneSearcher
 
 __all__ = [
+    "AX_MISSING",
     "ENGINES",
     "OPTUNA_MISSING",
     "SEARCHERS",
@@ -90,11 +93,24 @@ def _optuna(cfg: SweepConfig, *, seed: int | None, sweep_dir: Path | None) -> Pr
     return OptunaProposer.from_config(cfg, seed=seed, sweep_dir=sweep_dir)
 
 
-ENGINES: dict[Engine, EngineFactory] = {Engine.OPTUNA: _optuna}
+AX_MISSING = "engine: ax needs Ax: pip install 'raysweep[ax]'"
+
+
+def _ax(cfg: SweepConfig, *, seed: int | None, sweep_dir: Path | None) -> Proposer:
+    # Imported here: Ax is an optional extra, and heavy (torch, BoTorch).
+    from .ax import AxProposer
+
+    return AxProposer.from_config(cfg, seed=seed, sweep_dir=sweep_dir)
+
+
+ENGINES: dict[Engine, EngineFactory] = {Engine.OPTUNA: _optuna, Engine.AX: _ax}
 """``scheduler.engine`` -> proposer factory, for engines other than W&B's (whose proposer is
 the method's, in :data:`SEARCHERS`)."""
 
-_ENGINE_PACKAGES: dict[Engine, tuple[str, str]] = {Engine.OPTUNA: ("optuna", OPTUNA_MISSING)}
+_ENGINE_PACKAGES: dict[Engine, tuple[str, str]] = {
+    Engine.OPTUNA: ("optuna", OPTUNA_MISSING),
+    Engine.AX: ("ax", AX_MISSING),
+}
 
 
 def check_engine(cfg: SweepConfig) -> None:
@@ -112,7 +128,16 @@ def check_engine(cfg: SweepConfig) -> None:
         return
     package, message = needed
     try:
-        __import__(package)
+        # The engine's import is the proposer's first: its libraries' import-time warnings
+        # (torch's, under Ax) and log lines are not the user's business.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            disabled = logging.root.manager.disable
+            logging.disable(max(disabled, logging.INFO))
+            try:
+                __import__(package)
+            finally:
+                logging.disable(disabled)
     except ImportError:
         raise RaysweepError(message) from None
 

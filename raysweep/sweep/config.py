@@ -29,9 +29,9 @@ W&B's 2026 schema is accepted as W&B's own validator has it (wandb/sweeps ``conf
 ``early_terminate`` (Optuna's pruner stops runs) and ``controller: {type: local}``. A
 ``scheduler`` with W&B Launch keys (``job``, ``num_workers``, ``settings``) is a Launch
 scheduler job and refused, as is ``method: custom`` without a ``scheduler``. What passes but
-this machine or version cannot run (Ax, an engine not installed, hooks under ``engine: wandb``)
-is :func:`runnable_issues`: ``raysweep validate`` shows it as warnings, ``raysweep run``
-refuses it.
+this machine or version cannot run (an engine not installed, ``search_space`` under Ax, hooks
+under ``engine: wandb``) is :func:`runnable_issues`: ``raysweep validate`` shows it as
+warnings, ``raysweep run`` refuses it.
 
 Every problem is collected and raised at once as :class:`~raysweep.errors.SweepConfigError`,
 each with its key path, the bad value and a hint. Where W&B silently does something else than
@@ -203,9 +203,9 @@ def program_issues(cfg: SweepConfig) -> list[Issue]:
 
 def runnable_issues(cfg: SweepConfig) -> list[Issue]:
     """Why this version of raysweep, on this machine, cannot run a sweep that is valid W&B:
-    ``engine: ax`` (Ax missing, or installed: raysweep does not drive it yet), ``engine:
-    optuna`` without Optuna, and ``optimizer`` / ``search_space`` under ``engine: wandb``
-    (raysweep's own searchers read ``parameters``).
+    ``engine: ax`` without Ax or with ``search_space`` (Ax has no define-by-run space),
+    ``engine: optuna`` without Optuna, and ``optimizer`` / ``search_space`` under ``engine:
+    wandb`` (raysweep's own searchers read ``parameters``).
 
     ``raysweep run`` refuses these before Ray starts; ``raysweep validate`` shows them as
     warnings, because the file itself is right. Nothing is imported: installed means
@@ -222,11 +222,16 @@ def runnable_issues(cfg: SweepConfig) -> list[Issue]:
         if importlib.util.find_spec("ax") is None:
             out.append(Issue("scheduler.engine", "engine: ax needs Ax: pip install "
                              "'raysweep[ax]'", "Or use engine: optuna, which raysweep runs."))
-        else:
-            out.append(Issue("scheduler.engine", "engine: ax is validated but not run by "
-                             "this version of raysweep; use engine: optuna",
-                             "Write the same study for Optuna: `optimizer` returns an "
-                             "optuna.Study, `search_space(trial)` calls trial.suggest_*."))
+        if spec.search_space is not None:
+            where = f" in {spec.source}" if spec.source is not None else ""
+            out.append(Issue(
+                "scheduler.search_space",
+                f"engine: ax has no define-by-run space: it cannot call "
+                f"{spec.search_space}(){where}",
+                "Ax searches a fixed space: describe it in `parameters`, or configure it in "
+                "the Client that `scheduler.optimizer` returns; for a conditional space use "
+                "engine: optuna.",
+            ))
     elif spec.engine is Engine.OPTUNA and importlib.util.find_spec("optuna") is None:
         out.append(Issue("scheduler.engine", "engine: optuna needs Optuna: pip install "
                          "'raysweep[optuna]'"))
