@@ -243,10 +243,12 @@ class AxProposer:
         values = self._values(loss)
         entry = self._take(config)
         with quiet():
-            if entry is None:
+            trial = None if entry is None else _experiment(self._client).trials.get(entry.index)
+            if entry is None or trial is None:
+                # Not proposed, or its trial is not in the client (a file deleted by hand).
                 self._learn(config, values)
                 return
-            if _experiment(self._client).trials[entry.index].status.is_terminal:
+            if trial.status.is_terminal:
                 return
             if values is None:
                 self._client.mark_trial_failed(entry.index)

@@ -382,6 +382,23 @@ def test_a_client_that_does_not_fit_the_sweep_is_refused(
     assert str(err.value) == message.format(source=source)
 
 
+def test_earlier_results_are_attached_to_the_client_before_it_proposes() -> None:
+    _need_ax()
+    searcher = make_searcher(_cfg(BRANIN), seed=0)
+    earlier = [({("x1",): 1.0, ("x2",): 2.0}, {"loss": 3.0}),
+               ({("x1",): 4.0, ("x2",): 5.0}, {}),  # no value: failed
+               ({("x1",): 99.0, ("x2",): 2.0}, {"loss": 1.0})]  # Ax clips it into the range
+    assert searcher.warm_start(earlier) == 3
+    searcher.suggest("t0")
+    proposer = searcher.proposer
+    trials = proposer.client._experiment.trials
+    assert [(trials[i].arm.parameters, trials[i].status.name) for i in range(3)] == [
+        ({"x1": 1.0, "x2": 2.0}, "COMPLETED"), ({"x1": 4.0, "x2": 5.0}, "FAILED"),
+        ({"x1": 10.0, "x2": 2.0}, "COMPLETED")]
+    assert _means(proposer) == {(0, "loss"): 3.0, (2, "loss"): 1.0}
+    assert trials[3].status.name == "RUNNING"
+
+
 # -- resume (needs Ax) ------------------------------------------------------------------------
 
 def _searcher_in(folder: Path, cfg: SweepConfig, *, resume: bool) -> Any:
