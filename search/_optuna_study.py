@@ -1,8 +1,6 @@
 """The Optuna study of an ``engine: optuna`` sweep: the user's hooks, the storage, the study.
 
-- :func:`load_hook`: a function named in ``scheduler.optimizer`` / ``search_space``, loaded from
-  ``scheduler.source``; every way that can fail is a :class:`~raysweep.errors.RaysweepError`
-  naming the file and the function.
+- The user's functions load with :func:`raysweep.search._hooks.load_hook` (shared with Ax).
 - :func:`user_study`: calls ``optimizer()``, noting whether the study got a pruner: Optuna gives
   a study created without one a ``MedianPruner``, which would stop trials the user never asked
   to stop, so such a study gets a ``NopPruner``.
@@ -15,15 +13,12 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
-import sys
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import optuna
@@ -32,70 +27,12 @@ from optuna.storages.journal import JournalFileBackend
 from raysweep.errors import RaysweepError
 from raysweep.sweep.model import Metric, SchedulerSpec
 
-__all__ = ["JOURNAL_FILE", "load_hook", "open_study", "quiet", "user_study"]
+from ._hooks import load_hook
+
+__all__ = ["JOURNAL_FILE", "open_study", "quiet", "user_study"]
 
 #: The study's file in the sweep directory.
 JOURNAL_FILE = "optuna.journal"
-
-
-def load_hook(spec: SchedulerSpec, which: str) -> Callable[..., Any]:
-    """The function named by ``spec.<which>`` (``optimizer`` or ``search_space``) in
-    ``spec.source``.
-
-    Raises:
-        RaysweepError: no source file, the file cannot be read or raises when imported, or it
-            has no callable of that name.
-    """
-    name = getattr(spec, which)
-    source = spec.source
-    where = f"scheduler.{which}: {name!r}"
-    if source is None:
-        raise RaysweepError(f"{where} needs scheduler.source, the Python file that defines it")
-    module = _load_module(Path(source), where)
-    hook = getattr(module, name, None)
-    if hook is None:
-        raise RaysweepError(
-            f"{where}: {source} has no function {name!r}; define it there or fix the name"
-        )
-    if not callable(hook):
-        raise RaysweepError(f"{where}: {name!r} in {source} is a {type(hook).__name__}, "
-                            "not a function")
-    return hook  # type: ignore[no-any-return]
-
-
-# Each source file is executed once per driver, as an import would be: optimizer and
-# search_space from the same file share its module.
-_MODULES: dict[Path, ModuleType] = {}
-
-
-def _load_module(path: Path, where: str) -> ModuleType:
-    path = path.resolve()
-    if path in _MODULES:
-        return _MODULES[path]
-    if not path.is_file():
-        raise RaysweepError(f"{where}: the source file {path} does not exist")
-    module_name = f"raysweep_scheduler_source_{abs(hash(str(path))):x}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise RaysweepError(f"{where}: {path} cannot be imported as a Python file")
-    module = importlib.util.module_from_spec(spec)
-    # Its folder on sys.path while it runs, so that it can import its neighbours.
-    folder = str(path.parent)
-    added = folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise RaysweepError(
-            f"{where}: importing {path} raised {type(exc).__name__}: {exc}"
-        ) from exc
-    finally:
-        if added:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(folder)
-    _MODULES[path] = module
-    return module
 
 
 def user_study(spec: SchedulerSpec) -> optuna.Study:

@@ -40,9 +40,10 @@ from raysweep.sweep.model import Metric, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig
+from ._hooks import load_hook
 from ._journal import decode_flat, encode_flat, plain
 from ._optuna_space import Axis, axes_of, flat_config, flatten_returned, study_params
-from ._optuna_study import load_hook, open_study, quiet, user_study
+from ._optuna_study import open_study, quiet, user_study
 
 __all__ = ["CONFIG_ATTR", "OptunaProposer"]
 
