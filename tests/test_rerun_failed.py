@@ -15,7 +15,7 @@ from raysweep.search import make_proposer
 
 import raysweep
 from raysweep.analysis.tables import read_trials
-from raysweep.execution.resume import nothing_left, reconcile
+from raysweep.execution.resume import nothing_left, reconcile, rerun_room
 from raysweep.files import RERUN_FAILED_FILE
 from raysweep.sweep.config import from_dict
 
@@ -54,6 +54,23 @@ def test_reconcile_drops_the_failed_trials_and_keeps_their_entries(tmp_path: Pat
     cfg = from_dict(GRID)
     assert nothing_left(sweep, cfg, plan, cap=-1) is None
     assert nothing_left(sweep, cfg, plan, cap=2) == "all 2 trials it may run have ended"
+
+
+def test_rerun_failed_without_room_under_the_cap_keeps_the_failed_entries(
+    tmp_path: Path,
+) -> None:
+    # 2 finished + 2 failed with --count 2: a rerun would exceed the cap, so nothing runs, and
+    # the failed trials must stay in the results rather than move to rerun_failed.jsonl.
+    import yaml
+
+    sweep = _sweep_dir(tmp_path)
+    (sweep / "sweep.yaml").write_text(yaml.safe_dump(GRID))
+    assert rerun_room(sweep, cap=-1) and rerun_room(sweep, cap=3)
+    assert not rerun_room(sweep, cap=2)
+    result = raysweep.resume(sweep, count=2, rerun_failed=True)
+    assert result.meta["ended_by"] == "nothing"
+    assert "raise --count" in result.meta["end_reason"]
+    assert len(read_trials(sweep)) == 4 and not (sweep / RERUN_FAILED_FILE).exists()
 
 
 def test_without_the_flag_failed_trials_stay(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "ResumePlan",
     "nothing_left",
     "reconcile",
+    "rerun_room",
     "restore_scheduler",
     "restore_searcher",
     "saved_config",
@@ -126,6 +127,19 @@ def reconcile(sweep_dir: Path, *, rerun_failed: bool = False) -> ResumePlan:
     configs = {str(e.get("trial_id")): e.get("config") or {}
                for e in dropped if e.get("config") is not None}
     return ResumePlan(ended=kept, dropped_ids=dropped_ids, dropped_configs=configs)
+
+
+def rerun_room(sweep_dir: Path, cap: int) -> bool:
+    """Whether ``--rerun-failed`` may run anything: the sweep has failed trials and the trial
+    cap (``cap`` <= 0 for none) leaves room beside the trials that ended otherwise.
+
+    Checked before :func:`reconcile` moves the failed entries out of ``trials.jsonl``: a
+    resume that would then run nothing must leave them where they are.
+    """
+    entries = read_trials(sweep_dir)
+    failed = sum(1 for e in entries if e.get("status") == "failed")
+    kept = sum(1 for e in entries if e.get("status") in ENDED_STATUSES) - failed
+    return failed > 0 and (cap <= 0 or kept < cap)
 
 
 def _keep_failed(sweep_dir: Path, failed: list[dict[str, Any]]) -> None:

@@ -35,6 +35,7 @@ from raysweep.execution.resume import (
     ResumePlan,
     nothing_left,
     reconcile,
+    rerun_room,
     restore_scheduler,
     restore_searcher,
     saved_config,
@@ -111,10 +112,15 @@ def resume_sweep(
     options.name = sweep_dir.name
     # Before reconcile: the files belong to a driver that still runs, if there is one.
     with DriverLock(sweep_dir):
-        plan = reconcile(sweep_dir, rerun_failed=options.rerun_failed)
-        why = nothing_left(sweep_dir, cfg, plan, trial_count(cfg, options))
+        cap = trial_count(cfg, options)
+        rerun = options.rerun_failed and rerun_room(sweep_dir, cap)
+        plan = reconcile(sweep_dir, rerun_failed=rerun)
+        why = nothing_left(sweep_dir, cfg, plan, cap)
         if why is not None:
             result = load_results(sweep_dir)
+            if options.rerun_failed and not rerun:
+                why += ("; --rerun-failed found no failed trial to run again, or no room "
+                        "for one (raise --count)")
             result.meta["end_reason"] = f"nothing left to do: {why}"
             result.meta["ended_by"] = "nothing"
             return result
