@@ -381,3 +381,19 @@ def test_the_outcome_gives_the_front_size_and_each_objectives_best(tmp_path: Pat
     assert "  best loss=0 (trial i, failed)\n  best acc=1 (trial i, failed)" in text
     # h never reported acc: it is not judged, and the note says what it did report.
     assert "1 trial ended without a numeric 'acc' (h); they reported: loss." in text
+
+
+def test_an_objective_reported_in_a_nested_dict_counts_as_the_searcher_reads_it(
+    tmp_path: Path,
+) -> None:
+    # The searcher finds "val/loss" in {"val": {"loss": x}}; the recorder must too, or the
+    # trial would have no value for the front although the study learned one.
+    recorder = SweepRecorder(tmp_path, None, "min",
+                             objectives=[("val/loss", "min"), ("acc", "max")])
+    trial = SimpleNamespace(trial_id="a", config={"x": 0.1}, num_failures=0)
+    recorder.on_trial_start(0, [trial], trial)
+    recorder.on_trial_result(0, [trial], trial,
+                             {"training_iteration": 1, "val": {"loss": 0.4}, "acc": 0.7})
+    recorder.on_trial_complete(0, [trial], trial)
+    assert [r["trial_id"] for r in recorder.front()] == ["a"]
+    assert recorder.best_of("val/loss")["objectives"]["val/loss"]["last"] == 0.4

@@ -30,6 +30,7 @@ from ray.tune import Callback, Stopper
 from raysweep.analysis.tables import read_trials
 from raysweep.files import CANCEL_FILE, STOP_FILE
 from raysweep.numeric import finite_float
+from raysweep.program.metrics import report_value
 
 __all__ = ["END_KINDS", "FIRST_FAILURES", "SweepControl"]
 
@@ -135,7 +136,7 @@ class SweepControl(Callback, Stopper):
             return
         bests = self._bests.setdefault(trial.trial_id, {})
         for name, mode, _ in self.targets:
-            value = result.get(name)
+            value = report_value(result, name)  # a flat key or a "/" path, as the searcher's
             value = None if isinstance(value, bool) else finite_float(value)
             if value is None:
                 continue

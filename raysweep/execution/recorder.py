@@ -47,6 +47,7 @@ from raysweep.files import (
     AppendLog,
 )
 from raysweep.numeric import finite_float
+from raysweep.program.metrics import report_value
 from raysweep.schedulers import STOP_REASON_KEY
 
 if TYPE_CHECKING:
@@ -470,11 +471,11 @@ class SweepRecorder(Callback):
             self._fold_objectives(rec, metrics, self._place[trial.trial_id])
         elif self.metric is None:
             rec["steps"] = step
-        elif _is_metric_value(metrics.get(self.metric)):
+        elif _is_metric_value(report_value(metrics, self.metric)):
             # Only numbers are values of the metric: a string, bool or null is kept in the
             # history but is no step; NaN/inf leave the trial without a last value (the search
             # sees no score) and are no step either, as for hyperband's bands.
-            value = finite_float(metrics[self.metric])
+            value = finite_float(report_value(metrics, self.metric))
             rec["last"] = value
             if value is not None:
                 rec["steps"] = rec["steps"] + 1
@@ -498,9 +499,11 @@ class SweepRecorder(Callback):
         single metric; a report with a number for any objective is a step."""
         counted = False
         for name, mode in self.objectives:
-            if not _is_metric_value(metrics.get(name)):
+            # A flat key, else a "/" path into a nested report, as the searcher reads it.
+            reported = report_value(metrics, name)
+            if not _is_metric_value(reported):
                 continue
-            value = finite_float(metrics[name])
+            value = finite_float(reported)
             slot = rec["objectives"][name]
             slot["last"] = value
             if value is not None:
