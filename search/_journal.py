@@ -14,10 +14,12 @@ In a sweep directory the state is two files (names in :mod:`raysweep.files`):
 
     {"event": "propose", "trial": id, "from": "proposer" | "requeued",
      "config": [[path, value], ...] | null, "seconds": s}
-    {"event": "end", "trial": id, "loss": loss | null, "error": bool, "target": bool}
+    {"event": "end", "trial": id, "loss": loss | null, "error": bool, "target": bool,
+     "losses": [loss, ...] | null}
 
   ``config`` null: the proposer was used up. ``loss`` is what the proposer observed;
-  ``target``: the trial reached ``metric.target``.
+  ``target``: the trial reached ``metric.target``; ``losses`` (multi-objective sweeps only, whose
+  ``loss`` is null): one loss per objective.
 
 :func:`replay` applies the journal's lines after the snapshot's offset, with the proposer (which
 proposes again, deterministic given its state) or without it (what ``raysweep resume`` checks
@@ -175,9 +177,30 @@ def replay(
             _replay_proposal(ledger, trial_id, record, proposer)
         elif record.get("event") == "end":
             flat = ledger.end(trial_id, bool(record.get("target")))
-            loss = record.get("loss")
-            if flat is not None and proposer is not None:
-                proposer.observe(flat, None if loss is None else float(loss))
+            if flat is None or proposer is None:
+                continue
+            loss = _recorded_loss(record)
+            if isinstance(loss, tuple):
+                # Only a multi-objective sweep's proposer (Optuna's, Ax's) has `losses`, and it
+                # observes a tuple (the Proposer protocol says float).
+                several: Any = proposer
+                several.observe(flat, loss)
+            else:
+                proposer.observe(flat, loss)
+
+
+def _recorded_loss(record: Mapping[str, Any]) -> float | tuple[float, ...] | None:
+    """What the proposer observed at an end: a multi-objective sweep's ``losses`` (one per
+    objective), else ``loss``; None: the trial failed.
+
+    >>> _recorded_loss({"loss": None, "losses": [1.5, 2]}), _recorded_loss({"loss": 3})
+    ((1.5, 2.0), 3.0)
+    """
+    losses = record.get("losses")
+    if losses is not None:
+        return tuple(float(v) for v in losses)
+    loss = record.get("loss")
+    return None if loss is None else float(loss)
 
 
 def _replay_proposal(

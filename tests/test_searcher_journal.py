@@ -333,3 +333,35 @@ def test_a_used_up_proposer_is_not_asked_again_and_stays_used_up_after_a_restore
     again = restored(cfg, tmp_path)
     assert again.get_state()["exhausted"]
     assert again.suggest("n") == "FINISHED"
+
+
+class _Observer:
+    """A proposer that notes what it observes (one fixed config per proposal)."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def propose(self) -> dict[tuple[str, ...], Any]:
+        return {("x",): 1}
+
+    def observe(self, config: Any, loss: Any) -> None:
+        self.seen.append(loss)
+
+
+def test_a_replayed_end_of_several_objectives_observes_their_losses() -> None:
+    from raysweep.search._journal import SearchLedger, replay
+
+    proposer = _Observer()
+    records = [
+        {"event": "propose", "trial": "a", "from": "proposer", "config": [[["x"], 1]]},
+        {"event": "propose", "trial": "b", "from": "proposer", "config": [[["x"], 1]]},
+        {"event": "propose", "trial": "c", "from": "proposer", "config": [[["x"], 1]]},
+        # As a multi-objective sweep writes its ends: `loss` null, the values in `losses`.
+        {"event": "end", "trial": "a", "loss": None, "error": False, "target": False,
+         "losses": [0.5, -2]},
+        {"event": "end", "trial": "b", "loss": None, "error": True, "target": False,
+         "losses": None},
+        {"event": "end", "trial": "c", "loss": 0.25, "error": False, "target": False},
+    ]
+    replay(SearchLedger(), records, proposer)  # type: ignore[arg-type]
+    assert proposer.seen == [(0.5, -2.0), None, 0.25]
