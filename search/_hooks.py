@@ -3,12 +3,15 @@
 same loader, but importing it imports Optuna).
 
 Every way that can fail is a :class:`~raysweep.errors.RaysweepError` naming the file and the
-function. Each source file is executed once per driver, as an import would be.
+function. Each source file is executed once per driver, as an import would be: it is in
+``sys.modules`` (under a name of its own), and its folder stays on ``sys.path`` (last), so that
+the functions may import its neighbours when they run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -71,25 +74,39 @@ def _load_module(path: Path, where: str) -> ModuleType:
         return _MODULES[path]
     if not path.is_file():
         raise RaysweepError(f"{where}: the source file {path} does not exist")
-    module_name = f"raysweep_scheduler_source_{abs(hash(str(path))):x}"
+    # Unique per file (two hooks.py in two folders are two modules), stable across drivers.
+    digest = hashlib.sha1(str(path).encode("utf-8")).hexdigest()[:12]
+    module_name = f"raysweep_scheduler_source_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise RaysweepError(f"{where}: {path} cannot be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
-    # Its folder on sys.path while it runs, so that it can import its neighbours.
+    # In sys.modules while it runs, as an import does: a dataclass under `from __future__
+    # import annotations` (W&B's RunSuggestion) looks its module up there.
+    sys.modules[module_name] = module
+    # Its folder first on sys.path while it runs, so that it imports its neighbours first.
     folder = str(path.parent)
     added = folder not in sys.path
     if added:
         sys.path.insert(0, folder)
+    loaded = False
     try:
         spec.loader.exec_module(module)
+        loaded = True
     except Exception as exc:
         raise RaysweepError(
             f"{where}: importing {path} raised {type(exc).__name__}: {exc}"
         ) from exc
     finally:
+        if not loaded:
+            sys.modules.pop(module_name, None)
         if added:
             with contextlib.suppress(ValueError):
                 sys.path.remove(folder)
+            if loaded:
+                # Then last, for the driver's life: a function that imports a neighbour when
+                # called (at each proposal) still finds it; no later import is shadowed by it.
+                sys.path.append(folder)
     _MODULES[path] = module
     return module
+

@@ -7,7 +7,9 @@
 - :func:`open_study`: the study the sweep drives, kept in the sweep directory
   (``optuna.journal``, Optuna's journal format) so that ``raysweep resume`` continues it.
   A user's study lends its sampler, pruner, directions and name (and, on the first start, its
-  trials: enqueued or added ones); its own storage is not written to.
+  trials: enqueued or added ones); its own storage is not written to. On resume the sampler
+  is reseeded (raysweep's from its seed and the number of trials, the user's at random), or it
+  would propose its first trials again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.storages.journal import JournalFileBackend
 
@@ -138,15 +141,26 @@ def _open_study(
         return template
     storage = optuna.storages.JournalStorage(_JournalFile(sweep_dir / JOURNAL_FILE))
     if template is None:
-        return optuna.create_study(
+        study = optuna.create_study(
             storage=storage, directions=directions, study_name="raysweep", load_if_exists=True,
             sampler=_default_sampler(seed), pruner=optuna.pruners.NopPruner(),
         )
+        asked = len(study.get_trials(deepcopy=False))
+        if asked:
+            # Resumed: a sampler seeded as at the first start would propose its first trials
+            # again; seeded from the seed and the trials so far, it goes on, still repeatably.
+            study.sampler = _default_sampler(_resumed_seed(seed, asked))
+        return study
     # On resume, the study of the first start (optimizer() may name each study anew).
     names = optuna.get_all_study_names(storage)
     if names:
-        return optuna.load_study(study_name=names[0], storage=storage,
-                                 sampler=template.sampler, pruner=template.pruner)
+        study = optuna.load_study(study_name=names[0], storage=storage,
+                                  sampler=template.sampler, pruner=template.pruner)
+        if study.get_trials(deepcopy=False):
+            # The user's sampler restarts from its seed each time optimizer() builds it, and
+            # would repeat its first proposals; Optuna can only reseed it at random.
+            study.sampler.reseed_rng()
+        return study
     study = optuna.create_study(
         storage=storage, directions=directions, study_name=template.study_name,
         sampler=template.sampler, pruner=template.pruner,
@@ -169,6 +183,17 @@ def open_study(
 
 def _default_sampler(seed: int | None) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def _resumed_seed(seed: int | None, asked: int) -> int | None:
+    """The default sampler's seed for a study resumed with ``asked`` trials (None: unseeded).
+
+    >>> _resumed_seed(0, 4) == _resumed_seed(0, 4) != _resumed_seed(0, 5)
+    True
+    """
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, asked]).generate_state(1)[0])
 
 
 class _JournalFile(JournalFileBackend):

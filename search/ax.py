@@ -19,7 +19,9 @@ user's strategy that waits is an error that says so.
 
 Identity: each proposal is one Ax trial, kept in a list of pending proposals; the adapter
 observes with the very config object it was proposed with, so equal configs are never
-confused (after a resume, equal configs are completed in order).
+confused. Only the proposals of a saved state are matched by value (after a resume, equal
+configs are completed in order); any other config (a re-run of a failed trial,
+``--warm-start``) is attached to the experiment as a trial of its own.
 
 Resume: the client is saved to the sweep directory (``ax_client.json``, Ax's own JSON snapshot,
 which ``ax.api.Client.load_from_json_file`` reads) at each proposal and each time the searcher
@@ -96,10 +98,12 @@ def _ax() -> SimpleNamespace:
 
 @dataclass
 class _Pending:
-    """A proposal not yet observed: its Ax trial and config."""
+    """A proposal not yet observed: its Ax trial and config; ``restored``: read from a saved
+    state (its trial ends with an equal config, not the same object)."""
 
     index: int
     flat: FlatConfig
+    restored: bool = False
 
 
 class AxProposer:
@@ -239,7 +243,8 @@ class AxProposer:
         """Complete the proposal's trial with the metrics' values (``loss`` is one per
         objective, lower is better), or mark it failed (``loss`` None or missing an
         objective). A trial already ended (a replay) is left as it is. A config no proposal
-        holds (``--warm-start``) is attached to the experiment as a finished trial."""
+        holds (``--warm-start``, a re-run) is attached to the experiment as a finished
+        trial."""
         values = self._values(loss)
         entry = self._take(config)
         with quiet():
@@ -256,13 +261,16 @@ class AxProposer:
                 self._client.complete_trial(entry.index, raw_data=values)
 
     def _learn(self, config: FlatConfig, values: dict[str, float] | None) -> None:
-        """Attach a result the client did not propose, once (not if a trial of the
-        experiment has this parameterization already)."""
+        """Attach a result the client did not propose (an earlier result, a re-run of a
+        failed trial), once: not if a trial of this parameterization completed already (a
+        failure: not if the experiment has any trial of it), so a replayed end is not attached
+        again."""
         params = parameterization(self._params, config)
         if params is None:
             return
-        trials = _experiment(self._client).trials.values()
-        if any(t.arm is not None and t.arm.parameters == params for t in trials):
+        same = [t for t in _experiment(self._client).trials.values()
+                if t.arm is not None and t.arm.parameters == params]
+        if (values is None and same) or any(t.status.is_completed for t in same):
             return
         index = self._client.attach_trial(parameters=params)
         if values is None:
@@ -287,9 +295,10 @@ class AxProposer:
         for i, entry in enumerate(self._pending):
             if entry.flat is config:
                 return self._pending.pop(i)
+        # An equal config is another trial's (a re-run's) unless this proposal was saved.
         key = _key(config)
         for i, entry in enumerate(self._pending):
-            if _key(entry.flat) == key:
+            if entry.restored and _key(entry.flat) == key:
                 return self._pending.pop(i)
         return None
 
@@ -326,7 +335,7 @@ class AxProposer:
                 f"Ax proposer state format must be {STATE_FORMAT!r}, "
                 f"but got {state.get('format')!r}"
             )
-        self._pending = [_Pending(int(index), decode_flat(items))
+        self._pending = [_Pending(int(index), decode_flat(items), restored=True)
                          for index, items in state["pending"]]
         self._next_index = int(state["next_index"])
         self._orphans = None  # found at the first proposal

@@ -8,7 +8,9 @@ function called on each asked trial; a trial's config has only what its branch d
 
 Identity: each proposal is one Optuna trial, kept in a list of pending proposals. The adapter
 observes a trial with the very config object it was proposed with, so two equal configs are
-never confused while the driver runs (after a resume, equal configs are told in order).
+never confused while the driver runs. Only the proposals of a saved state are matched by value
+(after a resume, equal configs are told in order); any other config (a re-run of a failed trial,
+``--warm-start``) is added to the study as a trial of its own.
 :meth:`OptunaProposer.bind` ties a Ray trial to its proposal for the pruner
 (``raysweep.schedulers.optuna_pruner``), which reports each result and asks ``should_prune``.
 
@@ -54,12 +56,14 @@ STATE_FORMAT = "raysweep.search.OptunaProposer/1"
 
 @dataclass
 class _Pending:
-    """A proposal not yet told: its Optuna trial, config, Ray trial and pruning."""
+    """A proposal not yet told: its Optuna trial, config, Ray trial and pruning; ``restored``:
+    read from a saved state (its trial ends with an equal config, not the same object)."""
 
     number: int
     flat: FlatConfig
     trial_id: str | None = None
     pruned: bool = False
+    restored: bool = False
 
 
 class OptunaProposer:
@@ -238,28 +242,36 @@ class OptunaProposer:
                 self._study.tell(entry.number, values, skip_if_finished=True)
 
     def _learn(self, config: FlatConfig, values: list[float] | None) -> None:
-        """Add a result the study did not propose (``--warm-start``) as a finished trial.
+        """Add a result the study did not propose as a finished trial: an earlier result
+        (``--warm-start``), or a re-run of a trial (``--rerun-failed``).
 
-        Only for a study sampling ``parameters`` (a define-by-run space has no distributions
-        before it runs), and only once: not if one of the study's trials ran this config.
+        Once: not if a trial of this config completed already (a failure: not if the study has
+        any trial of it), so a replayed end is not added again. The parameters are those of a
+        trial that ran the config (a define-by-run space has no others), else ``parameters``'.
         """
-        if self._define is not None or not self._axes:
+        encoded = encode_flat(config)
+        same = [t for t in self._study.get_trials(deepcopy=False)
+                if t.user_attrs.get(CONFIG_ATTR) == encoded]
+        if (values is None and same) or any(t.state is TrialState.COMPLETE for t in same):
             return
-        params = study_params(self._axes, config)
+        ran = next((t for t in same if t.distributions), None)
+        params: dict[str, Any] | None
+        if ran is not None:
+            params, distributions = dict(ran.params), dict(ran.distributions)
+        elif self._define is None and self._axes:
+            params, distributions = study_params(self._axes, config), dict(self._fixed)
+        else:
+            return  # define-by-run: no distributions for a config it did not define
         if params is None:
             return
-        encoded = encode_flat(config)
-        for frozen in self._study.get_trials(deepcopy=False):
-            if frozen.user_attrs.get(CONFIG_ATTR) == encoded:
-                return
         trial = optuna.trial.create_trial(
-            params=params, distributions=dict(self._fixed), values=values,
+            params=params, distributions=distributions, values=values,
             state=TrialState.COMPLETE if values is not None else TrialState.FAIL,
             user_attrs={CONFIG_ATTR: encoded},
         )
         with quiet():
             self._study.add_trial(trial)
-        self._next_number = len(self._study.get_trials(deepcopy=False))
+        self._next_number = max(self._next_number, len(self._study.get_trials(deepcopy=False)))
 
     def _values(self, loss: float | tuple[float | None, ...] | None) -> list[float] | None:
         losses = loss if isinstance(loss, tuple) else (loss,)
@@ -277,9 +289,10 @@ class OptunaProposer:
         for i, entry in enumerate(self._pending):
             if entry.flat is config:
                 return self._pending.pop(i)
+        # An equal config is another trial's (a re-run's) unless this proposal was saved.
         key = _key(config)
         for i, entry in enumerate(self._pending):
-            if _key(entry.flat) == key:
+            if entry.restored and _key(entry.flat) == key:
                 return self._pending.pop(i)
         return None
 
@@ -357,7 +370,7 @@ class OptunaProposer:
                 f"but got {state.get('format')!r}"
             )
         self._pending = [
-            _Pending(int(number), decode_flat(items), None, bool(pruned))
+            _Pending(int(number), decode_flat(items), None, bool(pruned), restored=True)
             for number, items, pruned in state["pending"]
         ]
         self._next_number = int(state["next_number"])

@@ -23,7 +23,7 @@ from raysweep.search._ax_space import ax_params, constants_of, flat_config, para
 
 import raysweep
 from raysweep.errors import RaysweepError
-from raysweep.files import SEARCHER_FILE
+from raysweep.files import SEARCHER_FILE, SnapshotPacer
 from raysweep.sweep import config
 from raysweep.sweep.config import from_dict
 from raysweep.sweep.model import SweepConfig
@@ -246,9 +246,37 @@ def test_failed_trials_are_marked_failed_and_equal_configs_are_told_apart() -> N
     assert first == second == third and first is not second
     proposer.observe(second, 2.0)
     proposer.observe(first, None)
-    proposer.observe(dict(third), float("nan"))  # an equal copy: the oldest pending one
+    proposer.observe(third, float("nan"))
     assert _trials(proposer) == [(0, "FAILED"), (1, "COMPLETED"), (2, "FAILED")]
     assert _means(proposer) == {(1, "loss"): 2.0}
+
+
+def test_an_equal_config_that_was_not_proposed_takes_no_pending_trial() -> None:
+    _need_ax()
+    proposer = make_proposer(_cfg({"x": {"distribution": "q_uniform", "min": 0.0, "max": 1.0,
+                                         "q": 10.0}}), seed=0)
+    first, second = proposer.propose(), proposer.propose()
+    # A re-run (or requeued) config equal to a pending proposal is another trial.
+    proposer.observe(dict(first), 0.3)
+    proposer.observe(first, 1.0)
+    proposer.observe(second, 2.0)
+    assert _trials(proposer) == [(0, "COMPLETED"), (1, "COMPLETED"), (2, "COMPLETED")]
+    assert _means(proposer) == {(0, "loss"): 1.0, (1, "loss"): 2.0, (2, "loss"): 0.3}
+
+
+def test_a_rerun_of_a_failed_config_is_completed_once() -> None:
+    _need_ax()
+    proposer = make_proposer(_cfg(BRANIN), seed=0)
+    flat = proposer.propose()
+    proposer.observe(flat, None)
+    # `resume --rerun-failed` runs the config again as a new trial: its value must count.
+    proposer.observe(dict(flat), 0.3)
+    proposer.observe(dict(flat), 0.3)  # the same end replayed after a restart: not again
+    proposer.observe(dict(flat), None)  # failing again adds nothing
+    assert _trials(proposer) == [(0, "FAILED"), (1, "COMPLETED")]
+    assert _means(proposer) == {(1, "loss"): 0.3}
+    trials = proposer.client._experiment.trials
+    assert trials[1].arm.parameters == trials[0].arm.parameters
 
 
 def test_a_two_objective_sweep_gives_the_client_both_values() -> None:
@@ -460,6 +488,50 @@ def test_a_trial_asked_after_the_last_record_is_the_next_proposal(tmp_path: Path
     trials = _saved(tmp_path)._experiment.trials
     assert [(i, trials[i].status.name) for i in sorted(trials)] == [
         (0, "COMPLETED"), (1, "COMPLETED")]
+
+
+def test_a_resumed_seeded_client_goes_on_where_it_was(tmp_path: Path) -> None:
+    _need_ax()
+    cfg = _cfg(BRANIN)
+
+    def run(proposer: Any, n: int) -> list[Any]:
+        out = []
+        for _ in range(n):
+            flat = proposer.propose()
+            proposer.observe(flat, _branin(flat[("x1",)], flat[("x2",)]))
+            out.append(flat)
+        return out
+
+    whole = run(make_proposer(cfg, seed=0), 4)
+    first = make_proposer(cfg, seed=0, sweep_dir=tmp_path)
+    before = run(first, 2)
+    state = json.loads(json.dumps(first.get_state()))
+    second = make_proposer(cfg, seed=0, sweep_dir=tmp_path)
+    second.set_state(state)
+    # Not the first proposals again: the same as without the restart.
+    assert before + run(second, 2) == whole
+
+
+def test_a_two_objective_sweep_resumes_the_ends_its_client_file_lacks(tmp_path: Path) -> None:
+    _need_ax()
+    cfg = _cfg(BRANIN, metrics=[{"name": "loss", "goal": "minimize"},
+                                {"name": "acc", "goal": "maximize"}])
+    first = make_searcher(cfg, seed=5, sweep_dir=tmp_path)
+    # Only the first snapshot: every later event is in the journal alone.
+    first.autosave_to(str(tmp_path / SEARCHER_FILE), pacer=SnapshotPacer(share=1e-12))
+    first.suggest("t0")
+    first.suggest("t1")
+    first.on_trial_complete("t0", {"loss": 1.0, "acc": 0.5})
+    # Killed: ax_client.json was saved at t1's proposal, before t0 ended.
+    assert [t.status.name for t in _saved(tmp_path)._experiment.trials.values()] == [
+        "RUNNING", "RUNNING"]
+    second = _searcher_in(tmp_path, cfg, resume=True)
+    second.close()
+    client = _saved(tmp_path)
+    assert client._experiment.trials[0].status.name == "COMPLETED"
+    df = client._experiment.lookup_data().df
+    assert sorted(zip(df["metric_name"], df["mean"], strict=True)) == [("acc", 0.5),
+                                                                        ("loss", 1.0)]
 
 
 # -- a whole sweep on Ray (needs Ax) ----------------------------------------------------------

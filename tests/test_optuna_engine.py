@@ -134,6 +134,53 @@ def test_two_equal_proposals_are_told_apart() -> None:
     assert [t.value for t in proposer.study.trials] == [1.0, 2.0]
 
 
+def test_an_equal_config_that_was_not_proposed_takes_no_pending_trial() -> None:
+    # A re-run (or requeued) config equal to a pending proposal is another trial: it must not
+    # be told as that proposal, whose own end would then be lost.
+    proposer = make_proposer(_cfg({"x": {"values": [1]}}))
+    assert isinstance(proposer, OptunaProposer)
+    first, second = proposer.propose(), proposer.propose()
+    proposer.observe(dict(first), 0.3)
+    proposer.observe(first, 1.0)
+    proposer.observe(second, 2.0)
+    trials = proposer.study.trials
+    assert [(t.state, t.value) for t in trials] == [(TrialState.COMPLETE, 1.0),
+                                                     (TrialState.COMPLETE, 2.0),
+                                                     (TrialState.COMPLETE, 0.3)]
+
+
+def test_a_rerun_of_a_failed_config_is_told_to_the_study_once() -> None:
+    proposer = make_proposer(_cfg(QUADRATIC))
+    assert isinstance(proposer, OptunaProposer)
+    flat = proposer.propose()
+    proposer.observe(flat, None)
+    # `resume --rerun-failed` runs the config again as a new trial: its value must count.
+    proposer.observe(dict(flat), 0.3)
+    proposer.observe(dict(flat), 0.3)  # the same end replayed after a restart: not again
+    proposer.observe(dict(flat), None)  # failing again adds nothing
+    trials = proposer.study.trials
+    assert [(t.state, t.value) for t in trials] == [(TrialState.FAIL, None),
+                                                     (TrialState.COMPLETE, 0.3)]
+    assert trials[1].params == trials[0].params
+    assert proposer.study.best_value == 0.3
+
+
+def test_a_rerun_of_a_failed_define_by_run_config_is_told_too(tmp_path: Path) -> None:
+    source = _write_source(tmp_path, CONDITIONAL)
+    cfg = _cfg(None, scheduler={"source": str(source), "search_space": "space"},
+               program="train.py")
+    proposer = make_proposer(cfg, seed=0)
+    assert isinstance(proposer, OptunaProposer)
+    flat = proposer.propose()
+    proposer.observe(flat, None)
+    proposer.observe(dict(flat), 0.5)
+    trials = proposer.study.trials
+    assert [(t.state, t.value) for t in trials] == [(TrialState.FAIL, None),
+                                                     (TrialState.COMPLETE, 0.5)]
+    assert trials[1].params == trials[0].params
+    assert trials[1].distributions == trials[0].distributions
+
+
 # -- define-by-run spaces ------------------------------------------------------------------
 
 CONDITIONAL = """
@@ -182,6 +229,75 @@ def test_a_define_by_run_config_may_be_a_dict_or_a_run_suggestion(tmp_path: Path
     cfg = _cfg(None, scheduler={"source": str(source), "search_space": "as_suggestion"},
                program="t.py")
     assert set(make_proposer(cfg).propose()) == {("lr",)}
+
+
+def test_a_source_with_a_dataclass_under_postponed_annotations_loads(tmp_path: Path) -> None:
+    # How one writes W&B's RunSuggestion: dataclasses look the module up in sys.modules.
+    source = _write_source(tmp_path, """
+        from __future__ import annotations
+
+        from dataclasses import dataclass
+
+        @dataclass
+        class RunSuggestion:
+            config: dict
+            run_id: str | None = None
+
+        def space(trial):
+            return RunSuggestion(config={"lr": trial.suggest_float("lr", 1e-4, 1e-1, log=True)})
+    """)
+    cfg = _cfg(None, scheduler={"source": str(source), "search_space": "space"},
+               program="t.py")
+    assert set(make_proposer(cfg).propose()) == {("lr",)}
+
+
+def test_a_source_may_import_its_neighbours_when_its_functions_run(tmp_path: Path) -> None:
+    (tmp_path / "neighbour_of_hooks_py.py").write_text("LOW, HIGH = 2, 4\n", encoding="utf-8")
+    source = _write_source(tmp_path, """
+        def space(trial):
+            from neighbour_of_hooks_py import HIGH, LOW  # at each proposal, not at import
+
+            return {"n": trial.suggest_int("n", LOW, HIGH)}
+    """)
+    cfg = _cfg(None, scheduler={"source": str(source), "search_space": "space"},
+               program="t.py")
+    proposer = make_proposer(cfg)
+    assert 2 <= proposer.propose()[("n",)] <= 4
+    assert str(tmp_path) == sys.path[-1]  # last: it shadows no other module
+    sys.path.remove(str(tmp_path))
+
+
+def test_a_source_that_fails_to_import_leaves_no_trace(tmp_path: Path) -> None:
+    source = _write_source(tmp_path, "raise ValueError('no')\n")
+    cfg = _cfg(QUADRATIC, scheduler={"source": str(source), "optimizer": "make"})
+    before = set(sys.modules)
+    with pytest.raises(RaysweepError, match="raised ValueError: no"):
+        make_proposer(cfg)
+    assert set(sys.modules) == before and str(tmp_path) not in sys.path
+
+
+def test_warm_start_is_refused_for_a_space_the_study_defines_itself(tmp_path: Path) -> None:
+    from raysweep.analysis.warm_start import read_warm_start
+
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_text("x,loss\n1.0,0.5\n", encoding="utf-8")
+    source = _write_source(tmp_path, CONDITIONAL)
+    cfg = _cfg(None, scheduler={"source": str(source), "search_space": "space"},
+               program="train.py")
+    with pytest.raises(RaysweepError) as err:
+        read_warm_start([earlier], cfg)
+    assert str(err.value) == (
+        "warm start: this sweep's Optuna study defines its parameters itself, run by run "
+        "(scheduler.search_space: 'space'), so it cannot place earlier configs in its space; "
+        "leave out --warm-start, or declare the parameters in `parameters` instead of "
+        "search_space")
+    with pytest.raises(RaysweepError, match="searches no parameter"):
+        read_warm_start([earlier], _cfg({"x": {"value": 1.0}}))
+    # A study over `parameters` learns them.
+    warm = read_warm_start([earlier], _cfg(QUADRATIC))
+    searcher = make_searcher(_cfg(QUADRATIC), seed=0)
+    assert searcher.warm_start((r.config, r.values) for r in warm.runs) == 1
+    assert [t.value for t in searcher.proposer.study.trials] == [0.5]
 
 
 @pytest.mark.parametrize(
@@ -354,6 +470,44 @@ def test_a_trial_asked_after_the_last_record_is_the_next_proposal(tmp_path: Path
     assert config == cfg.parameters.unflatten(orphan)
     second.on_trial_complete("r0", {"loss": 2.0})
     assert [t.value for t in second.proposer.study.trials] == [1.0, 2.0]
+
+
+def _resumed(folder: Path, cfg: SweepConfig, state: dict[str, Any], n: int) -> list[Any]:
+    proposer = make_proposer(cfg, seed=0, sweep_dir=folder)
+    proposer.set_state(state)
+    out = []
+    for _ in range(n):
+        flat = proposer.propose()
+        proposer.observe(flat, 1.0)
+        out.append(flat)
+    return out
+
+
+@pytest.mark.parametrize("users", [False, True], ids=["own_sampler", "users_sampler"])
+def test_a_resumed_seeded_study_does_not_propose_its_first_trials_again(
+    tmp_path: Path, users: bool
+) -> None:
+    scheduler = None
+    if users:
+        source = _write_source(tmp_path, """
+            import optuna
+
+            def study():
+                return optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+        """)
+        scheduler = {"source": str(source), "optimizer": "study"}
+    cfg = _cfg(QUADRATIC, scheduler=scheduler)
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    first = _resumed(folder, cfg, make_proposer(cfg, seed=0, sweep_dir=folder).get_state(), 4)
+    state = json.loads(json.dumps(make_proposer(cfg, seed=0, sweep_dir=folder).get_state()))
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "optuna.journal").write_bytes((folder / "optuna.journal").read_bytes())
+    again = _resumed(folder, cfg, state, 4)
+    assert not any(flat in first for flat in again)
+    if not users:  # raysweep's own sampler goes on repeatably (the user's: Optuna reseeds it)
+        assert _resumed(copy, cfg, state, 4) == again
 
 
 # -- Optuna missing --------------------------------------------------------------------------

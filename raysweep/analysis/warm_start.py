@@ -32,6 +32,7 @@ from raysweep.files import ENDED_STATUSES, WARM_START_FILE, is_sweep_dir, write_
 from raysweep.numeric import finite_float
 from raysweep.sweep.distributions import Categorical, Constant, ParamSpec
 from raysweep.sweep.equality import canonical
+from raysweep.sweep.model import Engine
 from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 if TYPE_CHECKING:
@@ -114,7 +115,8 @@ def read_warm_start(paths: Sequence[str | os.PathLike[str]], cfg: SweepConfig) -
 
     Raises:
         RaysweepError: a path is neither a sweep directory nor a CSV / Parquet file, cannot be
-            read, or lacks a column of the sweep's metric.
+            read, or lacks a column of the sweep's metric; or the sweep's Optuna study cannot
+            learn earlier results (its space is ``search_space``'s, or has no parameter).
 
     >>> import tempfile
     >>> from raysweep.sweep.config import from_dict
@@ -127,6 +129,7 @@ def read_warm_start(paths: Sequence[str | os.PathLike[str]], cfg: SweepConfig) -
     >>> [(r.config, r.value("loss")) for r in warm.runs]
     [({('x',): 2}, 0.5), ({('x',): 1}, None)]
     """
+    _refuse_unlearnable(cfg)
     names = [m.name for m in cfg.objectives]
     runs: list[EarlierRun] = []
     sources: list[WarmSource] = []
@@ -150,6 +153,27 @@ def read_warm_start(paths: Sequence[str | os.PathLike[str]], cfg: SweepConfig) -
                                   dict(skipped)))
     _warn_skipped(sources)
     return WarmStart(tuple(runs), tuple(sources))
+
+
+def _refuse_unlearnable(cfg: SweepConfig) -> None:
+    """An Optuna study that defines its space run by run, or searches no parameter, has no
+    place for an earlier config: refused rather than ignored."""
+    spec = cfg.scheduler
+    if spec is None or spec.engine is not Engine.OPTUNA:
+        return
+    if spec.search_space is not None:
+        raise RaysweepError(
+            f"warm start: this sweep's Optuna study defines its parameters itself, run by run "
+            f"(scheduler.search_space: {spec.search_space!r}), so it cannot place earlier "
+            "configs in its space; leave out --warm-start, or declare the parameters in "
+            "`parameters` instead of search_space"
+        )
+    if not cfg.parameters.searchable:
+        raise RaysweepError(
+            "warm start: this sweep's Optuna study searches no parameter (`parameters` has "
+            "none that varies), so earlier results have nothing to tell it; leave out "
+            "--warm-start"
+        )
 
 
 # A row read from a source: (nested or flat config, values), or why it is left out.
