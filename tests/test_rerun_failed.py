@@ -134,3 +134,23 @@ def test_resume_rerun_failed_runs_the_failed_configurations_again(tmp_path: Path
     assert {e["trial_id"] for e in kept} == failed_ids
     assert all("first try" in e["error"] for e in kept)
     assert sorted(set(again.history["trial_id"])) == sorted(trials["trial_id"])
+
+
+def test_rerun_failed_is_refused_for_a_define_by_run_space(tmp_path: Path) -> None:
+    # scheduler.search_space picks each trial's parameters: nothing can rebuild a failed
+    # trial's configuration outside the study, so the flag is refused before anything moves.
+    from raysweep.errors import RaysweepError
+    from raysweep.execution.tuner import write_meta
+
+    (tmp_path / "hooks.py").write_text("def space(trial):\n    trial.suggest_float('x', 0, 1)\n")
+    cfg = from_dict({"method": "custom", "metric": {"name": "loss"},
+                     "scheduler": {"engine": "optuna", "source": str(tmp_path / "hooks.py"),
+                                   "search_space": "space"}})
+    assert cfg.define_by_run
+    sweep = tmp_path / "s"
+    write_meta(sweep, cfg, "s")
+    (sweep / "trials.jsonl").write_text(json.dumps(
+        {"trial_id": "t1", "status": "failed", "config": {"x": 0.5}, "error": "boom"}) + "\n")
+    with pytest.raises(RaysweepError, match="define-by-run space"):
+        raysweep.resume(sweep, function=print, rerun_failed=True)
+    assert len(read_trials(sweep)) == 1 and not (sweep / RERUN_FAILED_FILE).exists()

@@ -231,6 +231,11 @@ def restore_searcher(
     # A trial the recorder saw running but the searcher already closed (the driver died
     # between the two writes) must run again too.
     searcher.abandon_live()
+    if cfg.define_by_run:
+        # The engine's search_space() picks the parameters: `parameters` cannot rebuild an
+        # interrupted trial's config (it would run with none of its branch). The study holds
+        # those trials and proposes again (search/optuna.py).
+        return
     flats = [cfg.parameters.flatten(c) for tid, c in plan.dropped_configs.items()
              if not (scheduler is not None and scheduler.runs_again(tid, c))]
     searcher.requeue([f for f in flats if len(f) == len(cfg.parameters)])

@@ -113,6 +113,12 @@ def resume_sweep(
     # Before reconcile: the files belong to a driver that still runs, if there is one.
     with DriverLock(sweep_dir):
         cap = trial_count(cfg, options)
+        if options.rerun_failed and cfg.define_by_run:
+            raise RaysweepError(
+                "--rerun-failed cannot run the failed trials' configurations again in a "
+                "define-by-run space (scheduler.search_space): the study proposes every "
+                "configuration itself. Resume without --rerun-failed"
+            )
         rerun = options.rerun_failed and rerun_room(sweep_dir, cap)
         plan = reconcile(sweep_dir, rerun_failed=rerun)
         why = nothing_left(sweep_dir, cfg, plan, cap)
@@ -187,7 +193,7 @@ def write_meta(sweep_dir: Path, cfg: SweepConfig, name: str, wandb: str = "shim"
         "run_cap": cfg.run_cap,
         # The parameters are chosen run by run (scheduler.search_space): the tables take
         # their columns from the trials, not from `parameters`.
-        "define_by_run": bool(cfg.scheduler is not None and cfg.scheduler.search_space),
+        "define_by_run": cfg.define_by_run,
         "wandb": wandb,
         "created": time.time(),
     }

@@ -218,6 +218,11 @@ class SweepConfig:
         return (self.metric,) if self.metric is not None else ()
 
     @property
+    def define_by_run(self) -> bool:
+        """Whether the engine's ``scheduler.search_space`` picks each trial's parameters."""
+        return self.scheduler is not None and self.scheduler.search_space is not None
+
+    @property
     def engine(self) -> Engine:
         """``scheduler.engine``, W&B's by default."""
         return self.scheduler.engine if self.scheduler is not None else Engine.WANDB
