@@ -47,7 +47,7 @@ from raysweep.sweep.equality import canonical
 from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 from ._base import FlatConfig
-from ._optuna_space import _by_probability, _log_bounds, _rounding
+from ._engine import by_probability, encode_params, log_bounds, rounding
 
 __all__ = ["AxParam", "ax_params", "constants_of", "flat_config", "parameterization"]
 
@@ -144,7 +144,7 @@ def _single_value(spec: ParamSpec) -> bool:
 
 def _param(path: ParamPath, name: str, spec: ParamSpec) -> AxParam:
     if isinstance(spec, CategoricalWithProbabilities):
-        return _unit(path, name, spec, _by_probability(spec))
+        return _unit(path, name, spec, by_probability(spec))
     if isinstance(spec, Categorical):
         values = spec.values
         kind = _choice_type(values)
@@ -164,10 +164,10 @@ def _param(path: ParamPath, name: str, spec: ParamSpec) -> AxParam:
         return AxParam(path, name, "range", "int", decode=int, encode=encode_int,
                        bounds=(low, high))
     if isinstance(spec, Continuous):
-        finish = _rounding(spec.step)
+        finish = rounding(spec.step)
         if isinstance(spec, (LogUniform, InvLogUniform)):
             # Both families are log-uniform in the value.
-            bounds = _log_bounds(spec)
+            bounds = log_bounds(spec)
             return AxParam(path, name, "range", "float", decode=finish,
                            encode=_clipper(bounds), bounds=bounds, log=True)
         if isinstance(spec, Uniform):
@@ -261,12 +261,4 @@ def parameterization(
     >>> parameterization(ax_params(cfg.parameters), {("opt",): [1, 2], ("x",): 0.0})
     {'opt': 1, 'x': 0.5}
     """
-    out = {}
-    for p in params:
-        if p.path not in flat:
-            return None
-        value = p.encode(flat[p.path])
-        if value is None:
-            return None
-        out[p.name] = value
-    return out
+    return encode_params(params, flat)

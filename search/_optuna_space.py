@@ -26,7 +26,6 @@ Pure: imports Optuna only (the caller's), no I/O.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,17 +38,15 @@ from raysweep.sweep.distributions import (
     Continuous,
     IntUniform,
     InvLogUniform,
-    InvLogUniformValues,
     LogUniform,
-    LogUniformValues,
     ParamSpec,
     Uniform,
-    quantize,
 )
 from raysweep.sweep.equality import canonical
 from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 from ._base import FlatConfig
+from ._engine import by_probability, encode_params, log_bounds, rounding
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -108,7 +105,7 @@ def _mapping(spec: ParamSpec) -> tuple[BaseDistribution, Callable[[Any], Any]]:
     )
 
     if isinstance(spec, CategoricalWithProbabilities):
-        return FloatDistribution(0.0, 1.0), _by_probability(spec)
+        return FloatDistribution(0.0, 1.0), by_probability(spec)
     if isinstance(spec, Categorical):
         values = spec.values
         plain = all(type(v) in _PLAIN_CHOICE for v in values)
@@ -118,10 +115,10 @@ def _mapping(spec: ParamSpec) -> tuple[BaseDistribution, Callable[[Any], Any]]:
     if isinstance(spec, IntUniform):
         return IntDistribution(spec.min, spec.max), int
     if isinstance(spec, Continuous):
-        finish = _rounding(spec.step)
+        finish = rounding(spec.step)
         if isinstance(spec, (LogUniform, InvLogUniform)):
             # Both families are log-uniform in the value.
-            return FloatDistribution(*_log_bounds(spec), log=True), finish
+            return FloatDistribution(*log_bounds(spec), log=True), finish
         if isinstance(spec, Uniform):
             return FloatDistribution(spec.min, spec.max), finish
         # normal, log_normal, beta: the quantile, through the prior's inverse CDF (which
@@ -161,34 +158,6 @@ def _encoder(spec: ParamSpec, distribution: BaseDistribution) -> Callable[[Any],
     return encode
 
 
-def _log_bounds(spec: LogUniform | InvLogUniform) -> tuple[float, float]:
-    """The values' bounds: as written for the ``_values`` forms, exact (no round trip
-    through logarithms); W&B's v1 forms give exponents of the value or of its inverse."""
-    if isinstance(spec, (LogUniformValues, InvLogUniformValues)):
-        return float(spec.min), float(spec.max)
-    if isinstance(spec, InvLogUniform):
-        return math.exp(-spec.max), math.exp(-spec.min)
-    return math.exp(spec.min), math.exp(spec.max)
-
-
-def _rounding(q: float | int | None) -> Callable[[Any], Any]:
-    if q is None:
-        return float
-    return lambda x: quantize(float(x), q)
-
-
-def _by_probability(spec: CategoricalWithProbabilities) -> Callable[[Any], Any]:
-    def decode(u: Any) -> Any:
-        cumulative = 0.0
-        for value, p in zip(spec.values, spec.probabilities, strict=True):
-            cumulative += p
-            if float(u) < cumulative:
-                return value
-        return spec.values[-1]
-
-    return decode
-
-
 def flat_config(
     space: SearchSpace, axes: list[Axis], params: Mapping[str, Any]
 ) -> FlatConfig:
@@ -221,15 +190,7 @@ def study_params(axes: list[Axis], flat: Mapping[ParamPath, Any]) -> dict[str, A
     >>> study_params(axes_of(cfg.parameters), {("opt",): [1, 2], ("x",): 0.0})
     {'opt': 1, 'x': 0.5}
     """
-    params = {}
-    for axis in axes:
-        if axis.path not in flat:
-            return None
-        value = axis.encode(flat[axis.path])
-        if value is None:
-            return None
-        params[axis.name] = value
-    return params
+    return encode_params(axes, flat)
 
 
 def flatten_returned(config: Mapping[str, Any], where: str) -> FlatConfig:

@@ -42,11 +42,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -59,8 +58,9 @@ from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 from ._ax_space import AxParam, ax_params, flat_config, parameterization
 from ._base import FlatConfig
+from ._engine import take_pending
 from ._hooks import call_hook
-from ._journal import decode_flat, encode_flat, plain
+from ._journal import decode_flat, encode_flat
 
 if TYPE_CHECKING:
     from ax.api.client import Client
@@ -292,15 +292,7 @@ class AxProposer:
         return values
 
     def _take(self, config: FlatConfig) -> _Pending | None:
-        for i, entry in enumerate(self._pending):
-            if entry.flat is config:
-                return self._pending.pop(i)
-        # An equal config is another trial's (a re-run's) unless this proposal was saved.
-        key = _key(config)
-        for i, entry in enumerate(self._pending):
-            if entry.restored and _key(entry.flat) == key:
-                return self._pending.pop(i)
-        return None
+        return take_pending(self._pending, config)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -467,5 +459,3 @@ def quiet() -> Iterator[None]:
             logger.setLevel(level)
 
 
-def _key(flat: Mapping[Any, Any]) -> str:
-    return json.dumps(sorted((list(k), plain(v)) for k, v in flat.items()), default=str)

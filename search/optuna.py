@@ -42,6 +42,7 @@ from raysweep.sweep.model import Metric, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig
+from ._engine import take_pending
 from ._hooks import load_hook
 from ._journal import decode_flat, encode_flat, plain
 from ._optuna_space import Axis, axes_of, flat_config, flatten_returned, study_params
@@ -286,15 +287,7 @@ class OptunaProposer:
         return values
 
     def _take(self, config: FlatConfig) -> _Pending | None:
-        for i, entry in enumerate(self._pending):
-            if entry.flat is config:
-                return self._pending.pop(i)
-        # An equal config is another trial's (a re-run's) unless this proposal was saved.
-        key = _key(config)
-        for i, entry in enumerate(self._pending):
-            if entry.restored and _key(entry.flat) == key:
-                return self._pending.pop(i)
-        return None
+        return take_pending(self._pending, config)
 
     # -- pruning ---------------------------------------------------------------------------
 
@@ -384,10 +377,6 @@ class OptunaProposer:
 class _Orphan:
     number: int
     flat: FlatConfig
-
-
-def _key(flat: Mapping[Any, Any]) -> str:
-    return json.dumps(sorted((list(k), plain(v)) for k, v in flat.items()), default=str)
 
 
 def _nested_key(config: Mapping[str, Any]) -> str:

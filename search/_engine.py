@@ -1,0 +1,144 @@
+"""What the external engines (Optuna, Ax) share: W&B's distributions as bounds and decoders,
+a config's key, and the matching of a result to the proposal it answers.
+
+Both engines search in their own space: a log-uniform parameter is a log-scaled range with the
+values' exact bounds, a ``q_`` parameter is sampled unrounded and rounded as W&B does (the
+engines refuse a step with a log scale), and a weighted categorical is a quantile in [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from raysweep.sweep.distributions import (
+    CategoricalWithProbabilities,
+    InvLogUniform,
+    InvLogUniformValues,
+    LogUniform,
+    LogUniformValues,
+    quantize,
+)
+
+from ._base import FlatConfig
+from ._journal import plain
+
+__all__ = [
+    "Encodes",
+    "Pending",
+    "by_probability",
+    "config_key",
+    "encode_params",
+    "log_bounds",
+    "rounding",
+    "take_pending",
+]
+
+
+def log_bounds(spec: LogUniform | InvLogUniform) -> tuple[float, float]:
+    """The values' bounds: as written for the ``_values`` forms, exact (no round trip
+    through logarithms); W&B's v1 forms give exponents of the value or of its inverse.
+
+    >>> log_bounds(LogUniformValues(min=0.001, max=0.1))
+    (0.001, 0.1)
+    """
+    if isinstance(spec, (LogUniformValues, InvLogUniformValues)):
+        return float(spec.min), float(spec.max)
+    if isinstance(spec, InvLogUniform):
+        return math.exp(-spec.max), math.exp(-spec.min)
+    return math.exp(spec.min), math.exp(spec.max)
+
+
+def rounding(q: float | int | None) -> Callable[[Any], Any]:
+    """Turns an engine's unrounded sample into W&B's value: a float, or a multiple of ``q``.
+
+    >>> rounding(5)(12.4), rounding(None)(3)
+    (10, 3.0)
+    """
+    if q is None:
+        return float
+    return lambda x: quantize(float(x), q)
+
+
+def by_probability(spec: CategoricalWithProbabilities) -> Callable[[Any], Any]:
+    """Turns a quantile in [0, 1] into the weighted categorical's value."""
+
+    def decode(u: Any) -> Any:
+        cumulative = 0.0
+        for value, p in zip(spec.values, spec.probabilities, strict=True):
+            cumulative += p
+            if float(u) < cumulative:
+                return value
+        return spec.values[-1]
+
+    return decode
+
+
+def config_key(flat: Mapping[Any, Any]) -> str:
+    """One string per config, equal for equal configs (whatever the keys' order).
+
+    >>> config_key({("b",): 1, ("a",): [2]}) == config_key({("a",): [2], ("b",): 1})
+    True
+    """
+    return json.dumps(sorted((list(k), plain(v)) for k, v in flat.items()), default=str)
+
+
+class Encodes(Protocol):
+    """A parameter as an engine holds it: its path in the config, its name for the engine,
+    and how a config's value becomes the engine's (None: it has no place there)."""
+
+    @property
+    def path(self) -> Any: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def encode(self, value: Any) -> Any: ...
+
+
+def encode_params(params: list[Any], flat: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """The engine's values for a trial's flat config (``params``: :class:`Encodes`), or None
+    if one parameter has no value there, or none the engine can hold."""
+    out = {}
+    for p in params:
+        if p.path not in flat:
+            return None
+        value = p.encode(flat[p.path])
+        if value is None:
+            return None
+        out[p.name] = value
+    return out
+
+
+class Pending(Protocol):
+    """A proposal waiting for its result: its config, and whether it came back from the
+    saved state (a resume) rather than from this driver's own proposal."""
+
+    @property
+    def flat(self) -> FlatConfig: ...
+
+    @property
+    def restored(self) -> bool: ...
+
+
+P = TypeVar("P", bound=Pending)
+
+
+def take_pending(pending: list[P], config: FlatConfig) -> P | None:
+    """Remove and return the proposal ``config`` answers, or None (a config the engine did
+    not propose: a re-run or an earlier result).
+
+    The adapter hands back the very object proposed; a config equal to a pending one is
+    another trial's (a re-run's), unless the proposal was restored from the saved state,
+    where only the value survives.
+    """
+    for i, entry in enumerate(pending):
+        if entry.flat is config:
+            return pending.pop(i)
+    key = config_key(config)
+    for i, entry in enumerate(pending):
+        if entry.restored and config_key(entry.flat) == key:
+            return pending.pop(i)
+    return None
