@@ -397,3 +397,17 @@ def test_an_objective_reported_in_a_nested_dict_counts_as_the_searcher_reads_it(
     recorder.on_trial_complete(0, [trial], trial)
     assert [r["trial_id"] for r in recorder.front()] == ["a"]
     assert recorder.best_of("val/loss")["objectives"]["val/loss"]["last"] == 0.4
+
+
+def test_a_last_report_that_is_not_finite_keeps_the_value_the_study_was_told(
+    tmp_path: Path,
+) -> None:
+    recorder = SweepRecorder(tmp_path, None, "min", objectives=[("loss", "min"), ("acc", "max")])
+    trial = SimpleNamespace(trial_id="a", config={"x": 0.1}, num_failures=0)
+    recorder.on_trial_start(0, [trial], trial)
+    for step, loss in enumerate([0.5, 0.4, float("nan")], 1):
+        recorder.on_trial_result(0, [trial], trial,
+                                 {"training_iteration": step, "loss": loss, "acc": 0.7})
+    recorder.on_trial_complete(0, [trial], trial)
+    (front,) = recorder.front()
+    assert front["objectives"]["loss"]["last"] == 0.4

@@ -16,7 +16,8 @@ Two tables:
   reports with a number for any objective, and a ``pareto`` column says which trials are on
   the Pareto front (:mod:`raysweep.analysis.pareto`): of the finished and stopped trials with
   a value for every objective, those no other beats in every objective at once, judged by
-  each one's last reported value (W&B's run summary: what a run ends with, not its best).
+  each one's last reported finite value (W&B's run summary: what a run ends with, not its
+  best; the value the engine was told).
   Front first, each part ordered by the first objective.
 - ``history``: one row per report: ``trial_id``, ``step``, ``time_s`` and every reported metric
   (read by :mod:`raysweep.analysis.history`).

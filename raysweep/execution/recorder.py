@@ -505,8 +505,10 @@ class SweepRecorder(Callback):
                 continue
             value = finite_float(reported)
             slot = rec["objectives"][name]
-            slot["last"] = value
             if value is not None:
+                # The last finite value, as the searcher tells the engine (search/_adapter):
+                # the front and the study judge a trial by the same values.
+                slot["last"] = value
                 counted = True
                 if _better(mode, value, slot["best"]):
                     slot["best"] = value
