@@ -27,6 +27,7 @@ from raysweep.execution.trainable import (
     ProgramSpec,
     anchor_scripts,
     first_on_path,
+    interpreter_first_on_path,
     path_with_interpreter,
     prepare_program,
     working_directory,
@@ -196,6 +197,19 @@ def test_first_on_path_drops_later_copies_only() -> None:
 
 
 # --- workdir: trial, the function side -----------------------------------------------------------
+
+
+def test_a_function_trial_finds_raysweeps_python_first_on_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A function that starts `python ...` itself gets the interpreter a program trial gets.
+    stripped = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                               if os.path.normpath(p) != os.path.dirname(sys.executable))
+    monkeypatch.setenv("PATH", stripped)
+    with interpreter_first_on_path():
+        found = shutil.which("python")
+        assert found is not None and os.path.dirname(found) == os.path.dirname(sys.executable)
+    assert os.environ["PATH"] == stripped
 
 
 def test_working_directory_moves_and_restores(tmp_path: Path,

@@ -412,7 +412,7 @@ def _function_trainable(
         trial_dir = trial_directory(sweep_dir, trial_id)
         previous = set_function_reporter(_reporter(_node_info()))
         try:
-            with function_trial(
+            with interpreter_first_on_path(), function_trial(
                 config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=wandb,
                 artifacts=artifacts,
             ):
@@ -427,6 +427,22 @@ def _function_trainable(
             set_function_reporter(previous)
 
     return raysweep_function
+
+
+@contextlib.contextmanager
+def interpreter_first_on_path() -> Iterator[None]:
+    """For the block, raysweep's interpreter's folder first on this process's ``PATH``, as a
+    program trial gets it: a function trial that starts a literal ``python`` in a subprocess
+    runs the interpreter with the user's packages. Restored afterwards."""
+    saved = os.environ.get("PATH")
+    os.environ["PATH"] = path_with_interpreter(saved)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = saved
 
 
 @contextlib.contextmanager
