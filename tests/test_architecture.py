@@ -27,6 +27,8 @@ SHIM = "raysweep.program.wandb_shim"
 LAYERS = [
     ("faces", ["raysweep", "raysweep.api", "raysweep.cli", "raysweep.__main__",
                "raysweep.agent_host", "raysweep.wandb"]),
+    # The dashboard reads sweep folders (analysis) and asks drivers to stop (execution).
+    ("the dashboard", ["raysweep.dashboard"]),
     ("execution", ["raysweep.execution"]),
     ("search and schedulers", ["raysweep.search", "raysweep.schedulers"]),
     ("analysis", ["raysweep.analysis"]),

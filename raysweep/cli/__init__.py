@@ -1,7 +1,8 @@
 """The ``raysweep`` command line: the only place that prints (with the live view it shows).
 
 Each command lives in the module of its concern: ``check`` (validate, preview), ``running``
-(run, resume, stop, cancel), ``output`` (results, report); ``common`` holds what they share.
+(run, resume, stop, cancel), ``output`` (results, report), ``dashboard``; ``common`` holds what
+they share.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import click
 
 from raysweep.cli.check import preview, validate
 from raysweep.cli.common import format_warning
+from raysweep.cli.dashboard import dashboard
 from raysweep.cli.output import report, results
 from raysweep.cli.running import cancel, resume, run, stop
 
@@ -33,9 +35,10 @@ def main() -> None:
       raysweep run sweep.yaml --address auto   run it on the Ray cluster of this machine
       raysweep results                    the best trials of the latest sweep
       raysweep report --open              its plots in one HTML file
+      raysweep dashboard                  every sweep, live, in a browser
     """
     warnings.formatwarning = format_warning
 
 
-for _command in (validate, preview, run, results, resume, stop, cancel, report):
+for _command in (validate, preview, run, results, resume, stop, cancel, report, dashboard):
     main.add_command(_command)
