@@ -5,7 +5,8 @@ dashboard serves its storage folder with a token. Chromium opens the sweep page 
 its URL only) and is driven over its DevTools protocol, through a small websocket client
 written here with the standard library: the page's trial count and best value are read twice
 and must change without a reload, the trials table sorts, a click on "Stop" must end the sweep
-before all its trials ran (``ended_by == "stop"``), and the sweeps page lists the sweep. The charts must draw when
+before all its trials ran (``ended_by == "stop"``), a click on a trial shows its
+``program.log``, and the sweeps and compare pages list the sweep. The charts must draw when
 plotly is installed (a screenshot is kept in ``tests/_artifacts/`` with
 ``RAYSWEEP_KEEP_SCREENSHOTS``). Any JavaScript error or failed request fails the test.
 
@@ -132,15 +133,19 @@ class DevTools:
                 return dict(message.get("result", {}))
             self.events.append(message)
 
-    def js(self, expression: str) -> Any:
+    def js(self, expression: str, *, loading: bool = False) -> Any:
+        """The value of ``expression`` in the page; with ``loading``, None where it throws
+        (the page, or its next one, is not there yet)."""
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if loading and "exceptionDetails" in result:
+            return None
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
     def wait_for(self, expression: str, what: str, timeout: float = 20.0) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = self.js(expression)
+            value = self.js(expression, loading=True)
             if value:
                 return value
             time.sleep(0.2)
@@ -271,9 +276,11 @@ def test_sweep_page_updates_live_and_stops_the_sweep(
         page.js("window.__notReloaded = true")
         first = _read_page(page)
         # The page polls every second; new trials end about every second.
-        page.wait_for(f"""document.getElementById('ended-count').textContent !== '{first["ended"]}'
-                          && document.getElementById('best-value').textContent !== '{first["best"]}'
-                          && document.getElementById('best-value').textContent !== '–'""",
+        ended = "document.getElementById('ended-count')"
+        best = "document.getElementById('best-value')"
+        page.wait_for(f"""{ended}.textContent !== '{first["ended"]}'
+                          && {best}.textContent !== '{first["best"]}'
+                          && {best}.textContent !== '–'""",
                       "a change of the trial count and best value")
         second = _read_page(page)
         assert second["marker"] and second["navigations"] == 1, second  # no reload
@@ -307,6 +314,13 @@ def test_sweep_page_updates_live_and_stops_the_sweep(
         })()""")
         assert order[0] != order[1], order
 
+        # A click on a trial shows the tail of its program.log, as text.
+        page.js("document.querySelector('#trials tbody tr').click()")
+        log = page.wait_for("""!document.getElementById("log-panel").hidden
+            && document.getElementById("log").textContent !== "loading…"
+            && document.getElementById("log").textContent""", "a trial's log")
+        assert not log.startswith("Could not read"), log
+
         # Stop: no new trials start; the run returns before all trials ran.
         page.wait_for("!document.getElementById('stop').disabled", "the Stop button enabled")
         page.js("document.getElementById('stop').click()")
@@ -333,8 +347,45 @@ def test_sweep_page_updates_live_and_stops_the_sweep(
         })()""", "the sweep on the sweeps page")
         assert f"token={TOKEN}" in row, row  # links between pages keep the token
         assert "live" in row and "running" not in row, row
+
+        page.call("Page.navigate", url=f"http://127.0.0.1:{port}/compare?ids=live&token={TOKEN}")
+        compared = page.wait_for("""(function () {
+            var row = document.querySelector("#compare tbody tr");
+            return row && row.cells[0].textContent === "live" && row.cells[4].textContent;
+        })()""", "the sweep on the compare page")
+        assert int(compared) == len(result.trials), compared
         assert page.errors() == [], page.errors()
     finally:
         server.shutdown()
         server.server_close()
     assert time.time() - t0 < 90
+
+
+def test_run_with_dashboard_serves_the_sweep_and_prints_its_url(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from raysweep.cli import main
+
+    (tmp_path / "train.py").write_text(
+        "import json, sys\n"
+        "lr = float(sys.argv[1].split('=')[1])\n"
+        "for step in range(3):\n"
+        "    print('@raysweep ' + json.dumps({'loss': lr * (3 - step)}), flush=True)\n",
+        encoding="utf-8")
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(json.dumps({
+        "program": "train.py", "method": "grid", "metric": {"name": "loss", "goal": "minimize"},
+        "parameters": {"lr": {"values": [0.1, 0.2]}},
+    }), encoding="utf-8")
+    ran = CliRunner().invoke(main, ["run", str(sweep), "--storage", str(tmp_path / "r"),
+                                    "--name", "cli", "--dashboard"], env={"COLUMNS": "200"})
+    assert ran.exit_code == 0, ran.output
+    match = re.search(r"dashboard: (http://127\.0\.0\.1:(\d+)/sweep/cli)\b", ran.output)
+    assert match, ran.output
+    # The server lives as long as the process that ran the sweep (here: this test's).
+    base = f"http://127.0.0.1:{match.group(2)}"
+    with urllib.request.urlopen(base + "/api/sweep/cli", timeout=10) as reply:
+        body = json.load(reply)
+    assert body["counts"] == {"finished": 2} and body["best"]["value"] == 0.1, body
+    with urllib.request.urlopen(match.group(1), timeout=10) as reply:
+        assert 'data-page="sweep"' in reply.read().decode()

@@ -25,6 +25,9 @@ from raysweep.program.wandb_package import MODES
 from raysweep.sweep.config import resource_issues
 from raysweep.sweep.model import Method, SweepConfig
 
+# `raysweep dashboard`'s default port, tried first by `raysweep run --dashboard`.
+DASHBOARD_PORT = 8765
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -65,6 +68,10 @@ if TYPE_CHECKING:
               help="Earlier results the searcher learns first (repeatable): a sweep directory, "
                    "or a CSV/Parquet file with a column per parameter and one for the metric. "
                    "Not trials of this sweep; they do not count toward --count/run_cap.")
+@click.option("--dashboard", "with_dashboard", is_flag=True, default=False,
+              help="Also serve `raysweep dashboard` on 127.0.0.1:8765 (another free port if "
+                   "that one is taken) over the run's storage folder while it runs, and "
+                   "print its URL.")
 def run(
     sweep: str,
     address: str | None,
@@ -80,6 +87,7 @@ def run(
     num_gpus: int | None,
     wandb_mode: str,
     warm_start: tuple[str, ...],
+    with_dashboard: bool,
 ) -> None:
     """Run a W&B sweep file on Ray, or a Python script that calls wandb.sweep/wandb.agent.
 
@@ -106,6 +114,7 @@ def run(
       raysweep run sweep.yaml --address auto --gpu 1
       raysweep run sweep.yaml --warm-start raysweep_results/old-sweep --warm-start runs.csv
       raysweep run train_sweep.py --count 10
+      raysweep run sweep.yaml --dashboard
     """
     from raysweep.api import run as run_sweep
     from raysweep.cli.script import is_script, run_script
@@ -127,6 +136,10 @@ def run(
             fail("--name names one sweep directory; a script's sweeps are named by its "
                  "wandb.sweep() calls (the config's name, else the project, then the time)",
                  "Leave out --name, or set 'name' in the script's sweep config")
+        if with_dashboard:
+            from raysweep.files import default_storage
+
+            _start_dashboard(console, Path(storage) if storage else default_storage(), None)
         run_script(sweep, console, {
             "address": address, "storage": storage, "seed": seed,
             "resources": resources or None, "max_concurrent_trials": max_concurrent,
@@ -156,6 +169,8 @@ def run(
         where = "a private local Ray" if address is None else f"Ray at {address}"
         console.print(f"[bold]raysweep[/]: {escape(summary(cfg, count))} on {escape(where)}")
         console.print(f"  results: {escape(str(sweep_dir))}")
+        if with_dashboard:
+            _start_dashboard(console, sweep_dir.parent, sweep_dir.name)
         view.__enter__()
 
     result = run_with_view(view, started, lambda: run_sweep(
@@ -166,6 +181,25 @@ def run(
         warm_start=list(warm_start),
     ))
     _finish(console, result)
+
+
+def _start_dashboard(console: Console, folder: Path, sweep_name: str | None) -> None:
+    """Serve the dashboard over ``folder`` in a daemon thread (it ends with the run) and
+    print its URL: the sweep's page when the sweep is known, else the sweeps page."""
+    from urllib.parse import quote
+
+    from raysweep.dashboard.server import serve, serve_in_thread
+
+    try:
+        server = serve([folder], port=DASHBOARD_PORT)
+    except OSError:  # the port is taken (another dashboard): any free one
+        server = serve([folder], port=0)
+    serve_in_thread(server)
+    url = server.url
+    if sweep_name is not None:
+        url = f"{url.rstrip('/')}/sweep/{quote(sweep_name, safe='')}"
+    console.print(f"  dashboard: {escape(url)} (ends with this run; `raysweep dashboard "
+                  f"{escape(str(folder))}` serves it on its own)")
 
 
 def _read_warm_start(paths: tuple[str, ...], cfg: SweepConfig) -> WarmStart | None:

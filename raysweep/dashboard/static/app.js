@@ -482,6 +482,14 @@
       if (body.best && body.best.value !== null && body.best.value !== undefined) {
         setText("best-value", fmt(body.best.value));
         setText("best-trial", "trial " + body.best.trial_id);
+      } else if ((body.objectives || []).some(function (o) { return o && o.best; })) {
+        // Several objectives: each one's best, and its trial (the front is below).
+        setText("best-value", body.objectives.map(function (o) {
+          return o.best ? o.name + " " + fmt(o.best.value) : "";
+        }).filter(Boolean).join(" · "));
+        setText("best-trial", body.objectives.map(function (o) {
+          return o.best ? o.name + ": trial " + o.best.trial_id : "";
+        }).filter(Boolean).join(", "));
       } else {
         setText("best-value", "–");
         setText("best-trial", "");
@@ -656,16 +664,30 @@
         var ended = ["finished", "stopped", "failed", "terminated"].reduce(function (n, k) {
           return n + (counts[k] || 0);
         }, 0);
-        var best = s.body.best || {};
+        // A multi-objective sweep is compared on its first objective.
+        var objs = objectiveList(s.body, s.meta);
+        var first = !s.meta.metric && objs.length ? objs[0] : null;
+        var metricName = first ? first.name : s.meta.metric;
+        var goal = first ? first.goal : (s.meta.goal || "minimize");
+        var best = (first ? (s.body.objectives[0] || {}).best : s.body.best) || {};
         rows.push({id: id, state: s.body.state, method: s.meta.method || "",
-          metric: s.meta.metric ? s.meta.metric + " (" + (s.meta.goal || "") + ")" : "",
+          metric: metricName ? metricName + " (" + goal + ")" : "",
           trials: total, ended: ended, best: best.value, best_trial: best.trial_id});
         var list = Object.keys(s.trials).map(function (k) { return s.trials[k]; });
-        var bsf = bestSoFar(list, s.meta.goal || "minimize");
+        if (first) {
+          list = list.map(function (t) {
+            return Object.assign({}, t, {best: objectiveValue(t, first.name)});
+          });
+        }
+        var bsf = bestSoFar(list, goal);
         traces.push({type: "scatter", mode: "lines", line: {shape: "hv", width: 2}, name: id, x: bsf.x, y: bsf.y});
       });
       table.setRows(rows);
-      var metrics = ids.map(function (id) { return state[id].meta.metric; }).filter(Boolean);
+      var metrics = ids.map(function (id) {
+        var s = state[id];
+        var objs = s.body ? objectiveList(s.body, s.meta) : [];
+        return s.meta.metric || (objs[0] && objs[0].name);
+      }).filter(Boolean);
       var same = metrics.every(function (m) { return m === metrics[0]; });
       if (metrics.length && !same) setText("compare-note", "These sweeps optimize different metrics: their curves share an axis but not a meaning.");
       plot("plot-compare", traces, {title: {text: "Best so far", font: {size: 14}},
