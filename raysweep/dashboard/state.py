@@ -105,6 +105,23 @@ def _parse_lines(data: bytes) -> list[Any]:
         return out
 
 
+_PREFIX = b'{"trial_id": "'
+
+
+def _line_trial(line: bytes) -> bytes:
+    """The trial id of a history line, read from its start as the recorder writes it (no
+    parse), else parsed; ``b""`` for a line that is no trial's row."""
+    if line.startswith(_PREFIX):
+        end = line.find(b'"', len(_PREFIX))
+        if end > 0 and b"\\" not in line[len(_PREFIX):end]:
+            return line[len(_PREFIX):end]
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return b""
+    return str(row.get("trial_id")).encode() if isinstance(row, dict) else b""
+
+
 def _whole(data: bytes) -> bytes:
     """``data`` up to its last newline: a line still being written waits for the next read."""
     return data[: data.rfind(b"\n") + 1]
@@ -265,16 +282,16 @@ class SweepState:
         if self.trials:
             cap = max(10, min(cap, HISTORY_BUDGET // len(self.trials)))
         # How many rows each trial has (its entry's reports): every stride-th is kept.
-        stride = {}
+        stride: dict[bytes, int] = {}
         if full:
-            for tid, entry in self.trials.items():
+            for name, entry in self.trials.items():
                 reports = entry.get("reports") or entry.get("steps") or 0
                 if isinstance(reports, int) and reports > cap:
-                    stride[tid] = math.ceil(reports / cap)
-        seen: dict[str, int] = {}
-        kept: dict[str, int] = {}
-        last: dict[str, Any] = {}  # each trial's last row, if it was left out
-        rows: list[Any] = []
+                    stride[name.encode()] = math.ceil(reports / cap)
+        seen: dict[bytes, int] = {}
+        kept: dict[bytes, int] = {}
+        last: dict[bytes, bytes] = {}  # each trial's last line, if it was left out
+        lines: list[bytes] = []
         thinned = False
         end = start
         path = self.path / HISTORY_FILE
@@ -290,19 +307,21 @@ class SweepState:
                 data = _whole(tail + block)
                 tail = (tail + block)[len(data):]
                 end += len(data)
-                for row in _parse_lines(data):
-                    tid = str(row.get("trial_id")) if isinstance(row, dict) else ""
+                for line in data.split(b"\n")[:-1]:
+                    tid = _line_trial(line)
                     i = seen.get(tid, 0)
                     seen[tid] = i + 1
                     if i % stride.get(tid, 1) == 0 and kept.get(tid, 0) < cap:
                         kept[tid] = kept.get(tid, 0) + 1
-                        rows.append(row)
+                        lines.append(line)
                         last.pop(tid, None)
                     else:
                         thinned = True
-                        last[tid] = row
-        # A trial's last row ends its curve: add it where it was left out.
-        rows.extend(last.values())
+                        last[tid] = line
+        # A trial's last row ends its curve: add it where it was left out. Only the rows
+        # kept are parsed (one C-parser call).
+        lines.extend(last.values())
+        rows = _parse_lines(b"\n".join(lines) + b"\n") if lines else []
         return rows, end, thinned
 
 
