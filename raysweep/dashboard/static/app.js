@@ -498,6 +498,13 @@
       byId("stop").disabled = !running || stopped;
       byId("cancel").disabled = !running;
 
+      // Nothing new (a quiet poll): the tables and charts stay as they are, so that a sweep of
+      // thousands of trials costs nothing between its changes; running trials' times still tick.
+      var changed = (body.trials || []).length || (body.history || []).length || body.reset;
+      if (!changed && table) {
+        drawRunning(list);
+        return;
+      }
       if (newKeys || !table || tableKeys !== objectives.length + ":" + paramKeys.join(",")) {
         tableKeys = objectives.length + ":" + paramKeys.join(",");
         buildTable();
