@@ -301,7 +301,8 @@ def test_the_log_tail_is_text_in_json(server: DashboardServer, storage: Path) ->
 def test_stop_and_cancel_need_a_live_driver(server: DashboardServer, storage: Path) -> None:
     root = storage / "cut"
     status, body = _raw(server, "POST", "/api/sweep/cut/stop")
-    assert status == 409 and "no driver is running" in json.loads(body)["error"]
+    assert status == 409 and json.loads(body)["ok"] is False
+    assert "no driver is running" in json.loads(body)["message"]
     assert not (root / STOP_FILE).exists()
     with DriverLock(root, heartbeat_s=0):
         status, body = _raw(server, "POST", "/api/sweep/cut/stop")
@@ -386,6 +387,7 @@ def test_pages_and_plotly_are_served_with_their_types(server: DashboardServer) -
     pytest.importorskip("plotly")
     status, headers, body = _get(server, "/static/plotly.min.js")
     assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert headers["Cache-Control"] == "max-age=60"  # one header, not no-store as well
     assert len(body) > 1_000_000
     assert _get(server, "/nope")[0] == 404
 

@@ -124,9 +124,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Cache-Control", "no-store")
         self.send_header("Referrer-Policy", "no-referrer")  # the URL may carry the token
-        for key, value in (headers or {}).items():
+        for key, value in {"Cache-Control": "no-store", **(headers or {})}.items():
             self.send_header(key, value)
         self.end_headers()
         if self.command != "HEAD":
@@ -234,8 +233,9 @@ class Handler(BaseHTTPRequestHandler):
         what = parts[3]
         holder = live_holder(path)
         if holder is None:
-            self._error(409, f"no driver is running the sweep in {path}: nothing to {what}; "
-                             f"`raysweep resume {path}` continues it")
+            message = (f"no driver is running the sweep in {path}: nothing to {what}; "
+                       f"`raysweep resume {path}` continues it")
+            self._json({"ok": False, "message": message, "error": message}, 409)
             return
         marker = request(path, what)
         then = ("running trials get SIGTERM (SIGKILL 5 s later), then the driver ends"
