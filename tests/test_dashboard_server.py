@@ -430,7 +430,7 @@ def test_the_command_serves_until_ctrl_c(storage: Path) -> None:
                                     timeout=10) as resp:
             assert len(json.loads(resp.read())["sweeps"]) == 3
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=60) == 0  # generous: the suite may load the machine
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import secrets
+import signal
 from pathlib import Path
 
 import click
@@ -65,6 +66,9 @@ def dashboard(storage: tuple[str, ...], host: str, port: int, token: str | None)
     click.echo(f"  {server.url}")  # never folded by the terminal's width: it is copied
     if generated:
         click.echo(f"  token (header X-Raysweep-Token, or ?token=): {token}")
+    # Ctrl-C (SIGINT) ends it even when it was started where SIGINT is ignored (a job sent to
+    # the background by a non-interactive shell inherits SIG_IGN, and Python then keeps it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
