@@ -60,16 +60,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _shell(page: str) -> bytes:
-    """A page's HTML when ``static/`` has none: it loads ``app.js``, which draws the page."""
-    return (
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>raysweep dashboard</title>"
-        "<link rel=\"stylesheet\" href=\"/static/style.css\"></head>"
-        f"<body data-page=\"{page or 'sweeps'}\"><div id=\"app\">Loading...</div>"
-        "<script src=\"/static/app.js\"></script></body></html>"
-    ).encode()
-
-
 def plotly_js() -> Path | None:
     """The installed plotly package's own ``plotly.min.js``, or None."""
     spec = find_spec("plotly")
@@ -245,9 +235,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- pages and files ---------------------------------------------------------------------
     def _page(self, name: str) -> None:
-        path = STATIC / name
-        body = path.read_bytes() if path.is_file() else _shell(name.removesuffix(".html"))
-        self._send(200, body, _TYPES[".html"])
+        # The pages ship in the package (package-data): one missing is a broken install.
+        self._send(200, (STATIC / name).read_bytes(), _TYPES[".html"])
 
     def _static(self, name: str) -> None:
         if name == "plotly.min.js":
