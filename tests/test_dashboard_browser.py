@@ -19,7 +19,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import socket
 import struct
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import chromium as find_chromium
 
 import raysweep
 from raysweep.dashboard.server import serve, serve_in_thread
@@ -47,17 +47,6 @@ def _has_plotly() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("plotly") is not None
-
-
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    why = "Chromium is not installed (apt-get install chromium; .ci/run installs it)"
-    if os.environ.get("RAYSWEEP_REQUIRE_BROWSER"):
-        pytest.fail(why + ", and RAYSWEEP_REQUIRE_BROWSER is set")
-    pytest.skip(why)
 
 
 class DevTools:
@@ -198,7 +187,7 @@ def _open_browser(chromium: str, url: str, profile: str) -> tuple[subprocess.Pop
 
 @pytest.fixture
 def browser_page() -> Iterator[Callable[[str], DevTools]]:
-    chromium = _chromium()
+    chromium = find_chromium()
     opened: list[tuple[subprocess.Popen[str], DevTools]] = []
     with tempfile.TemporaryDirectory(prefix="rs-chromium-") as profile:
 

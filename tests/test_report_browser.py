@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _browser import chromium as find_chromium
 
 import raysweep
 
@@ -92,17 +93,6 @@ window.addEventListener("load", function () {
 """
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    why = "Chromium is not installed (apt-get install chromium; .ci/run installs it)"
-    if os.environ.get("RAYSWEEP_REQUIRE_BROWSER"):
-        pytest.fail(why + ", and RAYSWEEP_REQUIRE_BROWSER is set")
-    pytest.skip(why)
-
-
 def _run_chromium(chromium: str, *args: str) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="rs-chromium-") as profile:
         return subprocess.run(
@@ -128,7 +118,7 @@ def _sweep() -> dict[str, Any]:
 
 
 def test_report_of_a_real_sweep_renders_in_chromium(tmp_path: Path) -> None:
-    chromium = _chromium()
+    chromium = find_chromium()
 
     # Defined here so that Ray pickles it by value: workers cannot import this test module.
     def train(config: dict[str, Any]) -> None:
