@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -271,7 +270,7 @@ def _short_id(sweep_id: str) -> str:
     >>> _short_id("me/demo/abc-20261206-101010"), _short_id("abc")
     ('abc-20261206-101010', 'abc')
     """
-    return re.split(r"[/]", sweep_id.strip("/"))[-1]
+    return sweep_id.strip("/").rsplit("/", 1)[-1]
 
 
 def runs_no_function(cfg: SweepConfig | None, path: Path | None) -> bool:

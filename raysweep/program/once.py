@@ -14,7 +14,11 @@ from collections.abc import Sequence
 
 from raysweep.errors import RaysweepWarning
 
-__all__ = ["reset_warnings", "warn_once"]
+__all__ = ["PROGRAM_DIR", "reset_warnings", "warn_once"]
+
+PROGRAM_DIR = os.path.dirname(os.path.abspath(__file__))
+"""raysweep.program, the stand-in included: ``warn_once(outside=(PROGRAM_DIR,))`` points a
+warning about the user's call at the user's line, however deep the stand-in's calls go."""
 
 _warned: set[str] = set()
 

@@ -9,17 +9,13 @@ for the schedulers, so a script's early-termination behaviour matches W&B's.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from raysweep.program.metrics import log
-from raysweep.program.once import warn_once
+from raysweep.program.once import PROGRAM_DIR, warn_once
 
 __all__ = ["History", "Row", "report_row", "reportable"]
-
-_PROGRAM_DIR = os.path.dirname(os.path.abspath(__file__))
-"""raysweep.program, the stand-in included: a warning about a logged row points outside it."""
 
 Row = tuple[int, dict[str, Any]]
 """One committed row: its step and its data."""
@@ -143,7 +139,7 @@ def report_row(row: Mapping[str, Any], step: int | None, *, send: bool = True) -
             f"drop-{name}",
             f"wandb.log: {name!r} is not a number, so raysweep does not record it "
             "(this warning is shown once per name)",
-            outside=(_PROGRAM_DIR,),
+            outside=(PROGRAM_DIR,),
         )
     if send:
         try:

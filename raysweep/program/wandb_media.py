@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from raysweep.program.once import warn_once
+from raysweep.program.once import PROGRAM_DIR, warn_once
 
 __all__ = [
     "INDEX_FILE",
@@ -86,13 +86,10 @@ MAX_TRIAL_BYTES = 256 * 2**20
 """Media bytes saved per trial (per process) before saving stops."""
 
 
-_PROGRAM_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
 def warn_media(kind: str, message: str) -> None:
     """Warn once per ``kind``, pointing at the user's line (the first outside raysweep's
     ``program`` folder, which holds the stand-in too)."""
-    warn_once(kind, message, outside=(_PROGRAM_DIR,))
+    warn_once(kind, message, outside=(PROGRAM_DIR,))
 
 
 def keeps(count: int) -> bool:
