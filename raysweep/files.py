@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
+    "AppendLog",
     "CANCEL_FILE",
     "COMPLETED_FILE",
     "CONFIG_FILE",
@@ -33,12 +34,12 @@ __all__ = [
     "SEARCHER_LOG_FILE",
     "STOP_FILE",
     "STORAGE_ENV",
+    "SnapshotPacer",
     "TRIALS_FILE",
     "TRIALS_LOG_FILE",
+    "cut_partial_line",
     "default_storage",
     "is_sweep_dir",
-    "AppendLog",
-    "SnapshotPacer",
     "read_log",
     "write_json_atomic",
     "write_lines_atomic",
@@ -153,7 +154,7 @@ class AppendLog:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._file: IO[str] | None = None
-        _cut_partial_line(self.path)
+        cut_partial_line(self.path)
 
     def append(self, record: Any, *, sync: bool = False) -> int:
         """Append ``record`` (values JSON lacks as their ``str``); return the file's size after
@@ -199,7 +200,7 @@ class AppendLog:
         return {"path": self.path, "_file": None}
 
 
-def _cut_partial_line(path: Path) -> None:
+def cut_partial_line(path: Path) -> None:
     """Cut a last line without its newline (a writer killed mid-append) off ``path``."""
     try:
         with open(path, "rb+") as f:

@@ -1,6 +1,5 @@
 """The user's functions named in ``scheduler.optimizer`` / ``search_space``, loaded from
-``scheduler.source``, for an engine whose package is not Optuna (``_optuna_study.py`` has the
-same loader, but importing it imports Optuna).
+``scheduler.source``, for every engine (this module imports none of their packages).
 
 Every way that can fail is a :class:`~raysweep.errors.RaysweepError` naming the file and the
 function. Each source file is executed once per driver, as an import would be: it is in

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ import optuna
 from optuna.storages.journal import JournalFileBackend
 
 from raysweep.errors import RaysweepError
+from raysweep.files import cut_partial_line
 from raysweep.sweep.model import Metric, SchedulerSpec
 
 from ._hooks import load_hook
@@ -205,7 +205,7 @@ class _JournalFile(JournalFileBackend):
     """
 
     def __init__(self, path: Path) -> None:
-        _cut_torn_line(path)
+        cut_partial_line(path)  # a half-written last line: the driver was killed mid-append
         super().__init__(str(path))
         self._path = path
 
@@ -214,31 +214,6 @@ class _JournalFile(JournalFileBackend):
         with open(self._path, "ab") as handle:
             handle.write(text.encode("utf-8"))
             handle.flush()
-
-
-def _cut_torn_line(path: Path) -> None:
-    """Truncate ``path`` after its last newline (a missing file is left missing)."""
-    try:
-        with open(path, "rb+") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size == 0:
-                return
-            block = 1 << 16
-            end = size
-            while end > 0:
-                start = max(0, end - block)
-                handle.seek(start)
-                chunk = handle.read(end - start)
-                cut = chunk.rfind(b"\n")
-                if cut >= 0:
-                    keep = start + cut + 1
-                    if keep != size:
-                        handle.truncate(keep)
-                    return
-                end = start
-            handle.truncate(0)
-    except FileNotFoundError:
-        return
 
 
 @contextlib.contextmanager
