@@ -179,14 +179,9 @@ def replay(
             flat = ledger.end(trial_id, bool(record.get("target")))
             if flat is None or proposer is None:
                 continue
-            loss = _recorded_loss(record)
-            if isinstance(loss, tuple):
-                # Only a multi-objective sweep's proposer (Optuna's, Ax's) has `losses`, and it
-                # observes a tuple (the Proposer protocol says float).
-                several: Any = proposer
-                several.observe(flat, loss)
-            else:
-                proposer.observe(flat, loss)
+            # A multi-objective sweep's proposer (Optuna's, Ax's) observes a tuple of losses:
+            # only its end records have `losses` (the Proposer protocol says float).
+            proposer.observe(flat, _recorded_loss(record))  # type: ignore[arg-type]
 
 
 def _recorded_loss(record: Mapping[str, Any]) -> float | tuple[float, ...] | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from raysweep.errors import RaysweepError
+from raysweep.sweep.config import AX_MISSING, OPTUNA_MISSING
 from raysweep.sweep.model import Engine, Method, Metric, RaysweepOptions, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
@@ -83,17 +84,11 @@ class EngineFactory(Protocol):
     ) -> Proposer: ...
 
 
-OPTUNA_MISSING = "engine: optuna needs Optuna: pip install 'raysweep[optuna]'"
-
-
 def _optuna(cfg: SweepConfig, *, seed: int | None, sweep_dir: Path | None) -> Proposer:
     # Imported here: Optuna is an optional extra, and heavy.
     from .optuna import OptunaProposer
 
     return OptunaProposer.from_config(cfg, seed=seed, sweep_dir=sweep_dir)
-
-
-AX_MISSING = "engine: ax needs Ax: pip install 'raysweep[ax]'"
 
 
 def _ax(cfg: SweepConfig, *, seed: int | None, sweep_dir: Path | None) -> Proposer:

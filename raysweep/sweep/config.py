@@ -75,11 +75,13 @@ from raysweep.sweep.model import (
 from raysweep.sweep.yamlfile import load_yaml
 
 __all__ = [
+    "AX_MISSING",
     "EarlyTerminate",
     "Engine",
     "Goal",
     "Method",
     "Metric",
+    "OPTUNA_MISSING",
     "RaysweepOptions",
     "Resources",
     "SchedulerSpec",
@@ -201,6 +203,12 @@ def program_issues(cfg: SweepConfig) -> list[Issue]:
     ]
 
 
+OPTUNA_MISSING = "engine: optuna needs Optuna: pip install 'raysweep[optuna]'"
+"""Why an ``engine: optuna`` sweep cannot run here (also the searcher's error)."""
+AX_MISSING = "engine: ax needs Ax: pip install 'raysweep[ax]'"
+"""Why an ``engine: ax`` sweep cannot run here (also the searcher's error)."""
+
+
 def runnable_issues(cfg: SweepConfig) -> list[Issue]:
     """Why this version of raysweep, on this machine, cannot run a sweep that is valid W&B:
     ``engine: ax`` without Ax or with ``search_space`` (Ax has no define-by-run space),
@@ -220,8 +228,8 @@ def runnable_issues(cfg: SweepConfig) -> list[Issue]:
     out = []
     if spec.engine is Engine.AX:
         if importlib.util.find_spec("ax") is None:
-            out.append(Issue("scheduler.engine", "engine: ax needs Ax: pip install "
-                             "'raysweep[ax]'", "Or use engine: optuna, which raysweep runs."))
+            out.append(Issue("scheduler.engine", AX_MISSING,
+                             "Or use engine: optuna, which raysweep runs."))
         if spec.search_space is not None:
             where = f" in {spec.source}" if spec.source is not None else ""
             out.append(Issue(
@@ -233,8 +241,7 @@ def runnable_issues(cfg: SweepConfig) -> list[Issue]:
                 "engine: optuna.",
             ))
     elif spec.engine is Engine.OPTUNA and importlib.util.find_spec("optuna") is None:
-        out.append(Issue("scheduler.engine", "engine: optuna needs Optuna: pip install "
-                         "'raysweep[optuna]'"))
+        out.append(Issue("scheduler.engine", OPTUNA_MISSING))
     elif spec.engine is Engine.WANDB:
         where = f" in {spec.source}" if spec.source is not None else ""
         for key, name in (("optimizer", spec.optimizer), ("search_space", spec.search_space)):
