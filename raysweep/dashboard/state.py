@@ -21,11 +21,12 @@ import json
 import math
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raysweep.analysis.tables import read_trial_log
 from raysweep.execution.lock import live_holder
 from raysweep.files import ENDED_STATUSES, HISTORY_FILE, META_FILE, TRIALS_LOG_FILE, is_sweep_dir
 
@@ -120,6 +121,15 @@ def _line_trial(line: bytes) -> bytes:
     except ValueError:
         return b""
     return str(row.get("trial_id")).encode() if isinstance(row, dict) else b""
+
+
+def _counts(entries: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The number of trial entries per status."""
+    counts: dict[str, int] = {}
+    for entry in entries:
+        status = str(entry.get("status"))
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def _whole(data: bytes) -> bytes:
@@ -220,11 +230,7 @@ class SweepState:
 
     def counts(self) -> dict[str, int]:
         """The trials per status."""
-        counts: dict[str, int] = {}
-        for entry in self.trials.values():
-            status = str(entry.get("status"))
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+        return _counts(self.trials.values())
 
     def read(self, cursor: str | None = None) -> dict[str, Any]:
         """The sweep as the API's ``GET /api/sweep/<id>`` returns it (without ``id``).
@@ -421,19 +427,8 @@ class Catalog:
         held = self._summaries.get(path)
         if held is not None and held[0] == ident:
             return held[1]
-        entries: dict[str, dict[str, Any]] = {}
-        if ident is not None:
-            try:
-                data = (path / TRIALS_LOG_FILE).read_bytes()
-            except OSError:
-                data = b""
-            for entry in _parse_lines(_whole(data)):
-                if isinstance(entry, dict) and "trial_id" in entry:
-                    entries[str(entry["trial_id"])] = entry
-        counts: dict[str, int] = {}
-        for entry in entries.values():
-            status = str(entry.get("status"))
-            counts[status] = counts.get(status, 0) + 1
+        entries = read_trial_log(path / TRIALS_LOG_FILE)[0] if ident is not None else {}
+        counts = _counts(entries.values())
         best = None
         if meta.get("metric"):
             found = _best(iter(entries.values()), str(meta.get("mode") or "min"),
