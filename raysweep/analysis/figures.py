@@ -47,7 +47,7 @@ from raysweep.analysis.importance import (
     is_numeric_values,
     parameter_importance,
 )
-from raysweep.analysis.pareto import meta_objectives
+from raysweep.analysis.pareto import FRONT_STATUSES, meta_objectives
 from raysweep.errors import RaysweepError
 
 if TYPE_CHECKING:
@@ -663,7 +663,7 @@ def pareto_figure(result: SweepResult, max_trials: int | None = MAX_DRAWN_TRIALS
     if trials.empty:
         return _empty_figure(title, "No trial has ended yet.")
     values = np.column_stack([numbers(trials[name]) for name, _ in objectives])
-    judged = (trials["status"].isin(("finished", "stopped")).to_numpy()
+    judged = (trials["status"].isin(FRONT_STATUSES).to_numpy()
               & np.isfinite(values).all(axis=1))
     if not judged.any():
         return _empty_figure(title, "No finished trial has a value for every objective yet.")

@@ -15,7 +15,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dominates", "meta_objectives", "pareto_mask", "signs"]
+__all__ = ["FRONT_STATUSES", "dominates", "meta_objectives", "pareto_mask", "signs"]
+
+FRONT_STATUSES = ("finished", "stopped")
+"""The statuses of trials that can be on a Pareto front: those that ran to an end (failed,
+running and interrupted trials never are)."""
 
 # Rows compared at once in the general case, and how many front rows each block meets at
 # once: the (block x front rows x objectives) booleans stay a few megabytes.

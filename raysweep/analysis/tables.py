@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raysweep.analysis.history import read_history
-from raysweep.analysis.pareto import meta_objectives, pareto_mask
+from raysweep.analysis.pareto import FRONT_STATUSES, meta_objectives, pareto_mask
 from raysweep.errors import RaysweepError
 from raysweep.files import (
     HISTORY_FILE,
@@ -408,7 +408,7 @@ def _with_front(trials: pd.DataFrame, objectives: list[tuple[str, str]]) -> pd.D
 
     names = [name for name, _ in objectives]
     values = np.column_stack([_numbers(trials[name]) for name in names])
-    values[~trials["status"].isin(_FRONT_STATUSES).to_numpy()] = np.nan
+    values[~trials["status"].isin(FRONT_STATUSES).to_numpy()] = np.nan
     at = trials.columns.get_loc(f"{names[-1]}_best") + 1
     trials.insert(int(at), "pareto", pareto_mask(values, [mode for _, mode in objectives]))
     first, mode = objectives[0]
@@ -425,10 +425,6 @@ def _numbers(series: pd.Series) -> Any:
     import pandas as pd
 
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-# The statuses whose trials can be on a Pareto front: those that ran to an end.
-_FRONT_STATUSES = ("finished", "stopped")
 
 
 def _summary_names(entries: list[dict[str, Any]], own: Collection[str | None]) -> list[str]:

@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 from ray.tune import Callback
 
-from raysweep.analysis.pareto import dominates, signs
+from raysweep.analysis.pareto import FRONT_STATUSES, dominates, signs
 from raysweep.analysis.tables import compact_trials, read_trial_log
 from raysweep.execution.process import BAD_LINES_KEY
 from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
@@ -137,8 +137,6 @@ RECENT_TRIALS = 200
 _COMPACT_RATIO = 2
 _COMPACT_SLACK = 1000
 _LIVE = ("pending", "running", "retrying")
-# The statuses of trials on a multi-objective sweep's Pareto front (as in the tables).
-_FRONT_STATUSES = ("finished", "stopped")
 
 
 class SweepRecorder(Callback):
@@ -371,7 +369,7 @@ class SweepRecorder(Callback):
     def _offer_front(self, rec: TrialRecord) -> None:
         """Put an ended trial on the Pareto front if nothing there dominates its last values
         (those it dominates leave); the tables' rule (:mod:`raysweep.analysis.pareto`)."""
-        if rec.get("status") not in _FRONT_STATUSES:
+        if rec.get("status") not in FRONT_STATUSES:
             return
         values = [_objective(rec, name, "last") for name, _ in self.objectives]
         if any(v is None for v in values):
