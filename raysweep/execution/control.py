@@ -136,8 +136,8 @@ class SweepControl(Callback, Stopper):
             return
         bests = self._bests.setdefault(trial.trial_id, {})
         for name, mode, _ in self.targets:
-            value = report_value(result, name)  # a flat key or a "/" path, as the searcher's
-            value = None if isinstance(value, bool) else finite_float(value)
+            # A flat key or a "/" path, as the searcher reads it; bools are no numbers.
+            value = finite_float(report_value(result, name))
             if value is None:
                 continue
             held = bests.get(name)
@@ -172,8 +172,7 @@ class SweepControl(Callback, Stopper):
         if self.reason is not None:
             return
         for name, mode, target in self.targets:
-            value = bests.get(name)
-            value = None if value is None or isinstance(value, bool) else finite_float(value)
+            value = finite_float(bests.get(name))
             if value is None or not (value >= target if mode == "max" else value <= target):
                 continue
             self._end("target", (
