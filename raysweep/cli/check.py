@@ -28,7 +28,9 @@ from raysweep.sweep.model import Engine, Method, SweepConfig
 from raysweep.sweep.space import SearchSpace, dotted
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Sequence
+
+    from rich.console import Console
 
 
 def _param_table(space: SearchSpace) -> Any:
@@ -167,15 +169,7 @@ def validate(files: tuple[str, ...], as_json: bool, program_check: bool) -> None
         )
         if not as_json:
             console.print(f"[bold green]✓ {escape(name)}[/]: {escape(summary(cfg))}")
-            hooks = _hooks(cfg)
-            if hooks is not None:
-                console.print(f"  [dim]{escape(hooks)}[/]")
-            print_issues(console, warnings, "yellow")
-            note = _space_note(cfg)
-            if note is not None:
-                console.print(escape(note))
-            else:
-                console.print(_param_table(cfg.parameters))
+            _print_space(console, cfg, warnings)
     if as_json:
         click.echo(json.dumps(report, indent=2))
     if not ok:
@@ -251,10 +245,16 @@ def _preview_engine(cfg: SweepConfig, file: str, fmt: str) -> None:
     head = (f"custom: engine {cfg.engine} proposes each configuration as the sweep runs, "
             "from the results so far; preview runs none of it")
     console.print(f"[bold]{escape(head)}[/]")
+    _print_space(console, cfg, issues)
+
+
+def _print_space(console: Console, cfg: SweepConfig, warnings: Sequence[Issue]) -> None:
+    """Below a sweep's first line: the user's hooks, the warnings, then the parameters (a
+    table, or where the engine's ``search_space()`` defines them)."""
     hooks = _hooks(cfg)
     if hooks is not None:
         console.print(f"  [dim]{escape(hooks)}[/]")
-    print_issues(console, issues, "yellow")
+    print_issues(console, warnings, "yellow")
     note = _space_note(cfg)
     if note is not None:
         console.print(escape(note))
