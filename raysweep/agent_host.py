@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raysweep.analysis.tables import SweepResult, read_trials
+from raysweep.analysis.tables import SweepResult, ended_trial_ids
 from raysweep.errors import RaysweepError
 from raysweep.execution.options import RunOptions, storage_root, sweep_name
-from raysweep.files import ENDED_STATUSES, is_sweep_dir
+from raysweep.files import is_sweep_dir
 from raysweep.program.wandb_driver import SweepHost, get_host, set_host
 from raysweep.program.wandb_package import import_stand_in
 from raysweep.sweep.config import load
@@ -192,7 +192,7 @@ class AgentHost(SweepHost):
             assert cfg is not None  # narrowed above: not both None
             path = Path(self._root(cfg)) / sweep_id
         if resume and count is not None:
-            count += sum(1 for t in read_trials(path) if t.get("status") in ENDED_STATUSES)
+            count += len(ended_trial_ids(path))
         return self._run(AgentCall(
             sweep_id=sweep_id, path=path, config=cfg,
             function=None if function is None else _AgentFunction(function),

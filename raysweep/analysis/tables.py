@@ -43,6 +43,7 @@ from raysweep.analysis.history import read_history
 from raysweep.analysis.pareto import FRONT_STATUSES, meta_objectives, pareto_mask
 from raysweep.errors import RaysweepError
 from raysweep.files import (
+    ENDED_STATUSES,
     HISTORY_FILE,
     META_FILE,
     TRIALS_FILE,
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SweepResult",
     "compact_trials",
+    "ended_trial_ids",
     "find_latest_sweep",
     "load_results",
     "read_meta",
@@ -466,6 +468,15 @@ def read_trials(sweep_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     except (OSError, ValueError, KeyError, TypeError):
         return []
     return [e for e in entries if isinstance(e, dict) and "trial_id" in e]
+
+
+def ended_trial_ids(sweep_dir: str | os.PathLike[str], *, but_failed: bool = False) -> list[str]:
+    """The ids of the trials that ended (finished, stopped, failed), from the trials file
+    alone (not the whole tables); ``but_failed`` leaves the failed ones out (they run again
+    under ``raysweep resume --rerun-failed``)."""
+    return [str(e["trial_id"]) for e in read_trials(sweep_dir)
+            if e.get("status") in ENDED_STATUSES
+            and not (but_failed and e.get("status") == "failed")]
 
 
 def read_trial_log(path: Path) -> tuple[dict[str, dict[str, Any]], int]:

@@ -258,11 +258,10 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
     programs it runs are those of the sweep, so only resume sweeps you trust.
     """
     from raysweep.analysis.live import LiveView
-    from raysweep.analysis.tables import read_meta, read_trials
+    from raysweep.analysis.tables import ended_trial_ids, read_meta
     from raysweep.api import resume as resume_sweep
     from raysweep.errors import RaysweepError
     from raysweep.execution.resume import saved_config
-    from raysweep.files import ENDED_STATUSES
 
     path = Path(directory)
     try:
@@ -288,8 +287,7 @@ def resume(directory: str, address: str | None, count: int | None, num_cpus: int
         fail(str(exc))
     # The trials that ended before are summed up in one line, not printed again one by one.
     # Their entries only: the whole tables (every report) would cost seconds in a large sweep.
-    kept = [str(e["trial_id"]) for e in read_trials(path) if e.get("status") in ENDED_STATUSES
-            and not (rerun_failed and e.get("status") == "failed")]
+    kept = ended_trial_ids(path, but_failed=rerun_failed)
     view = LiveView(console, cfg, trial_cap(cfg, count), shown=kept)
     started: list[Path] = []
 

@@ -118,15 +118,13 @@ def run_script(
 
     def runner(call: AgentCall) -> Any:
         from raysweep.analysis.live import LiveView
-        from raysweep.analysis.tables import read_meta, read_trials
+        from raysweep.analysis.tables import ended_trial_ids, read_meta
         from raysweep.execution.resume import saved_config
-        from raysweep.files import ENDED_STATUSES
 
         kept: list[str] = []
         if call.resume:
             cfg: SweepConfig = saved_config(call.path, read_meta(call.path))
-            kept = [str(e["trial_id"]) for e in read_trials(call.path)
-                    if e.get("status") in ENDED_STATUSES]
+            kept = ended_trial_ids(call.path)
         else:
             assert call.config is not None  # a new sweep always has its config
             cfg = call.config
