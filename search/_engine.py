@@ -8,9 +8,12 @@ engines refuse a step with a log scale), and a weighted categorical is a quantil
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
 from raysweep.sweep.distributions import (
@@ -32,6 +35,7 @@ __all__ = [
     "config_key",
     "encode_params",
     "log_bounds",
+    "quiet_import",
     "rounding",
     "take_pending",
 ]
@@ -142,3 +146,17 @@ def take_pending(pending: list[P], config: FlatConfig) -> P | None:
         if entry.restored and config_key(entry.flat) == key:
             return pending.pop(i)
     return None
+
+
+@contextlib.contextmanager
+def quiet_import() -> Iterator[None]:
+    """Import an engine's package without its libraries' import-time warnings (torch's,
+    under Ax) and log lines: they are not the user's business."""
+    disabled = logging.root.manager.disable
+    logging.disable(max(disabled, logging.INFO))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(disabled)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -14,6 +12,7 @@ from raysweep.sweep.model import Engine, Method, Metric, RaysweepOptions, SweepC
 from raysweep.sweep.space import SearchSpace
 
 from ._base import Proposer
+from ._engine import quiet_import
 from .bayes import BayesProposer
 from .grid import GridProposer
 from .random import RandomProposer
@@ -123,16 +122,8 @@ def check_engine(cfg: SweepConfig) -> None:
         return
     package, message = needed
     try:
-        # The engine's import is the proposer's first: its libraries' import-time warnings
-        # (torch's, under Ax) and log lines are not the user's business.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            disabled = logging.root.manager.disable
-            logging.disable(max(disabled, logging.INFO))
-            try:
-                __import__(package)
-            finally:
-                logging.disable(disabled)
+        with quiet_import():  # the engine's import is the proposer's first
+            __import__(package)
     except ImportError:
         raise RaysweepError(message) from None
 

@@ -58,7 +58,7 @@ from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 from ._ax_space import AxParam, ax_params, flat_config, parameterization
 from ._base import FlatConfig
-from ._engine import take_pending
+from ._engine import quiet_import, take_pending
 from ._hooks import call_hook
 from ._journal import decode_flat, encode_flat
 
@@ -81,16 +81,10 @@ def _ax() -> SimpleNamespace:
     """Ax's classes, imported at the first use (this module imports without Ax: doctests and
     the message of a missing Ax). Importing Ax imports torch and BoTorch, which warn about
     their own deprecations, and logs a line of its own (its storage's version)."""
-    disabled = logging.root.manager.disable
-    logging.disable(max(disabled, logging.INFO))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from ax.api.client import Client
-            from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
-            from ax.exceptions.core import DataRequiredError
-    finally:
-        logging.disable(disabled)
+    with quiet_import():
+        from ax.api.client import Client
+        from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+        from ax.exceptions.core import DataRequiredError
     return SimpleNamespace(Client=Client, ChoiceParameterConfig=ChoiceParameterConfig,
                            RangeParameterConfig=RangeParameterConfig,
                            DataRequiredError=DataRequiredError)
