@@ -13,9 +13,10 @@ import json
 import logging
 import math
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
+from raysweep.numeric import finite_float
 from raysweep.sweep.distributions import (
     CategoricalWithProbabilities,
     InvLogUniform,
@@ -24,6 +25,7 @@ from raysweep.sweep.distributions import (
     LogUniformValues,
     quantize,
 )
+from raysweep.sweep.model import Metric
 
 from ._base import FlatConfig
 from ._journal import plain
@@ -35,6 +37,7 @@ __all__ = [
     "config_key",
     "encode_params",
     "log_bounds",
+    "objective_values",
     "quiet_import",
     "rounding",
     "take_pending",
@@ -160,3 +163,25 @@ def quiet_import() -> Iterator[None]:
             yield
     finally:
         logging.disable(disabled)
+
+
+def objective_values(
+    objectives: Sequence[Metric], loss: float | tuple[float | None, ...] | None
+) -> list[float] | None:
+    """Each objective's own value from the adapter's loss (one number, or a tuple for several
+    objectives; a maximised one comes negated), or None if one is missing (a failure).
+
+    >>> from raysweep.sweep.model import Goal
+    >>> objective_values([Metric("loss"), Metric("acc", Goal.MAXIMIZE)], (0.5, -0.9))
+    [0.5, 0.9]
+    """
+    losses = loss if isinstance(loss, tuple) else (loss,)
+    if len(losses) != len(objectives):
+        return None
+    values = []
+    for metric, value in zip(objectives, losses, strict=True):
+        number = finite_float(value)
+        if number is None:
+            return None
+        values.append(-number if metric.mode == "max" else number)
+    return values

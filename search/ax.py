@@ -52,13 +52,12 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from raysweep.errors import RaysweepError
-from raysweep.numeric import finite_float
 from raysweep.sweep.model import Metric, SweepConfig
 from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 from ._ax_space import AxParam, ax_params, flat_config, parameterization
 from ._base import FlatConfig
-from ._engine import quiet_import, take_pending
+from ._engine import objective_values, quiet_import, take_pending
 from ._hooks import call_hook
 from ._journal import decode_flat, encode_flat
 
@@ -274,16 +273,10 @@ class AxProposer:
         self._next_index = max(self._next_index, index + 1)
 
     def _values(self, loss: float | tuple[float | None, ...] | None) -> dict[str, float] | None:
-        losses = loss if isinstance(loss, tuple) else (loss,)
-        if len(losses) != len(self._objectives):
+        values = objective_values(self._objectives, loss)
+        if values is None:
             return None
-        values = {}
-        for metric, value in zip(self._objectives, losses, strict=True):
-            number = finite_float(value)
-            if number is None:
-                return None
-            values[metric.name] = -number if metric.mode == "max" else number
-        return values
+        return dict(zip((m.name for m in self._objectives), values, strict=True))
 
     def _take(self, config: FlatConfig) -> _Pending | None:
         return take_pending(self._pending, config)

@@ -37,12 +37,11 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from raysweep.errors import RaysweepError
-from raysweep.numeric import finite_float
 from raysweep.sweep.model import Metric, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig
-from ._engine import take_pending
+from ._engine import objective_values, take_pending
 from ._hooks import load_hook
 from ._journal import decode_flat, encode_flat, plain
 from ._optuna_space import Axis, axes_of, flat_config, flatten_returned, study_params
@@ -275,16 +274,7 @@ class OptunaProposer:
         self._next_number = max(self._next_number, len(self._study.get_trials(deepcopy=False)))
 
     def _values(self, loss: float | tuple[float | None, ...] | None) -> list[float] | None:
-        losses = loss if isinstance(loss, tuple) else (loss,)
-        if len(losses) != len(self._objectives):
-            return None
-        values = []
-        for metric, value in zip(self._objectives, losses, strict=True):
-            number = finite_float(value)
-            if number is None:
-                return None
-            values.append(-number if metric.mode == "max" else number)
-        return values
+        return objective_values(self._objectives, loss)
 
     def _take(self, config: FlatConfig) -> _Pending | None:
         return take_pending(self._pending, config)
