@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 from ray.tune import Callback
 
-from raysweep.analysis.pareto import FRONT_STATUSES, dominates, signs
+from raysweep.analysis.pareto import FRONT_STATUSES, dominates, pareto_mask, signs
 from raysweep.analysis.tables import compact_trials, read_trial_log
 from raysweep.execution.process import BAD_LINES_KEY
 from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
@@ -222,6 +222,7 @@ class SweepRecorder(Callback):
             compact_trials(self.sweep_dir)  # an earlier version's file: now a log
         # A line cut by a crash is gone already: AppendLog cut it when it was made.
         entries, self._lines = read_trial_log(log)
+        kept: list[TrialRecord] = []
         for entry in entries.values():
             rec = TrialRecord(entry)
             status = str(rec.get("status"))
@@ -230,10 +231,24 @@ class SweepRecorder(Callback):
             if self.objectives:
                 for name, _ in self.objectives:
                     self._offer_best_of(name, rec, self.total)
-                self._offer_front(rec)
+                kept.append(rec)
             self._recent.append(rec)
             self.total += 1
         self._in_file = self.total
+        if kept:
+            self._load_front(kept)
+
+    def _load_front(self, recs: list[TrialRecord]) -> None:
+        """The Pareto front of the trials already in the file, in one pass (what
+        :meth:`_offer_front` would leave after each of them in turn, in the same order)."""
+        judged = [r for r in recs if r.get("status") in FRONT_STATUSES]
+        values = np.array([[np.nan if (v := _objective(r, name, "last")) is None else v
+                            for name, _ in self.objectives] for r in judged], dtype=float)
+        if not len(judged):
+            return
+        on = pareto_mask(values, [m for _, m in self.objectives])
+        self._front = [judged[i] for i in np.flatnonzero(on)]
+        self._front_values = values[on] * self._signs
 
     def _history_file(self) -> IO[str]:
         if self._history is None:
