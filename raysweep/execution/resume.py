@@ -54,11 +54,14 @@ class ResumePlan:
         ended: How many trials ended before (they count towards ``run_cap``/``count``).
         dropped_ids: Trials that were running when the driver stopped.
         dropped_configs: Their configurations (trial id -> nested config), to run again.
+        reruns_failed: Whether the failed trials are among them (``--rerun-failed`` asked
+            and the trial cap leaves room: :func:`rerun_room`).
     """
 
     ended: int
     dropped_ids: set[str]
     dropped_configs: dict[str, dict[str, Any]]
+    reruns_failed: bool = False
 
 
 def saved_config(sweep_dir: Path, meta: Mapping[str, Any]) -> SweepConfig:
@@ -85,7 +88,7 @@ def saved_config(sweep_dir: Path, meta: Mapping[str, Any]) -> SweepConfig:
         raise type(exc)(exc.issues, str(path)) from None
 
 
-def reconcile(sweep_dir: Path, *, rerun_failed: bool = False) -> ResumePlan:
+def reconcile(sweep_dir: Path, *, rerun_failed: bool = False, cap: int = -1) -> ResumePlan:
     """Keep the ended trials of an interrupted sweep and drop the rest from its files.
 
     Trials that had not ended when the driver died are removed from ``trials.jsonl`` and
@@ -98,8 +101,10 @@ def reconcile(sweep_dir: Path, *, rerun_failed: bool = False) -> ResumePlan:
     and run again the same way: each is replaced by a new trial of its configuration, which
     takes its place toward ``run_cap``. Their entries are first appended to
     :data:`RERUN_FAILED_FILE`, so their errors stay on record (their trial folders stay too).
+    Only when the trial cap (``cap``, <= 0 for none) leaves room to run them: else they stay.
     """
     entries = read_trials(sweep_dir)
+    rerun_failed = rerun_failed and _rerun_room(entries, cap)
     dropped = [e for e in entries if e.get("status") not in ENDED_STATUSES
                or (rerun_failed and e.get("status") == "failed")]
     if rerun_failed:
@@ -126,17 +131,21 @@ def reconcile(sweep_dir: Path, *, rerun_failed: bool = False) -> ResumePlan:
     kept = compact_trials(sweep_dir, drop=dropped_ids)
     configs = {str(e.get("trial_id")): e.get("config") or {}
                for e in dropped if e.get("config") is not None}
-    return ResumePlan(ended=kept, dropped_ids=dropped_ids, dropped_configs=configs)
+    return ResumePlan(ended=kept, dropped_ids=dropped_ids, dropped_configs=configs,
+                      reruns_failed=rerun_failed)
 
 
 def rerun_room(sweep_dir: Path, cap: int) -> bool:
     """Whether ``--rerun-failed`` may run anything: the sweep has failed trials and the trial
     cap (``cap`` <= 0 for none) leaves room beside the trials that ended otherwise.
 
-    Checked before :func:`reconcile` moves the failed entries out of ``trials.jsonl``: a
-    resume that would then run nothing must leave them where they are.
+    :func:`reconcile` checks it on the entries it read before it moves the failed ones out of
+    ``trials.jsonl``: a resume that would then run nothing must leave them where they are.
     """
-    entries = read_trials(sweep_dir)
+    return _rerun_room(read_trials(sweep_dir), cap)
+
+
+def _rerun_room(entries: list[dict[str, Any]], cap: int) -> bool:
     failed = sum(1 for e in entries if e.get("status") == "failed")
     kept = sum(1 for e in entries if e.get("status") in ENDED_STATUSES) - failed
     return failed > 0 and (cap <= 0 or kept < cap)

@@ -35,7 +35,6 @@ from raysweep.execution.resume import (
     ResumePlan,
     nothing_left,
     reconcile,
-    rerun_room,
     restore_scheduler,
     restore_searcher,
     saved_config,
@@ -119,12 +118,11 @@ def resume_sweep(
                 "define-by-run space (scheduler.search_space): the study proposes every "
                 "configuration itself. Resume without --rerun-failed"
             )
-        rerun = options.rerun_failed and rerun_room(sweep_dir, cap)
-        plan = reconcile(sweep_dir, rerun_failed=rerun)
+        plan = reconcile(sweep_dir, rerun_failed=options.rerun_failed, cap=cap)
         why = nothing_left(sweep_dir, cfg, plan, cap)
         if why is not None:
             result = load_results(sweep_dir)
-            if options.rerun_failed and not rerun:
+            if options.rerun_failed and not plan.reruns_failed:
                 why += ("; --rerun-failed found no failed trial to run again, or no room "
                         "for one (raise --count)")
             result.meta["end_reason"] = f"nothing left to do: {why}"
