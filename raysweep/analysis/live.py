@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from raysweep.analysis.pareto import objective_value
 from raysweep.files import ENDED_STATUSES as _DONE
 from raysweep.sweep.space import dotted
 
@@ -39,12 +40,6 @@ def _note(rec: Mapping[str, Any]) -> str:
     if rec.get("stop_reason"):
         return str(rec["stop_reason"])
     return f"re-run of trial {rec['rerun_of']}" if rec.get("rerun_of") else ""
-
-
-def _last(rec: Mapping[str, Any], name: str) -> Any:
-    """A multi-objective sweep's objective ``name``: its last value in a trial's record."""
-    slot = (rec.get("objectives") or {}).get(name)
-    return slot.get("last") if isinstance(slot, Mapping) else None
 
 
 def trial_rows(height: int, lines_above: int) -> int:
@@ -134,7 +129,7 @@ class LiveView:
             if self.metric is not None:
                 bits.append(f"{self.metric}={_fmt(rec['last'])} (best {_fmt(rec['best'])})")
             for name in self.objectives:
-                bits.append(f"{name}={_fmt(_last(rec, name))}")
+                bits.append(f"{name}={_fmt(objective_value(rec, name))}")
             bits.append(f"steps={rec['steps']}")
             bits.append(" ".join(_config_text(rec.get("config") or {})))
             note = _note(rec)
@@ -218,7 +213,7 @@ class LiveView:
             row: list[str | Text] = [tid, Text(rec["status"], style=style or ""), *values]
             if self.metric is not None:
                 row += [_fmt(rec["last"]), _fmt(rec["best"])]
-            row += [_fmt(_last(rec, name)) for name in self.objectives]
+            row += [_fmt(objective_value(rec, name)) for name in self.objectives]
             row += [str(rec["steps"]), Text(note, **one_line)]
             table.add_row(*row)
         parts.append(table)
@@ -234,6 +229,6 @@ class LiveView:
         for name in self.objectives:
             best = recorder.best_of(name)
             if best is not None:
-                value = (best.get("objectives") or {}).get(name, {}).get("best")
+                value = objective_value(best, name, "best")
                 bits.append(f" · best {name}={_fmt(value)} (trial {best['trial_id']})")
         return Text.assemble(*bits, **one_line)

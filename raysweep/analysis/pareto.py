@@ -15,7 +15,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FRONT_STATUSES", "dominates", "meta_objectives", "pareto_mask", "signs"]
+from raysweep.numeric import finite_float
+
+__all__ = [
+    "FRONT_STATUSES", "dominates", "meta_objectives", "objective_value", "pareto_mask", "signs",
+]
 
 FRONT_STATUSES = ("finished", "stopped")
 """The statuses of trials that can be on a Pareto front: those that ran to an end (failed,
@@ -173,3 +177,15 @@ def meta_objectives(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
             mode = item.get("mode") or ("max" if item.get("goal") == "maximize" else "min")
             out.append((str(item["name"]), "max" if mode == "max" else "min"))
     return out
+
+
+def objective_value(rec: Mapping[str, Any], name: str, which: str = "last") -> float | None:
+    """Objective ``name``'s ``"last"`` or ``"best"`` value in a trial's entry (its
+    ``objectives``, as the recorder writes them), or None.
+
+    >>> objective_value({"objectives": {"loss": {"last": 0.5, "best": 0.25}}}, "loss", "best")
+    0.25
+    """
+    slot = (rec.get("objectives") or {}).get(name)
+    value = slot.get(which) if isinstance(slot, Mapping) else None
+    return finite_float(value) if value is not None else None

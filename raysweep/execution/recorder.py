@@ -34,7 +34,13 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 from ray.tune import Callback
 
-from raysweep.analysis.pareto import FRONT_STATUSES, dominates, pareto_mask, signs
+from raysweep.analysis.pareto import (
+    FRONT_STATUSES,
+    dominates,
+    objective_value,
+    pareto_mask,
+    signs,
+)
 from raysweep.analysis.tables import compact_trials, read_trial_log
 from raysweep.execution.process import BAD_LINES_KEY
 from raysweep.execution.trainable import GPUS_KEY, NODE_KEY
@@ -242,7 +248,7 @@ class SweepRecorder(Callback):
         """The Pareto front of the trials already in the file, in one pass (what
         :meth:`_offer_front` would leave after each of them in turn, in the same order)."""
         judged = [r for r in recs if r.get("status") in FRONT_STATUSES]
-        values = np.array([[np.nan if (v := _objective(r, name, "last")) is None else v
+        values = np.array([[np.nan if (v := objective_value(r, name, "last")) is None else v
                             for name, _ in self.objectives] for r in judged], dtype=float)
         if not len(judged):
             return
@@ -368,7 +374,7 @@ class SweepRecorder(Callback):
 
     def _offer_best_of(self, name: str, rec: TrialRecord, place: int) -> None:
         """:meth:`_offer_best` for one objective of a multi-objective sweep."""
-        value = _objective(rec, name, "best")
+        value = objective_value(rec, name, "best")
         if value is None:
             return
         mode = dict(self.objectives)[name]
@@ -376,7 +382,7 @@ class SweepRecorder(Callback):
         if held is None:
             self._best_of[name] = rec, place
             return
-        best = _objective(held[0], name, "best")
+        best = objective_value(held[0], name, "best")
         if (best is None or _better(mode, value, best)
                 or (value == best and place < held[1])):
             self._best_of[name] = rec, place
@@ -386,7 +392,7 @@ class SweepRecorder(Callback):
         (those it dominates leave); the tables' rule (:mod:`raysweep.analysis.pareto`)."""
         if rec.get("status") not in FRONT_STATUSES:
             return
-        values = [_objective(rec, name, "last") for name, _ in self.objectives]
+        values = [objective_value(rec, name, "last") for name, _ in self.objectives]
         if any(v is None for v in values):
             return
         point = np.array(values, dtype=float) * self._signs
@@ -654,13 +660,6 @@ def _better(mode: str, a: float, b: float | None) -> bool:
     if b is None:
         return True
     return a < b if mode == "min" else a > b
-
-
-def _objective(rec: Mapping[str, Any], name: str, which: str) -> float | None:
-    """Objective ``name``'s ``"last"`` or ``"best"`` value in a trial's record, or None."""
-    slot = (rec.get("objectives") or {}).get(name)
-    value = slot.get(which) if isinstance(slot, Mapping) else None
-    return finite_float(value) if value is not None else None
 
 
 def retries_of(failures: int, *, failed: bool) -> int:
