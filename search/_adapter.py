@@ -254,9 +254,7 @@ class TuneSearcher(Searcher):
             count += 1
             if self._objectives:
                 # As a trial's end: a loss per objective, or None if one is missing.
-                signed = [None if (v := finite_float(values.get(name))) is None
-                          else (-v if mode == "max" else v) for name, mode in self._objectives]
-                losses = None if None in signed else tuple(v for v in signed if v is not None)
+                losses = self._losses(values)
                 observer: _ObservesObjectives = self._proposer  # type: ignore[assignment]
                 observer.observe(dict(flat), losses)
                 continue
@@ -417,6 +415,17 @@ class TuneSearcher(Searcher):
         self._record({"event": "end", "trial": trial_id, "loss": loss, "error": error,
                       "target": reached})
 
+    def _losses(self, values: Mapping[str, Any]) -> tuple[float, ...] | None:
+        """One loss per objective (its value, negated for ``max``), or None if one has no
+        finite value."""
+        losses = []
+        for name, mode in self._objectives:
+            value = finite_float(values.get(name))
+            if value is None:
+                return None
+            losses.append(-value if mode == "max" else value)
+        return tuple(losses)
+
     def _complete_objectives(self, trial_id: str, error: bool) -> None:
         """:meth:`on_trial_complete` of a multi-objective sweep: the proposer observes one
         loss per objective (the last finite value, negated for ``max``), or None if the trial
@@ -425,10 +434,7 @@ class TuneSearcher(Searcher):
         flat = self._ledger.end(trial_id, False)
         if flat is None:
             return
-        losses: tuple[float, ...] | None = None
-        if not error and all(name in last for name, _ in self._objectives):
-            losses = tuple(-last[name] if mode == "max" else last[name]
-                           for name, mode in self._objectives)
+        losses = None if error else self._losses(last)
         observer: _ObservesObjectives = self._proposer  # type: ignore[assignment]
         observer.observe(flat, losses)
         # "loss" stays a number or null, as every reader of the journal expects; a replay
