@@ -30,7 +30,7 @@ from raysweep.sweep._check_sections import (
     check_run_cap,
 )
 from raysweep.sweep._issues import IssueCollector, describe, did_you_mean
-from raysweep.sweep.model import Engine, Method, SweepConfig
+from raysweep.sweep.model import Method, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
 __all__ = ["LAUNCH_KEYS", "TOP_KEYS", "check_document"]
@@ -110,7 +110,7 @@ def check_document(c: IssueCollector, data: Any, path: Path | None) -> SweepConf
     directory = path.resolve().parent if path is not None else None
     options = check_options(c, data, directory)
     scheduler = check_scheduler(c, data, directory or Path.cwd())
-    check_schema_rules(c, data, method, _written_engine(data))
+    check_schema_rules(c, data, method)
     if method is not None and parameters is not None:
         check_method_needs(c, method, metric, parameters, early)
     if parameters is not None:
@@ -167,16 +167,6 @@ def _check_launch(c: IssueCollector, data: Mapping[str, Any]) -> None:
             "`method`), which raysweep cannot run: " + why,
             "Add `method` and `program` (the script to run) to run it with raysweep.",
         )
-
-
-def _written_engine(data: Mapping[str, Any]) -> Engine | None:
-    """The 2026 ``scheduler.engine`` as written, for the rules between sections even when
-    another key of ``scheduler`` is wrong (its own check reports that)."""
-    scheduler = data.get("scheduler")
-    if scheduler_form(data) != "2026" or not isinstance(scheduler, Mapping):
-        return None
-    value = scheduler.get("engine")
-    return Engine(value) if value in tuple(e.value for e in Engine) else None
 
 
 def _check_method(c: IssueCollector, data: Mapping[str, Any]) -> Method | None:

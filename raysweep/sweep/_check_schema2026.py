@@ -228,18 +228,29 @@ def check_metrics(c: IssueCollector, data: Mapping[str, Any]) -> tuple[Metric, .
     return tuple(out) if len(c.issues) == n_before and len(out) >= 2 else ()
 
 
+def _written_engine(data: Mapping[str, Any]) -> Engine | None:
+    """The 2026 ``scheduler.engine`` as written, for the rules between sections even when
+    another key of ``scheduler`` is wrong (its own check reports that)."""
+    scheduler = data.get("scheduler")
+    if scheduler_form(data) != "2026" or not isinstance(scheduler, Mapping):
+        return None
+    value = scheduler.get("engine")
+    return Engine(value) if value in _ENGINES else None
+
+
 def check_schema_rules(
     c: IssueCollector,
     data: Mapping[str, Any],
     method: Method | None,
-    engine: Engine | None,
 ) -> None:
     """The rules between sections (W&B's ``cfg.py``): what each engine needs of ``method``,
     ``scheduler`` without ``early_terminate`` or a local ``controller``, ``metrics`` only alone
     and with ``method: custom``, and ``method: custom`` only with an engine raysweep drives.
 
-    ``engine`` is the checked ``scheduler.engine``, None when absent or wrong.
+    The engine is ``scheduler.engine`` as written (None when absent or wrong: its own check
+    reports that).
     """
+    engine = _written_engine(data)
     form = scheduler_form(data)
     if form == "2026":
         if "early_terminate" in data:
