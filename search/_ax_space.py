@@ -47,7 +47,14 @@ from raysweep.sweep.equality import canonical
 from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 from ._base import FlatConfig
-from ._engine import by_probability, encode_params, log_bounds, rounding
+from ._engine import (
+    by_probability,
+    choice_of,
+    encode_params,
+    log_bounds,
+    probability_quantile,
+    rounding,
+)
 
 __all__ = ["AxParam", "ax_params", "constants_of", "flat_config", "parameterization"]
 
@@ -185,12 +192,7 @@ def _unit(path: ParamPath, name: str, spec: ParamSpec, decode: Callable[[Any], A
 
     def encode(value: Any) -> Any:
         if isinstance(spec, CategoricalWithProbabilities):
-            key, low = canonical(value), 0.0
-            for v, p in zip(spec.values, spec.probabilities, strict=True):
-                if canonical(v) == key:
-                    return low + p / 2  # the middle of its share of [0, 1)
-                low += p
-            return None
+            return probability_quantile(spec, value)
         number = finite_float(value)
         if number is None or not isinstance(spec, Continuous):
             return None
@@ -208,14 +210,7 @@ def _choice_type(values: tuple[Any, ...] | list[Any]) -> str | None:
 
 
 def _choice_encoder(values: Any, choices: tuple[Any, ...]) -> Callable[[Any], Any]:
-    def encode(value: Any) -> Any:
-        key = canonical(value)
-        for v, choice in zip(values, choices, strict=True):
-            if canonical(v) == key:
-                return choice
-        return None
-
-    return encode
+    return lambda value: choice_of(values, choices, value)
 
 
 def _clipper(bounds: tuple[float, float]) -> Callable[[Any], Any]:

@@ -25,6 +25,7 @@ from raysweep.sweep.distributions import (
     LogUniformValues,
     quantize,
 )
+from raysweep.sweep.equality import canonical
 from raysweep.sweep.model import Metric
 
 from ._base import FlatConfig
@@ -34,10 +35,12 @@ __all__ = [
     "Encodes",
     "Pending",
     "by_probability",
+    "choice_of",
     "config_key",
     "encode_params",
     "log_bounds",
     "objective_values",
+    "probability_quantile",
     "quiet_import",
     "rounding",
     "take_pending",
@@ -81,6 +84,27 @@ def by_probability(spec: CategoricalWithProbabilities) -> Callable[[Any], Any]:
         return spec.values[-1]
 
     return decode
+
+
+def probability_quantile(spec: CategoricalWithProbabilities, value: Any) -> float | None:
+    """The quantile in [0, 1) that :func:`by_probability` turns into ``value``: the middle of
+    its share, or None if it is none of the values (an engine told an earlier config)."""
+    key, low = canonical(value), 0.0
+    for v, p in zip(spec.values, spec.probabilities, strict=True):
+        if canonical(v) == key:
+            return low + p / 2
+        low += p
+    return None
+
+
+def choice_of(values: Sequence[Any], choices: Sequence[Any], value: Any) -> Any:
+    """The engine's choice for a categorical ``value`` (``choices[i]`` stands for
+    ``values[i]``; W&B's equality: ``1`` and ``1.0`` are one value), or None if it is none."""
+    key = canonical(value)
+    for v, choice in zip(values, choices, strict=True):
+        if canonical(v) == key:
+            return choice
+    return None
 
 
 def config_key(flat: Mapping[Any, Any]) -> str:

@@ -46,7 +46,14 @@ from raysweep.sweep.equality import canonical
 from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 from ._base import FlatConfig
-from ._engine import by_probability, encode_params, log_bounds, rounding
+from ._engine import (
+    by_probability,
+    choice_of,
+    encode_params,
+    log_bounds,
+    probability_quantile,
+    rounding,
+)
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -132,18 +139,11 @@ def _encoder(spec: ParamSpec, distribution: BaseDistribution) -> Callable[[Any],
 
     def encode(value: Any) -> Any:
         if isinstance(spec, CategoricalWithProbabilities):
-            key, low = canonical(value), 0.0
-            for v, p in zip(spec.values, spec.probabilities, strict=True):
-                if canonical(v) == key:
-                    return low + p / 2  # the middle of its share of [0, 1)
-                low += p
-            return None
+            return probability_quantile(spec, value)
         if isinstance(distribution, CategoricalDistribution):
-            key = canonical(value)
-            for i, v in enumerate(spec.values if isinstance(spec, Categorical) else ()):
-                if canonical(v) == key:
-                    return distribution.choices[i]
-            return None
+            if not isinstance(spec, Categorical):
+                return None
+            return choice_of(spec.values, distribution.choices, value)
         number = finite_float(value)
         if number is None:
             return None
