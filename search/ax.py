@@ -350,10 +350,8 @@ def _configure(
         except Exception as exc:
             raise RaysweepError(f"Ax refused the sweep's parameters: {exc}") from exc
     if _experiment(client).optimization_config is None:
-        expression = ", ".join(
-            ("-" if m.mode == "min" else "") + m.name for m in objectives)
         try:
-            client.configure_optimization(objective=expression)
+            client.configure_optimization(objective=_objective_expression(objectives))
         except Exception as exc:
             raise RaysweepError(_unreadable(objectives, f"{type(exc).__name__}")) from exc
         names = list(_experiment(client).optimization_config.objective.metric_names)
@@ -362,6 +360,11 @@ def _configure(
     if client._maybe_generation_strategy is None:
         client.configure_generation_strategy(
             initialization_random_seed=seed, allow_exceeding_initialization_budget=True)
+
+
+def _objective_expression(objectives: Sequence[Metric]) -> str:
+    """Ax's objective for the sweep's metrics: ``"-loss, acc"`` (a minus: minimise)."""
+    return ", ".join(("-" if m.mode == "min" else "") + m.name for m in objectives)
 
 
 def _unreadable(objectives: Sequence[Metric], what: str) -> str:
@@ -394,7 +397,7 @@ def _check_objectives(client: Client, objectives: Sequence[Metric], where: str) 
     if theirs != ours or scalarized:
         shown = ", ".join(f"{k}: {v}" for k, v in theirs.items())
         wanted = ", ".join(f"{k}: {v}" for k, v in ours.items())
-        expression = ", ".join(("-" if m.mode == "min" else "") + m.name for m in objectives)
+        expression = _objective_expression(objectives)
         raise RaysweepError(
             f"{where} optimises ({shown}){' as one sum' if scalarized else ''}, but the "
             f"sweep's metrics are ({wanted}); configure it with "
