@@ -3,9 +3,11 @@ recorder writes them (no Ray): a real server on a free port, real HTTP requests.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import io
 import json
+import math
 import os
 import signal
 import socket
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -282,6 +285,61 @@ def test_a_multi_objective_sweep_has_each_objectives_best(storage: Path) -> None
 
 
 # -- logs, stop and cancel, downloads ----------------------------------------------------------
+def _array(values: Any) -> list[float]:
+    """A plotly JSON array, also in its typed form (``{dtype, bdata}``, how numpy arrays go)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def _tuned(storage: Path, n: int) -> Path:
+    """A sweep of ``n`` ended trials whose loss follows lr alone (optimizer is noise)."""
+    entries = [_entry(f"t{i:02d}", "finished", 1.0 + math.log10(10.0 ** -(1 + i % 5)) + 0.01 * i,
+                      config={"lr": 10.0 ** -(1 + i % 5), "optimizer": ["adam", "sgd"][i % 2]})
+               for i in range(n)]
+    return _sweep(storage, "tuned", entries, parameters=["lr", "optimizer"])
+
+
+def test_the_figures_are_the_reports_and_are_drawn_again_when_trials_end(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("plotly")
+    pytest.importorskip("sklearn")
+    root = _tuned(tmp_path / "results", 12)
+    srv = _start([tmp_path / "results"])
+    try:
+        first = _json(srv, "/api/sweep/tuned/figures")
+        assert first["ended"] == 12 and first["cached"] is False
+        (par,) = first["parallel"]["data"]
+        assert par["type"] == "parcoords"
+        labels = [d["label"] for d in par["dimensions"]]
+        assert labels == ["lr (log)", "optimizer", "loss (best)"]
+        assert sorted(_array(par["dimensions"][0]["values"])) == sorted(
+            math.log10(10.0 ** -(1 + i % 5)) for i in range(12))
+        importance, correlation = first["importance"]["data"]
+        assert importance["type"] == "bar" and importance["y"][0] == "log10(lr)"
+        assert _array(importance["x"])[0] > 0.8 and "12 trials" in first[
+            "importance"]["layout"]["title"]["text"]
+        # A running trial's new report leaves them as they are (kept, not computed again).
+        _append(root / TRIALS_LOG_FILE, json.dumps(_entry("r", "running", 0.0)) + "\n")
+        kept = _json(srv, "/api/sweep/tuned/figures")
+        assert kept["cached"] is True and kept["ended"] == 12
+        assert kept["parallel"] == first["parallel"]
+        # Trials that end: computed again, over them too.
+        more = _tuned(tmp_path / "more", 18)
+        _append(root / TRIALS_LOG_FILE, (more / TRIALS_LOG_FILE).read_text()
+                .split("\n", 12)[12])
+        again = _json(srv, "/api/sweep/tuned/figures")
+        assert again["cached"] is False and again["ended"] == 18
+        # The running trial has a value too: a line, as in the report.
+        assert len(_array(again["parallel"]["data"][0]["dimensions"][0]["values"])) == 19
+        assert "19 trials" in again["importance"]["layout"]["title"]["text"]
+        assert _get(srv, "/api/sweep/nothing/figures")[0] == 404
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_the_log_tail_is_text_in_json(server: DashboardServer, storage: Path) -> None:
     trial = storage / "done" / "trial_a"
     trial.mkdir()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from raysweep.dashboard.plots import FigureCache
 from raysweep.dashboard.state import Catalog
 from raysweep.errors import RaysweepError
 from raysweep.execution.lock import live_holder, request
@@ -81,6 +82,7 @@ class DashboardServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], catalog: Catalog, token: str | None) -> None:
         self.catalog = catalog
         self.token = token
+        self.figures = FigureCache()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
@@ -201,6 +203,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json({"sweeps": self.server.catalog.sweeps()})
         elif len(parts) == 3 and parts[:2] == ["api", "sweep"]:
             self._sweep(parts[2], query["cursor"][0] if query.get("cursor") else None)
+        elif len(parts) == 4 and parts[:2] == ["api", "sweep"] and parts[3] == "figures":
+            self._figures(parts[2])
         elif len(parts) == 5 and parts[:2] == ["api", "sweep"] and parts[3] == "log":
             self._log(parts[2], parts[4], (query.get("lines") or ["200"])[0])
         elif len(parts) == 5 and parts[:2] == ["api", "sweep"] and parts[3] == "download":
@@ -259,6 +263,15 @@ class Handler(BaseHTTPRequestHandler):
             self._error(404, f"no sweep {sweep_id!r} in the dashboard's storage folders")
             return
         self._json({"id": sweep_id, **state.read(cursor)})
+
+    def _figures(self, sweep_id: str) -> None:
+        state = self.server.catalog.state(sweep_id)
+        if state is None:
+            self._error(404, f"no sweep {sweep_id!r} in the dashboard's storage folders")
+            return
+        key = state.ended_key()
+        self._json({"id": sweep_id, "ended": key[0],
+                    **self.server.figures.get(state.path, key)})
 
     def _log(self, sweep_id: str, trial_id: str, lines_text: str) -> None:
         state = self.server.catalog.state(sweep_id)

@@ -232,6 +232,14 @@ class SweepState:
         """The trials per status."""
         return _counts(self.trials.values())
 
+    def ended_key(self) -> tuple[int, int]:
+        """The number of ended trials and the trials file's inode, after reading what was
+        added: what the sweep page's figures are kept for (:mod:`raysweep.dashboard.plots`)."""
+        with self._lock:
+            self._refresh_trials()
+            ended = sum(n for s, n in self.counts().items() if s in ENDED_STATUSES)
+            return ended, self._trials_inode
+
     def read(self, cursor: str | None = None) -> dict[str, Any]:
         """The sweep as the API's ``GET /api/sweep/<id>`` returns it (without ``id``).
 

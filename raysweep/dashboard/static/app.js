@@ -501,6 +501,7 @@
       // Nothing new (a quiet poll): the tables and charts stay as they are, so that a sweep of
       // thousands of trials costs nothing between its changes; running trials' times still tick.
       var changed = (body.trials || []).length || (body.history || []).length || body.reset;
+      refreshFigures(ended);  // also on a quiet poll: trials may have ended while it waited
       if (!changed && table) {
         drawRunning(list);
         return;
@@ -513,6 +514,45 @@
       drawRunning(list);
       drawPareto(list);
       drawCharts(list);
+    }
+
+    /* The parallel coordinates and the importance: the report's figures, computed by the
+     * server (GET .../figures) and kept there until the number of ended trials changes. Asked
+     * for when that number changed, at most every FIGURES_EVERY s, or five times as long as
+     * the server took to compute them (the importance forest of a large sweep takes seconds). */
+    var FIGURES_EVERY = 5;
+    var figures = {ended: null, asked: 0, busy: false, every: FIGURES_EVERY};
+
+    function refreshFigures(ended) {
+      if (!HAS_PLOTLY || figures.busy || ended === figures.ended) return;
+      var now = Date.now() / 1000;
+      if (figures.ended !== null && now - figures.asked < figures.every) return;
+      figures.busy = true;
+      figures.asked = now;
+      api(base + "/figures").then(function (body) {
+        figures.ended = body.ended;
+        figures.every = Math.max(FIGURES_EVERY, 5 * (body.seconds || 0));
+        setText("figures-every", String(Math.round(figures.every)));
+        drawFigure("plot-parallel", body.parallel, body.parallel_error);
+        drawFigure("plot-importance", body.importance, body.importance_error);
+        setText("figures-note", "Last drawn over " + body.ended + " ended trials (computed in " +
+          fmt(body.seconds) + " s).");
+      }).catch(function (e) {
+        setText("figures-note", "Could not draw the parameter figures: " + e.message);
+      }).then(function () { figures.busy = false; });
+    }
+
+    function drawFigure(id, figure, error) {
+      var div = byId(id);
+      if (!figure) {
+        div.hidden = true;
+        if (error) setText("figures-note", error);
+        return;
+      }
+      div.hidden = false;
+      div.dataset.points = String(figurePoints(figure));
+      window.Plotly.react(div, figure.data || [], figure.layout || {},
+        {responsive: true, displaylogo: false});
     }
 
     function drawRunning(list) {
@@ -726,6 +766,31 @@
       });
     }
     poll();
+  }
+
+  // How many values a figure draws (the browser tests watch it grow): a parcoords' lines, a
+  // bar chart's bars.
+  function figurePoints(figure) {
+    return (figure.data || []).reduce(function (n, trace) {
+      if (trace.type === "parcoords") {
+        var dims = trace.dimensions || [];
+        return n + (dims.length ? arrayLength(dims[0].values) : 0);
+      }
+      return n + arrayLength(trace.x);
+    }, 0);
+  }
+
+  // An array's length, also for plotly's typed-array form ({dtype, bdata: base64}) in which
+  // plotly.py writes numpy arrays.
+  var ITEM_BYTES = {f8: 8, f4: 4, i4: 4, u4: 4, i2: 2, u2: 2, i1: 1, u1: 1, u1c: 1};
+  function arrayLength(values) {
+    if (!values) return 0;
+    if (Array.isArray(values)) return values.length;
+    if (typeof values.bdata === "string") {
+      var b64 = values.bdata, pad = b64.endsWith("==") ? 2 : (b64.endsWith("=") ? 1 : 0);
+      return Math.floor((b64.length * 3 / 4 - pad) / (ITEM_BYTES[values.dtype] || 8));
+    }
+    return 0;
   }
 
   // Exposed for the browser tests and for debugging in the console.

@@ -1,0 +1,83 @@
+"""The sweep page's parallel coordinates and parameter importance, as the report draws them.
+
+Both figures are the report's own (:func:`raysweep.analysis.figures.parallel_figure` and
+:func:`~raysweep.analysis.figures.importance_figure`), computed on the server from the sweep's
+trials and sent as plotly JSON. Fitting the importance forest takes seconds for a sweep of
+thousands of trials, so each sweep's figures are kept (as JSON, not as frames) until the
+number of ended trials changes (or ``trials.jsonl`` is rewritten), and one computation serves
+every request that arrives while it runs.
+
+The trials are read by :func:`~raysweep.analysis.tables.load_results` from a view of the sweep
+folder that holds its ``raysweep.json`` and ``trials.jsonl`` only: neither figure uses the
+history, whose reading would cost most of the time and memory of a large sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from raysweep.errors import RaysweepError
+from raysweep.files import META_FILE, TRIALS_LOG_FILE
+
+__all__ = ["FigureCache", "sweep_figures"]
+
+
+def sweep_figures(path: Path) -> dict[str, Any]:
+    """The parallel-coordinates and importance figures of the sweep in ``path`` as plotly
+    JSON (``parallel``, ``importance``); one that cannot be drawn is None, with its
+    ``parallel_error`` or ``importance_error``.
+
+    Raises:
+        RaysweepError: ``path`` is no readable sweep folder.
+    """
+    from raysweep.analysis.figures import importance_figure, parallel_figure
+    from raysweep.analysis.tables import load_results
+
+    with tempfile.TemporaryDirectory(prefix="raysweep-dashboard-") as view:
+        for name in (META_FILE, TRIALS_LOG_FILE):
+            if (path / name).exists():
+                os.symlink((path / name).resolve(), Path(view) / name)
+        result = load_results(view)
+    result.path = path  # the figures name the sweep by its folder where its meta has no name
+    out: dict[str, Any] = {"parallel": None, "importance": None}
+    try:
+        out["parallel"] = json.loads(parallel_figure(result).to_json())
+    except (RaysweepError, ImportError) as exc:  # plotly missing: the page says so
+        out["parallel_error"] = str(exc)
+    try:
+        out["importance"] = json.loads(importance_figure(result).to_json())
+    except (RaysweepError, ImportError) as exc:  # plotly or scikit-learn missing
+        out["importance_error"] = str(exc)
+    return out
+
+
+class FigureCache:
+    """Each sweep's figures, kept until its number of ended trials (or its trials file)
+    changes; thread-safe, one computation per sweep at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[Path, threading.Lock] = {}
+        self._held: dict[Path, tuple[Any, dict[str, Any]]] = {}
+
+    def get(self, path: Path, key: Any) -> dict[str, Any]:
+        """The figures of ``path`` for ``key`` (the ended count and the trials file's
+        identity): the kept ones, or computed now (``seconds`` says how long that took)."""
+        with self._lock:
+            lock = self._locks.setdefault(path, threading.Lock())
+        with lock:  # a second request for the same sweep waits for the first's answer
+            held = self._held.get(path)
+            if held is not None and held[0] == key:
+                return {**held[1], "cached": True}
+            started = time.perf_counter()
+            figures = sweep_figures(path)
+            figures["seconds"] = round(time.perf_counter() - started, 3)
+            figures["computed"] = time.time()
+            self._held[path] = (key, figures)
+            return {**figures, "cached": False}
