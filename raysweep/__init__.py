@@ -18,6 +18,7 @@ from raysweep.errors import (
     SweepConfigError,
     UnsupportedSweepError,
 )
+from raysweep.program.checkpoint import restore
 from raysweep.program.metrics import log
 from raysweep.sweep.config import from_dict, load, loads
 from raysweep.sweep.model import SweepConfig
@@ -41,6 +42,7 @@ __all__ = [
     "load",
     "loads",
     "log",
+    "restore",
     "results",
     "resume",
     "run",

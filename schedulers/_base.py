@@ -31,6 +31,7 @@ from ray.tune import Callback
 from ray.tune.schedulers import TrialScheduler
 
 from raysweep.files import AppendLog, SnapshotPacer, read_log, write_json_atomic
+from raysweep.program.checkpoint_store import CheckpointStore
 from raysweep.ray_internals.trials import forget_ended
 
 from ._stop_reasons import STOP_REASON_KEY
@@ -310,6 +311,15 @@ class SweepScheduler(TrialScheduler, abc.ABC):
     def rerun_of(self, trial_id: str) -> str | None:
         """For a trial that trains a configuration again, the first trial of that
         configuration; else None. Called by the recorder when the trial is first seen."""
+        return None
+
+    def use_checkpoints(self, store: CheckpointStore) -> None:
+        """The sweep's checkpoint folders, for a scheduler that resumes paused trials
+        (``type: promotion``, ``resume: checkpoint``); the others ignore them."""
+
+    def paused_at(self, trial_id: str) -> int | None:
+        """For a trial stopped at its rung with a checkpoint to resume from, that step; else
+        None. Called by the recorder when the trial ends."""
         return None
 
     def runs_again(self, trial_id: str, config: Mapping[str, Any]) -> bool:

@@ -1,4 +1,8 @@
-"""``early_terminate: {type: promotion}``: promotion-type ASHA with retraining, on Ray Tune.
+"""``early_terminate: {type: promotion}``: promotion-type ASHA, on Ray Tune.
+
+With ``resume: restart`` (the default) a promoted configuration trains again from the start;
+with ``resume: checkpoint`` it resumes from the state its paused trial saved
+(:mod:`raysweep.program.checkpoint_store`), and trains again only if there is none.
 
 A Tune scheduler can stop trials but cannot start one; only the searcher can. So
 :class:`PromotionScheduler` plays both parts of :class:`~.promotion_ladder.PromotionLadder`:
@@ -21,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from raysweep.program.checkpoint_store import STEP_OFFSET_KEY, CheckpointStore
 
 from ._base import LOG_OFFSET_KEY, SweepScheduler
 from ._hyperband_rule import valid_history
@@ -52,12 +58,26 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
 
     reruns_configurations: ClassVar[bool] = True
 
-    def __init__(self, *, metric: str, mode: str, rungs: Sequence[int], eta: float) -> None:
+    def __init__(
+        self, *, metric: str, mode: str, rungs: Sequence[int], eta: float,
+        resume: str = "restart",
+    ) -> None:
         super().__init__()
+        if resume not in ("restart", "checkpoint"):
+            raise ValueError(f"resume must be 'restart' or 'checkpoint', got {resume!r}")
         self._metric = metric
         self._mode = mode
+        self.resume = resume
         self.ladder = PromotionLadder(rungs, eta, mode)
         self._dropped_reruns: set[str] = set()  # see forget()
+        self._store: CheckpointStore | None = None
+        self._paused: dict[str, int] = {}  # trial -> rung where it paused with a checkpoint
+
+    def use_checkpoints(self, store: CheckpointStore) -> None:
+        """With ``resume: checkpoint``: the sweep's checkpoint folders. A promoted
+        configuration then resumes from the state its last trial saved, or trains again from
+        the start if it saved none (the folder is cleared)."""
+        self._store = store
 
     # -- the searcher's side -----------------------------------------------------------
 
@@ -67,8 +87,14 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
         Called by the searcher before each new proposal (``TuneSearcher.take_reruns_from``).
         """
         config = self.ladder.take(trial_id)
-        if config is not None:
-            self._touch_trial(trial_id)  # and the lineage promoted
+        if config is None:
+            return None
+        self._touch_trial(trial_id)  # and the lineage promoted
+        lineage = self.ladder.lineage_of(trial_id)
+        if self._store is not None and lineage is not None:
+            if self._store.saved_step(lineage) == 0:
+                self._store.clear(lineage)  # no usable state: it starts from nothing
+            self._store.hand_out(trial_id, lineage, self.ladder.budget(trial_id))
         return config
 
     def waiting(self) -> bool:
@@ -94,14 +120,36 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
         """Stop the trial once it has reported as many times as its rung."""
         budget = self.ladder.budget(trial.trial_id)
         iteration = result.get("training_iteration")
-        if budget is None or not isinstance(iteration, int) or iteration < budget:
+        if budget is None or not isinstance(iteration, int):
+            return TrialScheduler.CONTINUE
+        # A trial resumed from a checkpoint counts on from its configuration's steps.
+        offset = result.get(STEP_OFFSET_KEY) or 0
+        if iteration + offset < budget:
             return TrialScheduler.CONTINUE
         # The value must be a finite number to rank; valid_history says which are (as W&B).
         value = valid_history([result.get(str(self._metric))])
         self._touch_trial(trial.trial_id)
         stop = self.ladder.reach(trial.trial_id, value[0] if value else None)
-        self.stop_reasons[trial.trial_id] = stop.reason
+        self.stop_reasons[trial.trial_id] = self._pause_reason(
+            trial.trial_id, stop.reason, stop.rung, resumed=offset > 0)
         return TrialScheduler.STOP
+
+    def _pause_reason(self, trial_id: str, reason: str, rung: int, *, resumed: bool) -> str:
+        """With checkpoints: say whether the trial paused with a state to resume from."""
+        if self._store is None:
+            return reason
+        if resumed:
+            reason = reason.replace("(re-run of trial", "(resumed from trial", 1)
+        saved = self._store.saved_step(self.ladder.lineage_of(trial_id) or trial_id)
+        if saved == 0:
+            return reason + "; it saved no checkpoint, so it trains again from the start"
+        self._paused[trial_id] = rung
+        where = "" if saved == rung else f" (its last checkpoint is from step {saved})"
+        return reason.replace("stopped at rung", "paused at rung", 1) + (
+            f"; a promotion resumes it from its checkpoint{where}")
+
+    def paused_at(self, trial_id: str) -> int | None:
+        return self._paused.get(trial_id)
 
     def on_trial_complete(
         self, tune_controller: Any, trial: Trial, result: dict[str, Any] | None

@@ -156,6 +156,7 @@ class PromotionParams:
     mode: str
     rungs: tuple[int, ...]
     eta: float
+    resume: str = "restart"
 
 
 def promotion_params(early_terminate: EarlyTerminate, metric: Metric | None) -> PromotionParams:
@@ -178,7 +179,8 @@ def promotion_params(early_terminate: EarlyTerminate, metric: Metric | None) -> 
         raise ValueError("early_terminate type 'promotion' needs a metric to rank trials by")
     rungs = tuple(sorted(set(_bands_of(early_terminate))))
     return PromotionParams(
-        metric=metric.name, mode=metric.mode, rungs=rungs, eta=early_terminate.eta
+        metric=metric.name, mode=metric.mode, rungs=rungs, eta=early_terminate.eta,
+        resume=early_terminate.resume,
     )
 
 

@@ -146,6 +146,9 @@ class _Stops:
     def rerun_of(self, trial_id: str) -> str | None:
         return None
 
+    def paused_at(self, trial_id: str) -> int | None:
+        return None
+
     def save_state(self, path: Path) -> None:
         pass
 

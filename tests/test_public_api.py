@@ -52,6 +52,7 @@ def _error_samples() -> list[BaseException]:
         SweepConfigError,
         UnsupportedSweepError,
     )
+    from raysweep.execution.trainable import _Pause
     from raysweep.program.wandb_artifacts import ArtifactNotMappedError
     from raysweep.program.wandb_config import ConfigError, ConfigKeyError
 
@@ -69,6 +70,7 @@ def _error_samples() -> list[BaseException]:
         ConfigKeyError("lr"),
         _SweepEnded(130, Path("/tmp/sweep")),
         ArtifactNotMappedError("artifact 'data:latest' is not mapped to a local path"),
+        _Pause({"loss": 0.5}),
     ]
 
 

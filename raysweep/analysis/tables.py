@@ -334,6 +334,8 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
     configs = {}
     # Only sweeps under `type: promotion` re-run configurations; others get no such column.
     reruns = any("rerun_of" in e for e in entries)
+    # `resume: checkpoint`: the trail of pauses and resumptions, one step number each.
+    trail = [c for c in ("paused_at", "resumed_from_step") if any(c in e for e in entries)]
     # The other metrics' columns, named once for all trials: "<name>_reported" where the name
     # is already a column (a parameter, the metric, one of raysweep's own).
     taken = {"trial_id", "status", *_OWN_COLUMNS}
@@ -341,6 +343,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         e.get("config") or {})}
     if reruns:
         taken.add("rerun_of")
+    taken |= set(trail)
     if metric is not None:
         taken |= {metric, f"{metric}_best"}
     taken |= {*names, *(f"{n}_best" for n in names), *(["pareto"] if names else [])}
@@ -352,6 +355,8 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         row: dict[str, Any] = {"trial_id": e["trial_id"], "status": e.get("status")}
         if reruns:
             row["rerun_of"] = e.get("rerun_of")
+        for column in trail:
+            row[column] = e.get(column)
         flat = dict(_flatten_config(config))
         for name in param_names or list(flat):
             row[name] = flat.get(name)

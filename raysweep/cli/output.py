@@ -138,7 +138,8 @@ def _print_table(result: Any, table: Any, history: bool) -> None:
         console.print(f"({len(hidden)} more reported metrics: --format csv or json shows them)")
 
 
-_OPTIONAL_COLUMNS = ("rerun_of", "node", "gpus", "stop_reason", "runtime_s", "error")
+_OPTIONAL_COLUMNS = ("rerun_of", "resumed_from_step", "paused_at", "node", "gpus",
+                     "stop_reason", "runtime_s", "error")
 _HIDE_WHEN_ZERO = ("retries", "bad_lines")
 _SHOWN_SUMMARY_COLUMNS = 3
 _SHORT_ERROR_CHARS = 60

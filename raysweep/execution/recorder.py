@@ -53,6 +53,7 @@ from raysweep.files import (
     AppendLog,
 )
 from raysweep.numeric import finite_float
+from raysweep.program.checkpoint_store import STEP_OFFSET_KEY
 from raysweep.program.metrics import report_value
 from raysweep.schedulers import STOP_REASON_KEY
 
@@ -92,6 +93,7 @@ RAY_AUTO_KEYS = frozenset(
         "timesteps_since_restore",
         GPUS_KEY,
         NODE_KEY,
+        STEP_OFFSET_KEY,
         STOP_REASON_KEY,
         BAD_LINES_KEY,
     }
@@ -119,6 +121,11 @@ class StopReasons:
         """The first trial of the configuration this trial trains again (``type:
         promotion``), or None."""
         return None if self.scheduler is None else self.scheduler.rerun_of(trial_id)
+
+    def paused_at(self, trial_id: str) -> int | None:
+        """The step at which the scheduler paused the trial with a checkpoint to resume from
+        (``resume: checkpoint``), or None."""
+        return None if self.scheduler is None else self.scheduler.paused_at(trial_id)
 
     def save_state(self, path: Path) -> None:
         """Write the scheduler's state (if there is a scheduler) for ``raysweep resume``."""
@@ -472,7 +479,11 @@ class SweepRecorder(Callback):
         rec = self._record(trial)
         self._set_status(rec, "running")
         previous = int(rec.get("reports", 0))
-        step = int(result.get("training_iteration") or previous + 1)
+        # A trial resumed from a checkpoint counts on from the steps its configuration had.
+        offset = result.get(STEP_OFFSET_KEY) or 0
+        if "rerun_of" in rec and "resumed_from_step" not in rec:
+            rec["resumed_from_step"] = int(offset)
+        step = int(result.get("training_iteration") or previous + 1 - offset) + int(offset)
         if step <= previous and (self.metric is not None or self.objectives):
             # A retry starts over from its first step: its steps are counted afresh.
             rec["steps"] = 0
@@ -545,6 +556,9 @@ class SweepRecorder(Callback):
         if reason:
             self._set_status(rec, "stopped")
             rec["stop_reason"] = reason
+            paused = self.stop_reasons.paused_at(trial.trial_id)
+            if paused is not None:
+                rec["paused_at"] = paused
             # Its program may have ended on its own just before the stop reached it; the
             # worker says so in the trial directory, a moment after Tune tells us.
             self._maybe_complete[trial.trial_id] = time.monotonic() + _COMPLETED_WAIT_S

@@ -37,6 +37,7 @@ from typing import Any
 
 from raysweep.errors import ProgramFailedError
 from raysweep.files import COMPLETED_FILE
+from raysweep.program.checkpoint_store import STEP_OFFSET_KEY, CheckpointStore, FolderWatch
 from raysweep.sweep.command import build_argv
 from raysweep.sweep.model import SweepConfig, Workdir
 
@@ -74,10 +75,12 @@ class ProgramSpec:
     wandb: str = "shim"
     workdir: Workdir = Workdir.SHARED
     artifacts: tuple[tuple[str, str], ...] = ()
+    checkpoints: CheckpointStore | None = None
 
     @classmethod
     def from_config(
-        cls, cfg: SweepConfig, sweep_id: str, sweep_dir: str | None = None, wandb: str = "shim"
+        cls, cfg: SweepConfig, sweep_id: str, sweep_dir: str | None = None, wandb: str = "shim",
+        checkpoints: CheckpointStore | None = None,
     ) -> ProgramSpec:
         return cls(
             command=cfg.command,
@@ -88,6 +91,7 @@ class ProgramSpec:
             wandb=wandb,
             workdir=cfg.options.workdir,
             artifacts=tuple(cfg.artifact_paths().items()),
+            checkpoints=checkpoints,
         )
 
 
@@ -125,17 +129,21 @@ def make_trainable(
     function: Callable[..., Any] | None = None,
     sweep_dir: str | None = None,
     wandb: str = "shim",
+    checkpoints: CheckpointStore | None = None,
 ) -> Callable[[dict[str, Any]], None]:
     """Return the function Ray Tune runs for each trial.
 
     ``sweep_dir`` is where trial logs go when the worker can see it (local or shared storage);
     otherwise they stay in Ray's trial directory, which Ray syncs to the storage. ``wandb``
-    picks the package behind ``import wandb`` (see :class:`ProgramSpec`).
+    picks the package behind ``import wandb`` (see :class:`ProgramSpec`). ``checkpoints``:
+    the sweep's checkpoint folders when paused trials resume from them
+    (:mod:`raysweep.program.checkpoint_store`).
     """
     if function is not None:
         return _function_trainable(function, sweep_id, sweep_dir, wandb, cfg.options.workdir,
-                                   cfg.artifact_paths())
-    return _program_trainable(ProgramSpec.from_config(cfg, sweep_id, sweep_dir, wandb))
+                                   cfg.artifact_paths(), checkpoints)
+    return _program_trainable(
+        ProgramSpec.from_config(cfg, sweep_id, sweep_dir, wandb, checkpoints))
 
 
 def trial_directory(spec_sweep_dir: str | None, trial_id: str) -> Path:
@@ -160,15 +168,73 @@ def _node_info() -> dict[str, str]:
     return {GPUS_KEY: gpus, NODE_KEY: socket.gethostname()}
 
 
-def _reporter(extra: Mapping[str, str]) -> Callable[[Mapping[str, Any]], None]:
+class _Pause(Exception):
+    """A program reached the step where it pauses: it is stopped before its report goes to
+    Tune, so it cannot save a later state over the one that belongs to this step."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload)  # in args, so that a copy keeps it
+        self.payload = payload
+
+
+def _reporter(
+    extra: Mapping[str, str], watch: FolderWatch | None = None, *, pause_first: bool = False
+) -> Callable[[Mapping[str, Any]], None]:
+    """Forward each report to Tune, with ``extra`` added. With ``watch`` (a trial of a sweep
+    that resumes from checkpoints): note whether the checkpoint folder changed before the
+    report, and count its steps on from the segment's start; with ``pause_first``, raise
+    :class:`_Pause` at the segment's end instead of reporting (the caller stops the program,
+    then reports)."""
     from ray import tune
 
+    count = 0
+
     def report(metrics: Mapping[str, Any]) -> None:
+        nonlocal count
+        count += 1
         payload = dict(metrics)
         payload.update(extra)
+        if watch is not None:
+            step = watch.segment.start + count
+            watch.report(step)
+            if watch.segment.start:
+                payload[STEP_OFFSET_KEY] = watch.segment.start
+            if pause_first and watch.pauses_at(step):
+                raise _Pause(payload)
+        # A function trial needs no pause of its own: Tune's report blocks until the driver
+        # has the result, and a stop ends the trial inside it.
         tune.report(payload)
 
     return report
+
+
+@contextlib.contextmanager
+def checkpoint_segment(
+    store: CheckpointStore | None, trial_id: str, environ: dict[str, str] | None = None
+) -> Iterator[FolderWatch | None]:
+    """For the block, the trial's checkpoint folder watched, and named (with the step it
+    resumes from) in ``environ`` (default: this process's environment, restored afterwards).
+    Without a store, nothing."""
+    if store is None:
+        yield None
+        return
+    from raysweep.program.checkpoint import CHECKPOINT_DIR_ENV, RESUMED_STEP_ENV
+
+    watch = FolderWatch(store, store.segment(trial_id))
+    names = {CHECKPOINT_DIR_ENV: str(watch.folder), RESUMED_STEP_ENV: str(watch.segment.start)}
+    target = os.environ if environ is None else environ
+    saved = {k: target.get(k) for k in names}
+    target.update(names)
+    try:
+        yield watch
+    finally:
+        if environ is None:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        store.discard_if_empty(watch.segment.lineage)
 
 
 def _program_trainable(spec: ProgramSpec) -> Callable[[dict[str, Any]], None]:
@@ -187,19 +253,27 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
     trial_id = tune.get_context().get_trial_id()
     trial_dir = trial_directory(spec.sweep_dir, trial_id)
     launch = prepare_program(spec, config, trial_id, trial_dir, os.environ)
-    outcome = run_program(
-        launch.argv,
-        cwd=launch.cwd,
-        env=launch.env,
-        log_path=str(trial_dir / "program.log"),
-        on_report=_reporter(_node_info()),
-        term_grace_s=spec.kill_grace_s,
-        # The scheduler stopped the trial at its last report, after the program had ended on
-        # its own: the driver reads this to record the trial as finished, not stopped.
-        on_exit_before_stop=lambda: (trial_dir / COMPLETED_FILE).write_text(
-            "the program exited 0 before the scheduler's stop reached it\n", encoding="utf-8"
-        ),
-    )
+    with checkpoint_segment(spec.checkpoints, trial_id, launch.env) as watch:
+        try:
+            outcome = run_program(
+                launch.argv,
+                cwd=launch.cwd,
+                env=launch.env,
+                log_path=str(trial_dir / "program.log"),
+                on_report=_reporter(_node_info(), watch, pause_first=True),
+                term_grace_s=spec.kill_grace_s,
+                # The scheduler stopped the trial at its last report, after the program had
+                # ended on its own: the driver reads this to record the trial as finished.
+                on_exit_before_stop=lambda: (trial_dir / COMPLETED_FILE).write_text(
+                    "the program exited 0 before the scheduler's stop reached it\n",
+                    encoding="utf-8",
+                ),
+            )
+        except _Pause as pause:
+            # Paused at its rung, the program already stopped: now the report, whose answer
+            # is the scheduler's stop.
+            tune.report(pause.payload)
+            return
     bad = ""
     if outcome.bad_report_lines:
         s = "s" if outcome.bad_report_lines != 1 else ""
@@ -394,6 +468,7 @@ def _function_trainable(
     wandb: str,
     workdir: Workdir = Workdir.SHARED,
     artifacts: Mapping[str, str] | None = None,
+    checkpoints: CheckpointStore | None = None,
 ) -> Callable[[dict[str, Any]], None]:
     from ray import cloudpickle
 
@@ -406,25 +481,30 @@ def _function_trainable(
         from ray import tune
 
         from raysweep.program.metrics import set_function_reporter
-        from raysweep.program.wandb_agent import function_trial
 
         trial_id = tune.get_context().get_trial_id()
         trial_dir = trial_directory(sweep_dir, trial_id)
-        previous = set_function_reporter(_reporter(_node_info()))
-        try:
-            with interpreter_first_on_path(), function_trial(
-                config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=wandb,
-                artifacts=artifacts,
-            ):
-                loaded = cloudpickle.loads(pickled)
-                with (working_directory(trial_dir) if workdir is Workdir.TRIAL
-                      else contextlib.nullcontext()):
-                    if takes_config:
-                        loaded(config)
-                    else:
-                        loaded()
-        finally:
-            set_function_reporter(previous)
+        with checkpoint_segment(checkpoints, trial_id) as watch:
+            previous = set_function_reporter(_reporter(_node_info(), watch))
+            try:
+                _call_function(config, trial_id, trial_dir)
+            finally:
+                set_function_reporter(previous)
+
+    def _call_function(config: dict[str, Any], trial_id: str, trial_dir: Path) -> None:
+        from raysweep.program.wandb_agent import function_trial
+
+        with interpreter_first_on_path(), function_trial(
+            config, trial_id=trial_id, trial_dir=trial_dir, sweep_id=sweep_id, mode=wandb,
+            artifacts=artifacts,
+        ):
+            loaded = cloudpickle.loads(pickled)
+            with (working_directory(trial_dir) if workdir is Workdir.TRIAL
+                  else contextlib.nullcontext()):
+                if takes_config:
+                    loaded(config)
+                else:
+                    loaded()
 
     return raysweep_function
 

@@ -41,6 +41,7 @@ from raysweep.execution.resume import (
 )
 from raysweep.execution.slots import ClusterSlots
 from raysweep.files import CONFIG_FILE, META_FILE, SEARCHER_FILE, write_json_atomic
+from raysweep.program.checkpoint_store import CHECKPOINTS_DIR, CheckpointStore
 from raysweep.sweep.model import Method, SweepConfig
 
 __all__ = ["fit", "resume_sweep", "run_sweep", "write_meta"]
@@ -233,9 +234,12 @@ def fit(
     if scheduler is None:
         # `scheduler` and `early_terminate` exclude each other: an engine's pruner, if any.
         scheduler = make_engine_scheduler(searcher, cfg.metric)
+    checkpoints = checkpoint_store(cfg, sweep_dir)
     if scheduler is not None:
         # The recorder keeps every trial: Tune need not (ray_internals.trials).
         scheduler.forgets_ended_trials = True
+        if checkpoints is not None:
+            scheduler.use_checkpoints(checkpoints)
         if scheduler.reruns_configurations:
             searcher.take_reruns_from(scheduler)  # type: promotion: re-runs first
     num_samples = trial_count(cfg, options)
@@ -264,7 +268,8 @@ def fit(
         # outstanding than can run (with max_concurrent_trials, Tune's limit applies too).
         searcher.limit_outstanding(slots)
     trainable = tune.with_resources(
-        make_trainable(cfg, name, function, str(sweep_dir), options.wandb), resources
+        make_trainable(cfg, name, function, str(sweep_dir), options.wandb, checkpoints),
+        resources
     )
     if resume is None:
         write_meta(sweep_dir, cfg, name, wandb=options.wandb)
@@ -323,6 +328,15 @@ def fit(
     result.meta["end_reason"] = control.reason
     result.meta["ended_by"] = control.ended_by
     return result
+
+
+def checkpoint_store(cfg: SweepConfig, sweep_dir: Path) -> CheckpointStore | None:
+    """The sweep's checkpoint folders if its paused trials resume from checkpoints
+    (``early_terminate: {type: promotion, resume: checkpoint}``), else None."""
+    et = cfg.early_terminate
+    if et is None or et.type != "promotion" or et.resume != "checkpoint":
+        return None
+    return CheckpointStore(sweep_dir / CHECKPOINTS_DIR, sorted(set(et.bands)))
 
 
 def _remove_empty_trial_dirs(sweep_dir: Path) -> None:

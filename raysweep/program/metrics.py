@@ -201,7 +201,9 @@ def set_function_reporter(reporter: Reporter | None) -> Reporter | None:
     return previous
 
 
-def log(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
+def log(
+    metrics: Mapping[str, Any], *, step: int | None = None, checkpoint: Any = None
+) -> None:
     """Report one step of metrics to raysweep.
 
     Every call is one report, that is one step for the schedulers. See the module docstring
@@ -214,6 +216,11 @@ def log(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
             of those, such as a NumPy scalar or a one-element tensor.
         step: Optional step number, stored as the metric ``_step``. It is informational:
             schedulers count calls, not this number.
+        checkpoint: The trial's state after this step: a picklable object, or the path of
+            a file or folder. It is saved before the metrics are reported, and
+            :func:`raysweep.restore` returns it in the trial that resumes the
+            configuration (``early_terminate: {type: promotion, resume: checkpoint}``; see
+            :mod:`raysweep.program.checkpoint`). In other sweeps it is ignored with a warning.
 
     Raises:
         TypeError: A key is not a string, or a value cannot be reported; the message names
@@ -223,6 +230,8 @@ def log(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
             stopped the trial and closed the pipe.
     """
     flat = _prepare(metrics, step)
+    if checkpoint is not None:
+        _save_checkpoint(checkpoint)
     reporter = _function_reporter
     if reporter is not None:
         reporter(flat)
@@ -236,6 +245,21 @@ def log(metrics: Mapping[str, Any], *, step: int | None = None) -> None:
             "so the metrics go nowhere. This warning is shown once; run the program through "
             "`raysweep run sweep.yaml` to record them.",
         )
+
+
+def _save_checkpoint(state: Any) -> None:
+    from raysweep.program.checkpoint import checkpoint_dir, save
+
+    folder = checkpoint_dir()
+    if folder is None:
+        warn_once(
+            "checkpoint-nowhere",
+            "raysweep.log(checkpoint=...) is ignored: this sweep does not resume trials from "
+            "checkpoints. Set `early_terminate: {type: promotion, resume: checkpoint}` to "
+            "pause trials at their rungs and resume them from their checkpoints.",
+        )
+        return
+    save(state, folder)
 
 
 def reset_stdout() -> None:

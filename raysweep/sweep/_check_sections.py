@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 ET_TYPES = ("hyperband", "asha", "median", "promotion")
-ET_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
+ET_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict", "resume")
+ET_RESUME = ("restart", "checkpoint")
 IMPUTE = ("latest", "best", "worst")
 
 
@@ -148,6 +149,17 @@ def check_early_terminate(
     if not isinstance(strict, bool):
         c.error("early_terminate.strict", f"must be true or false, got "
                 f"{describe(strict)}")
+    resume = et.get("resume", "restart")
+    if resume not in ET_RESUME:
+        c.error("early_terminate.resume", f"unknown value {describe(resume)}",
+                did_you_mean(str(resume), ET_RESUME)
+                or "Use `resume: checkpoint` (paused trials resume from their checkpoints) "
+                   "or `resume: restart` (promoted configurations train again; the default).")
+    elif "resume" in et and kind in ET_TYPES and kind != "promotion":
+        c.error("early_terminate.resume",
+                f"only `type: promotion` pauses and resumes trials; `type: {kind}` stops them "
+                "for good",
+                "Use `type: promotion` with `resume: checkpoint`, or remove `resume`.")
     if len(c.issues) > n_before:
         return None
     min_iter, max_iter, s = values.get("min_iter"), values.get("max_iter"), values.get("s")
@@ -165,7 +177,7 @@ def check_early_terminate(
     elif min_iter is not None and s is not None:
         c.warn("early_terminate.s", "ignored: `s` only counts with `max_iter` (as in W&B)")
     result = EarlyTerminate(type=str(kind), min_iter=min_iter, max_iter=max_iter, s=s,
-                            eta=eta, strict=strict)
+                            eta=eta, strict=strict, resume=str(resume))
     if not result.bands:
         c.error("early_terminate",
                 "Bands must be an array of length at least 1",

@@ -130,6 +130,9 @@ class EarlyTerminate:
     s: int | None = None
     eta: float = 3
     strict: bool = True
+    resume: str = "restart"
+    """``type: promotion`` only: a promoted configuration trains again from the start
+    (``restart``) or resumes from its paused trial's checkpoint (``checkpoint``)."""
 
     @property
     def bands(self) -> tuple[int, ...]:

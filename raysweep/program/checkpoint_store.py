@@ -1,0 +1,173 @@
+"""The checkpoint folders of a sweep whose paused trials resume (``type: promotion``,
+``resume: checkpoint``): which folder a trial uses, from which step it resumes, and where it
+pauses.
+
+The trial's side of the protocol is :mod:`raysweep.program.checkpoint`. Under the sweep
+folder::
+
+    checkpoints/<lineage>/              one configuration's files (RAYSWEEP_CHECKPOINT_DIR)
+    checkpoints/<lineage>.step          {"step": k}: the folder holds the state after step k
+    checkpoints/handoff/<trial>.json    {"lineage": ..., "end": ...}: a promoted trial's plan
+
+A *lineage* is one configuration's chain of trials, named after its first trial (as in
+:class:`~raysweep.schedulers.promotion_ladder.PromotionLadder`). The driver's scheduler writes
+the handoff when it promotes a configuration and clears the folder when the configuration
+must train again from the start; the worker running a trial reads the handoff, notes at each
+report whether the folder changed (:class:`FolderWatch`) and pauses the trial at ``end``.
+Workers must see the sweep folder (one machine, or storage all nodes share).
+
+Ray-free.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from raysweep.files import write_json_atomic
+
+__all__ = ["CHECKPOINTS_DIR", "STEP_OFFSET_KEY", "CheckpointStore", "FolderWatch", "Segment"]
+
+CHECKPOINTS_DIR = "checkpoints"
+# Added to every report of a trial resumed from a checkpoint: the steps its configuration had
+# reported before it, so that its reports count on from there (history, rungs).
+STEP_OFFSET_KEY = "raysweep_step_offset"
+_HANDOFF = "handoff"
+_TMP_PREFIX = ".raysweep-tmp-"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """What one trial of a configuration runs.
+
+    Attributes:
+        lineage: The configuration's first trial: names its checkpoint folder.
+        start: Steps the configuration had reported when its folder's state was saved (0:
+            it starts from nothing).
+        end: The step at which the trial pauses (its rung), or None: it runs to its end.
+    """
+
+    lineage: str
+    start: int
+    end: int | None
+
+
+class CheckpointStore:
+    """The ``checkpoints/`` folder of one sweep; picklable, used by the driver and workers.
+
+    Args:
+        root: The sweep's ``checkpoints`` folder.
+        rungs: The steps at which trials pause, ascending (a first trial pauses at the first).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], rungs: Sequence[int]) -> None:
+        self.root = str(root)
+        self.rungs = tuple(int(r) for r in rungs)
+
+    def folder(self, lineage: str) -> Path:
+        """The configuration's checkpoint folder (not created)."""
+        return Path(self.root) / lineage
+
+    def saved_step(self, lineage: str) -> int:
+        """The step whose state the folder holds (0: none)."""
+        try:
+            with open(Path(self.root) / f"{lineage}.step", encoding="utf-8") as f:
+                step = json.load(f).get("step")
+        except (OSError, ValueError, AttributeError):
+            return 0
+        return step if isinstance(step, int) and step > 0 else 0
+
+    def mark(self, lineage: str, step: int) -> None:
+        """Record that the folder now holds the state after ``step`` (the worker, at a
+        report)."""
+        Path(self.root).mkdir(parents=True, exist_ok=True)
+        write_json_atomic(Path(self.root) / f"{lineage}.step", {"step": int(step)})
+
+    def clear(self, lineage: str) -> None:
+        """Empty the configuration's folder: it trains again from the start (the driver,
+        before handing out a promotion whose folder has no usable state)."""
+        shutil.rmtree(self.folder(lineage), ignore_errors=True)
+        (Path(self.root) / f"{lineage}.step").unlink(missing_ok=True)
+
+    def hand_out(self, trial_id: str, lineage: str, end: int | None) -> None:
+        """Tell the worker that will run ``trial_id`` which configuration it continues and
+        where it pauses (the driver, when it promotes a configuration)."""
+        (Path(self.root) / _HANDOFF).mkdir(parents=True, exist_ok=True)
+        write_json_atomic(Path(self.root) / _HANDOFF / f"{trial_id}.json",
+                          {"lineage": lineage, "end": end})
+
+    def segment(self, trial_id: str) -> Segment:
+        """What ``trial_id`` runs: a promotion handed out for it, else a new configuration's
+        first trial (it pauses at the first rung). ``start`` is the folder's saved step, so a
+        retried trial continues from its own last checkpoint too."""
+        lineage, end = trial_id, (self.rungs[0] if self.rungs else None)
+        try:
+            with open(Path(self.root) / _HANDOFF / f"{trial_id}.json", encoding="utf-8") as f:
+                plan = json.load(f)
+            lineage, end = str(plan["lineage"]), plan["end"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        start = self.saved_step(lineage) if _has_files(self.folder(lineage)) else 0
+        return Segment(lineage, start, None if end is None else int(end))
+
+    def discard_if_empty(self, lineage: str) -> None:
+        """Remove the configuration's folder if the trial saved nothing in it."""
+        try:
+            self.folder(lineage).rmdir()
+        except OSError:
+            pass  # not empty, or gone
+
+
+class FolderWatch:
+    """Notes, at each report, whether a checkpoint folder changed since the report before.
+
+    The protocol says "save, then report": a folder that changed before report k holds the
+    state after step k, so :meth:`report` marks it with k.
+
+    Args:
+        store: The sweep's checkpoints.
+        segment: The trial's segment; its folder is created.
+    """
+
+    def __init__(self, store: CheckpointStore, segment: Segment) -> None:
+        self.store = store
+        self.segment = segment
+        self.folder = store.folder(segment.lineage)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._seen = _signature(self.folder)
+
+    def report(self, step: int) -> None:
+        """The trial is about to report ``step`` (counted from the configuration's start)."""
+        now = _signature(self.folder)
+        if now != self._seen:
+            self._seen = now
+            if now:
+                self.store.mark(self.segment.lineage, step)
+
+    def pauses_at(self, step: int) -> bool:
+        """Whether the trial pauses after reporting ``step``."""
+        return self.segment.end is not None and step >= self.segment.end
+
+
+def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """The folder's files (name, size, modification time), temporary files left out."""
+    out = []
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            if name.startswith(_TMP_PREFIX):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            out.append((os.path.relpath(path, folder), st.st_size, st.st_mtime_ns))
+    return tuple(sorted(out))
+
+
+def _has_files(folder: Path) -> bool:
+    return bool(_signature(folder)) if folder.is_dir() else False
