@@ -36,11 +36,11 @@ from _browser import chromium as find_chromium
 import raysweep
 from raysweep.dashboard.server import serve, serve_in_thread
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
 TOKEN = "test-token-42"
-TRIALS = 12
+TRIALS = 20
 
 
 def _has_plotly() -> bool:
@@ -210,6 +210,22 @@ def browser_page() -> Iterator[Callable[[str], DevTools]]:
                 proc.wait(timeout=10)
 
 
+# How many values a figure of the page draws (app.js keeps it in the div's data-points).
+_POINTS = "(function (id) { return +(document.getElementById(id).dataset.points || 0); })"
+
+
+def _figure_points(page: DevTools, what: str) -> list[int]:
+    """The parallel coordinates' lines and the importance's bars, once both are drawn."""
+    return list(page.wait_for(f"""(function () {{
+        var p = {_POINTS}("plot-parallel"), i = {_POINTS}("plot-importance");
+        var drawn = ["plot-parallel", "plot-importance"].every(function (id) {{
+            var d = document.getElementById(id);
+            return !d.hidden && d.querySelector(".main-svg");
+        }});
+        return drawn && p > 0 && [p, i];
+    }})()""", what))
+
+
 def _read_page(page: DevTools) -> dict[str, Any]:
     return dict(page.js("""({
         trials: document.getElementById("trial-count").textContent,
@@ -221,6 +237,7 @@ def _read_page(page: DevTools) -> dict[str, Any]:
     })"""))
 
 
+@pytest.mark.ray
 def test_sweep_page_updates_live_and_stops_the_sweep(
         tmp_path: Path, browser_page: Callable[[str], DevTools]) -> None:
     t0 = time.time()
@@ -294,6 +311,16 @@ def test_sweep_page_updates_live_and_stops_the_sweep(
             ARTIFACTS.mkdir(exist_ok=True)
             (ARTIFACTS / "dashboard-sweep.png").write_bytes(shot)
 
+        # The report's parallel coordinates and importance are on the page and gain the
+        # trials that end while it is open (the page asks for them again as trials end).
+        if _has_plotly():
+            before = _figure_points(page, "a first drawing of the parameter figures")
+            after = page.wait_for(f"""(function () {{
+                var p = {_POINTS}("plot-parallel"), i = {_POINTS}("plot-importance");
+                return p > {before[0]} && i > 0 && [p, i];
+            }})()""", "the parallel coordinates to gain the trials that ended since")
+            assert after[0] > before[0] and after[1] > 0, (before, after)
+
         # The trials table sorts: the trial column, descending on the second click.
         order = page.js("""(function () {
             var th = document.querySelector("#trials thead th");
@@ -350,6 +377,7 @@ def test_sweep_page_updates_live_and_stops_the_sweep(
     assert time.time() - t0 < 90
 
 
+@pytest.mark.ray
 def test_run_with_dashboard_serves_the_sweep_and_prints_its_url(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
@@ -378,3 +406,53 @@ def test_run_with_dashboard_serves_the_sweep_and_prints_its_url(tmp_path: Path) 
     assert body["counts"] == {"finished": 2} and body["best"]["value"] == 0.1, body
     with urllib.request.urlopen(match.group(1), timeout=10) as reply:
         assert 'data-page="sweep"' in reply.read().decode()
+
+
+def test_parameter_figures_and_distributions_grow_as_trials_end(
+        tmp_path: Path, browser_page: Callable[[str], DevTools]) -> None:
+    """Without Ray: sweep folders written as the recorder writes them, and trials appended."""
+    if not _has_plotly():
+        pytest.skip("the parameter figures need plotly")
+    from test_dashboard_server import _append, _entry, _sweep, _tuned
+
+    from raysweep.files import TRIALS_LOG_FILE
+
+    storage = tmp_path / "results"
+    tuned = _tuned(storage, 12)
+    _sweep(storage, "other", [
+        _entry(f"o{i}", "finished", 0.1 * i,
+               config={"lr": 0.5 * 10.0 ** -(i % 3), "optimizer": "adam"}) for i in range(7)
+    ], parameters=["lr", "optimizer"])
+    more = _tuned(tmp_path / "more", 18)
+    server = serve([storage], port=0)
+    serve_in_thread(server)
+    port = server.server_address[1]
+    try:
+        page = browser_page(f"http://127.0.0.1:{port}/sweep/tuned")
+        assert _figure_points(page, "the parameter figures") == [12, 6]  # 3 features x 2 bars
+        _append(tuned / TRIALS_LOG_FILE,
+                (more / TRIALS_LOG_FILE).read_text(encoding="utf-8").split("\n", 12)[12])
+        grown = page.wait_for(f"{_POINTS}('plot-parallel') === 18 && {_POINTS}('plot-parallel')",
+                              "the parallel coordinates to gain the trials that ended")
+        assert grown == 18
+
+        # Compare: one chart per parameter, a box per sweep for lr, counts for optimizer.
+        page.call("Page.navigate", url=f"http://127.0.0.1:{port}/compare?ids=tuned,other")
+        shown = """Array.prototype.map.call(
+            document.querySelectorAll("#distributions .distribution"),
+            function (d) { return d.dataset.parameter + "=" + d.dataset.points; }).join(" ")"""
+        first = page.wait_for(f"({shown}).indexOf('lr=25') >= 0 && ({shown})",
+                              "the parameter distributions")
+        assert first == "lr=25 optimizer=4", first  # 18 + 7 values; 2 levels x 2 sweeps
+        traces = page.js("""document.getElementById("dist-1").data.map(function (t) {
+            return t.name + ":" + t.type + ":" + t.y.join(","); }).join(" ")""")
+        assert traces == "tuned:bar:9,9 other:bar:7,0", traces
+        _append(tuned / TRIALS_LOG_FILE, json.dumps(_entry(
+            "new", "running", 0.0, config={"lr": 0.3, "optimizer": "rmsprop"})) + "\n")
+        second = page.wait_for(f"({shown}).indexOf('lr=26') >= 0 && ({shown})",
+                               "the distributions to gain the new trial")
+        assert second == "lr=26 optimizer=6", second  # a third level
+        assert page.errors() == [], page.errors()
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -57,6 +57,18 @@ def sweep_figures(path: Path) -> dict[str, Any]:
     return out
 
 
+def _import_once() -> None:
+    """Import plotly and scikit-learn (about a second, once) before a computation is timed:
+    the page spaces its requests by the time a computation takes."""
+    import importlib
+
+    for name in ("raysweep.analysis.figures", "plotly.graph_objects", "sklearn.ensemble"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue  # sweep_figures says what is missing
+
+
 class FigureCache:
     """Each sweep's figures, kept until its number of ended trials (or its trials file)
     changes; thread-safe, one computation per sweep at a time."""
@@ -75,6 +87,7 @@ class FigureCache:
             held = self._held.get(path)
             if held is not None and held[0] == key:
                 return {**held[1], "cached": True}
+            _import_once()
             started = time.perf_counter()
             figures = sweep_figures(path)
             figures["seconds"] = round(time.perf_counter() - started, 3)

@@ -739,6 +739,100 @@
       if (metrics.length && !same) setText("compare-note", "These sweeps optimize different metrics: their curves share an axis but not a meaning.");
       plot("plot-compare", traces, {title: {text: "Best so far", font: {size: 14}},
         xaxis: {title: {text: "trials (by start)"}}, yaxis: {title: {text: same && metrics[0] ? metrics[0] : "metric"}}});
+      drawDistributions();
+    }
+
+    /* Parameter distributions: per parameter one chart, one trace per sweep in the sweep's own
+     * colour. Drawn again only when some sweep's trials changed. */
+    var COLORS = ["#1c7ed6", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0b7285", "#f08c00", "#5c940d"];
+    var MAX_PARAMETERS = 24, MAX_POINTS = 2000;
+    var drawnSignature = "";
+
+    function drawDistributions() {
+      if (!HAS_PLOTLY) return;
+      var signature = ids.map(function (id) { return id + ":" + state[id].changes; }).join(",");
+      if (signature === drawnSignature) return;
+      drawnSignature = signature;
+      var names = [], values = {};  // parameter -> sweep id -> [values]
+      ids.forEach(function (id) {
+        var s = state[id];
+        (s.meta.parameters || []).forEach(function (p) { if (names.indexOf(p) < 0) names.push(p); });
+        Object.keys(s.trials).forEach(function (tid) {
+          var params = flatten(s.trials[tid].config || {});
+          Object.keys(params).forEach(function (p) {
+            if (names.indexOf(p) < 0) names.push(p);
+            var perSweep = values[p] || (values[p] = {});
+            (perSweep[id] || (perSweep[id] = [])).push(params[p]);
+          });
+        });
+      });
+      names = names.filter(function (p) { return values[p]; });
+      setText("distributions-note", names.length > MAX_PARAMETERS
+        ? "The first " + MAX_PARAMETERS + " of " + names.length + " parameters." : "");
+      var box = byId("distributions");
+      names = names.slice(0, MAX_PARAMETERS);
+      // Every chart's place first, then the charts: each is drawn at its cell's final width.
+      names.forEach(function (name, i) {
+        if (!byId("dist-" + i)) box.appendChild(el("div", {id: "dist-" + i, className: "chart distribution"}));
+      });
+      for (var k = names.length; byId("dist-" + k); k++) box.removeChild(byId("dist-" + k));
+      names.forEach(function (name, i) {
+        var div = byId("dist-" + i);
+        var dist = distribution(name, values[name]);
+        div.dataset.parameter = name;
+        div.dataset.points = String(dist.points);
+        plot(div.id, dist.traces, dist.layout);
+      });
+    }
+
+    function distribution(name, perSweep) {
+      var all = [];
+      ids.forEach(function (id) { all = all.concat(perSweep[id] || []); });
+      var present = all.filter(function (v) { return v !== null && v !== undefined; });
+      var numeric = present.length > 0 && present.every(function (v) {
+        return typeof v === "number" && isFinite(v);
+      });
+      var traces = [], points = 0;
+      var layout = {title: {text: name, font: {size: 14}}, showlegend: true, height: 300};
+      if (numeric) {
+        // A log axis where the values are positive and span two decades or more (as the
+        // report's importance takes a parameter on a log scale).
+        var lo = Math.min.apply(null, present), hi = Math.max.apply(null, present);
+        var log = lo > 0 && hi / lo >= 100;
+        ids.forEach(function (id, i) {
+          var xs = (perSweep[id] || []).filter(function (v) { return typeof v === "number" && isFinite(v); });
+          points += xs.length;
+          traces.push({type: "box", name: id, x: xs, orientation: "h", boxmean: false,
+            boxpoints: xs.length <= MAX_POINTS ? "all" : "outliers", jitter: 0.5, pointpos: 0,
+            marker: {color: COLORS[i % COLORS.length], size: 4, opacity: 0.6},
+            line: {color: COLORS[i % COLORS.length]}, hoveron: "points"});
+        });
+        layout.xaxis = {type: log ? "log" : "linear", title: {text: name + (log ? " (log)" : "")}};
+        layout.yaxis = {automargin: true};
+        layout.showlegend = false;
+      } else {
+        var levels = [];
+        present.forEach(function (v) {
+          var key = fmt(v);
+          if (levels.indexOf(key) < 0) levels.push(key);
+        });
+        levels.sort(function (a, b) { return compare(a, b); });
+        ids.forEach(function (id, i) {
+          var counts = {};
+          (perSweep[id] || []).forEach(function (v) {
+            var key = v === null || v === undefined ? "(none)" : fmt(v);
+            counts[key] = (counts[key] || 0) + 1;
+          });
+          var xs = levels.concat(counts["(none)"] ? ["(none)"] : []);
+          points += xs.length;
+          traces.push({type: "bar", name: id, x: xs, y: xs.map(function (k) { return counts[k] || 0; }),
+            marker: {color: COLORS[i % COLORS.length]}});
+        });
+        layout.barmode = "group";
+        layout.xaxis = {type: "category", title: {text: name}};
+        layout.yaxis = {title: {text: "trials"}};
+      }
+      return {traces: traces, layout: layout, points: points};
     }
 
     function poll() {
@@ -750,6 +844,7 @@
           s.error = null;
           if (body.meta) s.meta = body.meta;
           if (body.reset && s.cursor !== null) s.trials = {};
+          if (body.reset || (body.trials || []).length) s.changes = (s.changes || 0) + 1;
           s.cursor = body.cursor;
           (body.trials || []).forEach(function (t) {
             var tid = String(t.trial_id), old = s.trials[tid];
