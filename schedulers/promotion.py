@@ -156,6 +156,7 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
     ) -> None:
         self._touch_trial(trial.trial_id)
         self.ladder.end(trial.trial_id, stopped=trial.trial_id in self.stop_reasons)
+        self._ended(trial.trial_id)
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
         # Tune also calls this before it retries a trial (FailureConfig.max_failures); the
@@ -163,10 +164,16 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
         if not trial.should_recover():  # type: ignore[no-untyped-call]
             self._touch_trial(trial.trial_id)
             self.ladder.end(trial.trial_id, stopped=False, failed=True)
+            self._ended(trial.trial_id)
 
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
         self._touch_trial(trial.trial_id)
         self.ladder.remove(trial.trial_id)
+        self._ended(trial.trial_id)
+
+    def _ended(self, trial_id: str) -> None:
+        if self._store is not None:
+            self._store.discard_handoff(trial_id)
 
     def debug_string(self) -> str:
         return f"Promotion ASHA: rungs {self.ladder.rungs}, {len(self.stop_reasons)} stopped."

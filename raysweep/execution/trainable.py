@@ -272,6 +272,8 @@ def run_program_trial(spec: ProgramSpec, config: dict[str, Any]) -> None:
         except _Pause as pause:
             # Paused at its rung, the program already stopped: now the report, whose answer
             # is the scheduler's stop.
+            if watch is not None:
+                watch.stopped()
             tune.report(pause.payload)
             return
     bad = ""

@@ -100,6 +100,10 @@ class CheckpointStore:
         write_json_atomic(Path(self.root) / _HANDOFF / f"{trial_id}.json",
                           {"lineage": lineage, "end": end})
 
+    def discard_handoff(self, trial_id: str) -> None:
+        """The trial is over (the driver): its plan is no longer needed."""
+        (Path(self.root) / _HANDOFF / f"{trial_id}.json").unlink(missing_ok=True)
+
     def segment(self, trial_id: str) -> Segment:
         """What ``trial_id`` runs: a promotion handed out for it, else a new configuration's
         first trial (it pauses at the first rung). ``start`` is the folder's saved step, so a
@@ -147,6 +151,13 @@ class FolderWatch:
             self._seen = now
             if now:
                 self.store.mark(self.segment.lineage, step)
+
+    def stopped(self) -> None:
+        """The trial's program has been stopped at its pause. If it saved again after its
+        last report (a program faster than its stop), the folder holds the state of a step
+        it never reported: unusable, so its configuration trains again from the start."""
+        if _signature(self.folder) != self._seen:
+            self.store.mark(self.segment.lineage, 0)
 
     def pauses_at(self, step: int) -> bool:
         """Whether the trial pauses after reporting ``step``."""
