@@ -31,10 +31,12 @@ class History:
     ([], [], [(5, {'c': 3, 'd': 4})])
     >>> h.flush()
     (6, {'e': 5})
+
+    A resumed run's history goes on from the steps it had: ``History(start=k)``.
     """
 
-    def __init__(self) -> None:
-        self.step = 0
+    def __init__(self, start: int = 0) -> None:
+        self.step = start
         self._row: dict[str, Any] = {}
         self._pending = False
 

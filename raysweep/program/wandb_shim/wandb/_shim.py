@@ -18,8 +18,16 @@ from typing import Any
 
 from raysweep.files import write_json_atomic
 from raysweep.program import wandb_agent
-from raysweep.program.once import warn_once
+from raysweep.program.checkpoint import checkpoint_dir
+from raysweep.program.once import PROGRAM_DIR, warn_once
 from raysweep.program.wandb_config import Config
+from raysweep.program.wandb_files import (
+    RESUMING,
+    RunFiles,
+    resume_error,
+    resume_mode,
+    resumed_steps,
+)
 from raysweep.program.wandb_history import History, report_row
 from raysweep.program.wandb_init import RUN_ID_ENV, SWEEP_ID_ENV, TRIAL_DIR_ENV, init_config
 from raysweep.program.wandb_summary import MetricDefinition, Summary
@@ -27,7 +35,7 @@ from raysweep.program.wandb_summary import MetricDefinition, Summary
 from . import _artifacts
 from ._media import take_media
 from ._soft import SoftModuleFinder, is_soft, soft
-from .errors import Error
+from .errors import CommError, Error, UsageError
 from .util import generate_id
 
 __version__ = "0.19.0+raysweep.shim"
@@ -77,7 +85,6 @@ class Run:
         sweep_id: ``WANDB_SWEEP_ID`` (raysweep's sweep name) or None.
     """
 
-    resumed = False
     offline = True
     disabled = False
     url: str | None = None
@@ -101,6 +108,9 @@ class Run:
         job_type: str | None = None,
         tags: Any = None,
         notes: str | None = None,
+        resume: str | None = None,
+        start_step: int = 0,
+        checkpoints: Path | None = None,
     ) -> None:
         self.id = run_id
         self.name = name
@@ -114,18 +124,35 @@ class Run:
         self.notes = notes
         self._definitions: list[MetricDefinition] = []
         self.summary = Summary(self._definitions)
-        self._history = History()
+        self._history = History(start_step)
+        self._start_step = start_step
+        self._resume = resume
         self._reports = reports
         self._dir = directory
         self._pid = os.getpid()
         self._finished = False
+        # Saved files are checkpoints only where W&B would resume the run (resume=...).
+        self._files = RunFiles(lambda: self.dir,
+                               checkpoints if resume in RESUMING else None)
+        self._held: tuple[int | None, dict[str, Any]] | None = None
 
     # Attributes of W&B's Run that scripts read ------------------------------------------------
 
     @property
     def step(self) -> int:
-        """The step the next ``log`` call writes to."""
+        """The step the next ``log`` call writes to (a resumed run goes on from its steps)."""
         return self._history.step
+
+    @property
+    def starting_step(self) -> int:
+        """The run's first step: the steps it had when resumed, else 0."""
+        return self._start_step
+
+    @property
+    def resumed(self) -> bool:
+        """Whether the run goes on from a paused trial's saved state: the trial resumes its
+        configuration, and ``wandb.init(resume=...)`` allowed it."""
+        return self._start_step > 0 and self._resume in RESUMING
 
     @property
     def dir(self) -> str:
@@ -200,8 +227,56 @@ class Run:
             self._commit(row_step, row)
 
     def _commit(self, step: int | None, row: Mapping[str, Any]) -> None:
-        clean = report_row(row, step, send=self._reports)
+        clean = report_row(row, step, send=False)
         self.summary.observe(clean)
+        if not self._reports:
+            return
+        self._send_held()
+        self._files.reported()
+        if self._files.holds_reports():
+            # The script saves the state of this step after logging it: the report waits
+            # for that save (or the next row), so that its state is in the folder first.
+            self._held = (step, clean)
+        else:
+            self._send(step, clean)
+
+    def _send(self, step: int | None, row: Mapping[str, Any]) -> None:
+        self._files.before_report()
+        report_row(row, step)
+
+    def _send_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._send(*held)
+
+    def save(
+        self,
+        glob_str: Any,
+        base_path: Any = None,
+        policy: str = "live",
+        glob: bool = True,
+    ) -> list[str]:
+        """Save files with the run: in a sweep that resumes trials from checkpoints, copy
+        what ``glob_str`` matches into the trial's checkpoint folder now (and, with
+        ``policy="live"``, again before each report when they changed); see
+        :mod:`raysweep.program.wandb_files`. Returns the copies' paths.
+        """
+        if self._files.folder is None:
+            _save_does_nothing(self._resume)
+            return []
+        saved = self._files.save(glob_str, base_path, policy, glob)
+        self._send_held()
+        return saved
+
+    def restore(
+        self,
+        name: str,
+        run_path: str | None = None,
+        replace: bool = False,
+        root: str | None = None,
+    ) -> Any:
+        """``wandb.restore`` for this run: see :func:`restore`."""
+        return restore(name, run_path or self.path, replace, root or self.dir)
 
     def define_metric(
         self,
@@ -251,6 +326,7 @@ class Run:
             row = self._history.flush()
             if row is not None:
                 self._commit(*row)
+            self._send_held()
             unlogged = self.summary.unlogged()
             if unlogged and self._reports:
                 # W&B's sweeps read the summary too: a metric only ever set there still counts.
@@ -302,12 +378,24 @@ def init(
     notes: str | None = None,
     config_exclude_keys: Any = None,
     config_include_keys: Any = None,
+    resume: Any = None,
+    resume_from: Any = None,
+    fork_from: Any = None,
     **kwargs: Any,
 ) -> Run:
     """Start a run: defaults from ``config-defaults.yaml`` and ``config``, then the sweep's.
 
-    Every other argument of W&B's ``init`` is accepted and ignored.
+    ``resume`` has W&B's meaning in a sweep that resumes trials from checkpoints (see
+    :mod:`raysweep.program.wandb_files`). Every other argument of W&B's ``init`` is accepted
+    and ignored.
     """
+    if sum(o is not None for o in (fork_from, resume, resume_from)) > 1:
+        raise ValueError("`fork_from`, `resume`, or `resume_from` are mutually exclusive. "
+                         "Please specify only one of them.")
+    if resume_from is not None or fork_from is not None:
+        warn_once("resume-from", "wandb.init(resume_from=... / fork_from=...) is ignored: "
+                  "raysweep's wandb stand-in cannot rewind or fork a run (there is no W&B "
+                  "server); the run starts as a new one", outside=(PROGRAM_DIR,))
     current = run
     if current is not None and not current._finished and current._pid == os.getpid():
         if reinit in (None, False, "default", "return_previous"):
@@ -323,6 +411,13 @@ def init(
     if id and run_id_env and id != run_id_env:
         warn_once("init-id", "Ignored wandb.init() arg id when running a sweep.")
     run_id = run_id_env or id or generate_id()
+    mode = resume_mode(resume)
+    # Only the sweep's run is the trial's: a run a script starts beside it resumes nothing.
+    checkpoints = checkpoint_dir() if run_id_env else None
+    start = resumed_steps() if checkpoints is not None else 0
+    refused = resume_error(mode, run_id, start, checkpoints is not None)
+    if refused is not None:
+        raise UsageError(refused)
 
     cfg = init_config(
         config, include_keys=config_include_keys, exclude_keys=config_exclude_keys
@@ -341,6 +436,9 @@ def init(
         job_type=job_type,
         tags=tags,
         notes=notes,
+        resume=mode,
+        start_step=start,
+        checkpoints=checkpoints,
     )
     _set_globals(run=new, config=cfg, summary=new.summary)
     _register_atexit()
@@ -402,6 +500,71 @@ def use_model(name: str) -> str:
     if run is None:
         raise Error("You must call wandb.init() before wandb.use_model()")
     return run.use_model(name)
+
+
+def save(
+    glob_str: Any, base_path: Any = None, policy: str = "live", glob: bool = True
+) -> list[str]:
+    """``wandb.save``: see :meth:`Run.save`."""
+    if run is None:
+        raise Error("You must call wandb.init() before wandb.save()")
+    return run.save(glob_str, base_path=base_path, policy=policy, glob=glob)
+
+
+def restore(
+    name: str, run_path: str | None = None, replace: bool = False, root: str | None = None
+) -> Any:
+    """``wandb.restore``: the file ``name`` saved by this run, as an open file in ``root``
+    (default ``run.dir``), as W&B returns it.
+
+    In a trial that resumes its configuration, the file the paused trial saved with
+    ``wandb.save`` is copied there from the checkpoint folder. A file already in ``root`` is
+    returned as it is unless ``replace``.
+
+    Raises:
+        ValueError: As W&B: the run has no such file, or no run and no ``run_path``.
+        CommError: ``run_path`` names another run: there is no W&B server to download from.
+    """
+    current = run if run is not None and not run._finished else None
+    if run_path is None and current is None:
+        raise ValueError("run_path required when calling wandb.restore before wandb.init")
+    this_run = current is not None and (
+        run_path is None or str(run_path).rstrip("/").rsplit("/", 1)[-1] == current.id)
+    if root is None:
+        root = current.dir if current is not None else os.getcwd()
+    path = Path(root) / name
+    if path.exists() and not replace:
+        return open(path)  # W&B returns the file open (text)
+    if not this_run or current is None:
+        raise CommError(
+            f"wandb.restore({name!r}, run_path={run_path!r}): raysweep's wandb stand-in has no "
+            "W&B server to download another run's files from. Map the file to a local path "
+            "(e.g. an artifact in the sweep's raysweep.artifacts) or run with --wandb real."
+        )
+    # W&B downloads what the run's earlier trials saved: here, the trial's checkpoint folder.
+    folder = checkpoint_dir() if current._reports else None
+    found = RunFiles(lambda: current.dir, folder).restore(name, root) if folder else None
+    if found is None:
+        raise ValueError(
+            f"File {name} not found in {run_path or root}. (raysweep: the run has no saved "
+            "file of that name; restore only when wandb.run.resumed is True, and save the "
+            "file with wandb.save before the paused trial reports its step.)"
+        )
+    return open(found)
+
+
+def _save_does_nothing(mode: str | None) -> None:
+    if checkpoint_dir() is None:
+        why = ("there is no W&B server, and this sweep does not resume trials from "
+               "checkpoints; set `early_terminate: {type: promotion, resume: checkpoint}` for "
+               "wandb.save files to be a paused trial's state")
+    else:
+        why = ("the run was started without wandb.init(resume=...), so W&B would never resume "
+               "it and its saved files are no checkpoint: its configuration trains again from "
+               "the start when promoted. Pass resume='allow' (or set WANDB_RESUME=allow) to "
+               "resume it from what it saves")
+    warn_once("soft-save", f"wandb.save does nothing under raysweep's wandb stand-in ({why}). "
+              "(Shown once.)", outside=(PROGRAM_DIR,))
 
 
 def finish(exit_code: int | None = None, quiet: bool | None = None) -> None:
