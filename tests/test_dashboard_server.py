@@ -255,6 +255,11 @@ def test_a_huge_sweeps_first_read_is_thinned_and_keeps_each_curves_end(
         _append(storage / "huge" / HISTORY_FILE, _lines([_row("long", 1001, 0.0)]))
         more = _json(srv, f"/api/sweep/huge?cursor={data['cursor']}")
         assert more["history"] == [_row("long", 1001, 0.0)] and more["thinned"] is False
+        # A poll after a long gap (a throttled tab) gets every row since: none is lost.
+        gap = [_row("long", i, 0.0) for i in range(1002, 1102)]
+        _append(storage / "huge" / HISTORY_FILE, _lines(gap))
+        later = _json(srv, f"/api/sweep/huge?cursor={more['cursor']}")
+        assert later["history"] == gap and later["thinned"] is False
     finally:
         srv.shutdown()
         srv.server_close()

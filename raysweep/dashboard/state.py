@@ -288,13 +288,20 @@ class SweepState:
 
     def _read_history(self, start: int, size: int, *, full: bool) -> tuple[list[Any], int, bool]:
         """History rows between byte ``start`` and ``size`` (whole lines), the offset read up
-        to, and whether rows were left out (at most :data:`HISTORY_PER_TRIAL` per trial and
-        about :data:`HISTORY_BUDGET` in all)."""
+        to, and whether rows were left out (a ``full`` read: at most
+        :data:`HISTORY_PER_TRIAL` per trial and about :data:`HISTORY_BUDGET` in all; a poll's:
+        at most :data:`HISTORY_BUDGET` per trial)."""
         if size <= start:
             return [], start, False
-        cap = HISTORY_PER_TRIAL
-        if self.trials:
-            cap = max(10, min(cap, HISTORY_BUDGET // len(self.trials)))
+        # A poll after the client's cursor gets every row added since, however many: its curves
+        # have no earlier rows to thin, and a row left out would never reach it (a tab that the
+        # browser throttled, or a slow poll, must not lose reports). Only a single trial's
+        # rows are bounded, by the whole budget.
+        cap = HISTORY_BUDGET
+        if full:
+            cap = HISTORY_PER_TRIAL
+            if self.trials:
+                cap = max(10, min(cap, HISTORY_BUDGET // len(self.trials)))
         # How many rows each trial has (its entry's reports): every stride-th is kept.
         stride: dict[bytes, int] = {}
         if full:
