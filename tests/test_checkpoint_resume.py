@@ -5,6 +5,7 @@ trains again from the start. Checked against the promotion ladder's oracle."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -314,3 +315,86 @@ def test_a_program_that_never_checkpoints_trains_again_from_the_start(tmp_path: 
                for r in stopped["stop_reason"])
     # Nothing kept: no state saved, and each trial's plan went when it ended.
     assert not [p for p in (tmp_path / "res" / "p" / "checkpoints").rglob("*") if p.is_file()]
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_paused_and_running_configurations_from_checkpoints(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from raysweep.analysis.tables import read_trials
+
+    # Short paths: Ray's socket paths must fit the AF_UNIX limit.
+    work = Path(tempfile.mkdtemp(prefix="rsc", dir="/tmp"))
+    try:
+        log = work / "trained.txt"
+        log.touch()
+        program = (PROGRAM.replace("CURVES_JSON", repr(json.dumps(CURVES)))
+                   .replace("TRAINED", repr(str(log))).replace("SAVE:", "True:")
+                   .replace("time.sleep(0.05)", "time.sleep(0.3)"))
+        (work / "prog.py").write_text(program, encoding="utf-8")
+        sweep = {"program": "prog.py", "method": "grid",
+                 "metric": {"name": "loss", "goal": "minimize"},
+                 "parameters": {"curve": {"values": list(range(len(CURVES)))}},
+                 "early_terminate": EARLY, "raysweep": {"max_concurrent_trials": 1}}
+        (work / "sweep.yaml").write_text(yaml.safe_dump(sweep), encoding="utf-8")
+        env = {**os.environ, "RAY_TMPDIR": str(work)}
+        env.pop("RAY_ADDRESS", None)
+        cli = [sys.executable, "-m", "raysweep"]
+        driver = subprocess.Popen(
+            [*cli, "run", str(work / "sweep.yaml"), "--storage", str(work / "res"), "--name",
+             "s", "--num-cpus", "2"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        sweep_dir = work / "res" / "s"
+        expected = checkpoint_oracle(CURVES, RUNGS, 2)
+        # Killed while a resumed configuration runs (the 6th trial: curve 3 from 2 to 4).
+        assert expected[5] == ("stopped", 4, "3", 2)
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                trials = read_trials(sweep_dir) if sweep_dir.exists() else []
+                ended = sum(t["status"] == "stopped" for t in trials)
+                if ended == 5 and any(t["status"] == "running" for t in trials):
+                    break
+                time.sleep(0.2)
+            else:
+                raise AssertionError("the sweep did not reach its 6th trial")
+            time.sleep(0.4)  # into the resumed trial's first epoch
+        finally:
+            os.killpg(driver.pid, signal.SIGKILL)  # the driver and its Ray, no cleanup
+            driver.wait()
+        # Its programs run on a moment, into pipes nobody reads: wait until they are gone.
+        size = -1
+        while size != log.stat().st_size:
+            size = log.stat().st_size
+            time.sleep(1.5)
+        resumed = subprocess.run([*cli, "resume", str(sweep_dir), "--num-cpus", "2"], env=env,
+                                 capture_output=True, text=True, timeout=300)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        result = raysweep.results(sweep_dir)
+        # Every trial resumed from the step its folder's state belongs to: the program
+        # asserts it, and fails otherwise.
+        assert (result.trials["status"] != "failed").all()
+        got = _segments(result)
+        assert [g[:3] for g in got] == [e[:3] for e in expected]
+        # Paused configurations went on from their checkpoints after the resume too.
+        assert sum(g[3] > 0 for g in got[6:]) >= 2
+        # A configuration reports each step once, unless it trained again from the start: the
+        # one running when the driver died, if its program saved a state past its last
+        # report before it ended (the folder then matches no reported step).
+        trials = result.trials
+        again = set(trials[(trials["rerun_of"].notna())
+                           & (trials["resumed_from_step"] == 0)]["curve"])
+        assert len(again) <= 1
+        steps = result.history.merge(trials[["trial_id", "curve"]], on="trial_id")
+        steps = steps[~steps["curve"].isin(again)]
+        assert not steps.duplicated(["curve", "step"]).any()
+    finally:
+        subprocess.run(["rm", "-rf", str(work)], check=False)

@@ -22,6 +22,8 @@ over these rules, one module per concept:
   logged artifacts copied into the trial's ``artifacts/``.
 - ``wandb_integrations``: the metric names of W&B's framework callbacks (Keras, XGBoost,
   LightGBM).
+- ``wandb_files``: ``wandb.save`` / ``wandb.restore`` and resumed runs, on the trial's
+  checkpoint folder (``early_terminate: {resume: checkpoint}``, :mod:`.checkpoint`).
 - ``wandb_driver``: the hook by which ``wandb.sweep`` / ``wandb.agent`` called outside a trial
   reach raysweep's driver (``raysweep.agent_host``).
 

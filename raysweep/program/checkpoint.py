@@ -47,7 +47,9 @@ __all__ = [
     "CHECKPOINT_DIR_ENV",
     "RESUMED_STEP_ENV",
     "STATE_FILE",
+    "TMP_PREFIX",
     "checkpoint_dir",
+    "has_state",
     "restore",
     "resumed_step",
     "save",
@@ -56,7 +58,8 @@ __all__ = [
 CHECKPOINT_DIR_ENV = "RAYSWEEP_CHECKPOINT_DIR"
 RESUMED_STEP_ENV = "RAYSWEEP_RESUMED_STEP"
 STATE_FILE = "raysweep_state.pkl"
-_TMP_PREFIX = ".raysweep-tmp-"
+# Files being written: never part of a checkpoint until renamed.
+TMP_PREFIX = ".raysweep-tmp-"
 
 
 def checkpoint_dir() -> Path | None:
@@ -73,6 +76,14 @@ def resumed_step() -> int:
         return max(0, int(os.environ.get(RESUMED_STEP_ENV, "0")))
     except ValueError:
         return 0
+
+
+def has_state(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds any saved file (files being written do not count)."""
+    if not os.path.isdir(folder):
+        return False
+    return any(not name.startswith(TMP_PREFIX)
+               for _dirpath, _dirs, files in os.walk(folder) for name in files)
 
 
 def save(state: Any, folder: str | os.PathLike[str]) -> None:
@@ -129,14 +140,14 @@ def restore(folder: str | os.PathLike[str] | None = None) -> Any:
     if state_file.is_file():
         with open(state_file, "rb") as f:
             return pickle.load(f)  # noqa: S301 - the trial's own file, written by save()
-    if any(not p.name.startswith(_TMP_PREFIX) for p in where.iterdir()):
+    if any(not p.name.startswith(TMP_PREFIX) for p in where.iterdir()):
         return where
     return None
 
 
 def _copy_atomic(source: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+    tmp = dest.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
     try:
         shutil.copyfile(source, tmp)
         os.replace(tmp, dest)
@@ -145,7 +156,7 @@ def _copy_atomic(source: Path, dest: Path) -> None:
 
 
 def _write_atomic(dest: Path, data: bytes) -> None:
-    tmp = dest.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+    tmp = dest.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}")
     try:
         with open(tmp, "wb") as f:
             f.write(data)

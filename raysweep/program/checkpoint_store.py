@@ -21,6 +21,7 @@ Ray-free.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from raysweep.files import write_json_atomic
+from raysweep.program.checkpoint import TMP_PREFIX, has_state
 
 __all__ = ["CHECKPOINTS_DIR", "STEP_OFFSET_KEY", "CheckpointStore", "FolderWatch", "Segment"]
 
@@ -37,7 +39,6 @@ CHECKPOINTS_DIR = "checkpoints"
 # reported before it, so that its reports count on from there (history, rungs).
 STEP_OFFSET_KEY = "raysweep_step_offset"
 _HANDOFF = "handoff"
-_TMP_PREFIX = ".raysweep-tmp-"
 
 
 @dataclass(frozen=True)
@@ -73,19 +74,29 @@ class CheckpointStore:
         return Path(self.root) / lineage
 
     def saved_step(self, lineage: str) -> int:
-        """The step whose state the folder holds (0: none)."""
+        """The step whose state the folder holds (0: none). The folder must be as it was when
+        that step was reported: a trial killed with its driver may have saved a later state
+        it never reported (or a leftover program may still be writing), and that state
+        belongs to no step raysweep knows."""
         try:
             with open(Path(self.root) / f"{lineage}.step", encoding="utf-8") as f:
-                step = json.load(f).get("step")
+                marker = json.load(f)
+            step, files = marker.get("step"), marker.get("files")
         except (OSError, ValueError, AttributeError):
             return 0
-        return step if isinstance(step, int) and step > 0 else 0
+        if not (isinstance(step, int) and step > 0):
+            return 0
+        return step if files == _digest(_signature(self.folder(lineage))) else 0
 
-    def mark(self, lineage: str, step: int) -> None:
-        """Record that the folder now holds the state after ``step`` (the worker, at a
-        report)."""
+    def mark(
+        self, lineage: str, step: int, signature: tuple[tuple[str, int, int], ...] | None = None
+    ) -> None:
+        """Record that the folder, as it is now (or as ``signature`` says), holds the state
+        after ``step`` (the worker, at a report; 0: it holds no usable state)."""
         Path(self.root).mkdir(parents=True, exist_ok=True)
-        write_json_atomic(Path(self.root) / f"{lineage}.step", {"step": int(step)})
+        files = _digest(_signature(self.folder(lineage)) if signature is None else signature)
+        write_json_atomic(Path(self.root) / f"{lineage}.step",
+                          {"step": int(step), "files": files})
 
     def clear(self, lineage: str) -> None:
         """Empty the configuration's folder: it trains again from the start (the driver,
@@ -115,7 +126,7 @@ class CheckpointStore:
             lineage, end = str(plan["lineage"]), plan["end"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        start = self.saved_step(lineage) if _has_files(self.folder(lineage)) else 0
+        start = self.saved_step(lineage) if has_state(self.folder(lineage)) else 0
         return Segment(lineage, start, None if end is None else int(end))
 
     def discard_if_empty(self, lineage: str) -> None:
@@ -150,7 +161,7 @@ class FolderWatch:
         if now != self._seen:
             self._seen = now
             if now:
-                self.store.mark(self.segment.lineage, step)
+                self.store.mark(self.segment.lineage, step, now)
 
     def stopped(self) -> None:
         """The trial's program has been stopped at its pause. If it saved again after its
@@ -169,7 +180,7 @@ def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     out = []
     for dirpath, _dirs, files in os.walk(folder):
         for name in files:
-            if name.startswith(_TMP_PREFIX):
+            if name.startswith(TMP_PREFIX):
                 continue
             path = os.path.join(dirpath, name)
             try:
@@ -180,5 +191,5 @@ def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted(out))
 
 
-def _has_files(folder: Path) -> bool:
-    return bool(_signature(folder)) if folder.is_dir() else False
+def _digest(signature: tuple[tuple[str, int, int], ...]) -> str:
+    return hashlib.sha256(repr(signature).encode()).hexdigest()[:16]

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
-from raysweep.program.checkpoint import checkpoint_dir, resumed_step, save
+from raysweep.program.checkpoint import checkpoint_dir, has_state, resumed_step, save
 from raysweep.program.once import PROGRAM_DIR, warn_once
 
 __all__ = [
@@ -87,7 +87,7 @@ def resumed_steps() -> int:
     """The steps this trial's configuration had reported when its checkpoint was saved: the
     step a resumed run goes on from. 0 on a first start, or outside a checkpoint sweep."""
     folder, steps = checkpoint_dir(), resumed_step()
-    if folder is None or steps <= 0 or not _has_files(folder):
+    if folder is None or steps <= 0 or not has_state(folder):
         return 0
     return steps
 
@@ -284,11 +284,3 @@ def _same_file_contents(a: Path, b: Path) -> bool:
             a, b, shallow=False)
     except OSError:
         return False
-
-
-def _has_files(folder: Path) -> bool:
-    # Files being written (the checkpoint module's temporary names) are not state yet.
-    if not folder.is_dir():
-        return False
-    return any(files for _dirpath, _dirs, files in os.walk(folder)
-               if any(not f.startswith(".raysweep-tmp-") for f in files))
