@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from _promotion_oracle import checkpoint_oracle, promotion_oracle
@@ -247,6 +248,15 @@ def test_function_trials_resume_from_their_checkpoints_as_the_ladder_says(
     paused = result.trials[result.trials["paused_at"].notna()]
     assert len(paused) == sum(status == "stopped" for status, *_ in expected)
     assert all(r.startswith("paused at rung") for r in paused["stop_reason"])
+    # The report draws one curve per configuration across its pauses.
+    from raysweep.analysis.figures import curves_figure, resumed_chains
+
+    chains = resumed_chains(result)
+    curve_of = result.trials.set_index("trial_id")["curve"]
+    assert len(set(chains.values())) == len(CURVES)
+    assert all(curve_of[t] == curve_of[c] for t, c in chains.items())
+    lines = [t for t in curves_figure(result).data if t.mode == "lines"]
+    assert sum(int(np.isnan(np.asarray(t.x, dtype=float)).sum()) for t in lines) == len(CURVES)
 
 
 PROGRAM = textwrap.dedent(

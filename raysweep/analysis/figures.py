@@ -366,11 +366,35 @@ def _drawn_ids(result: SweepResult, ids: np.ndarray, max_trials: int | None) -> 
     return picked
 
 
+def resumed_chains(result: SweepResult) -> dict[str, str]:
+    """For a sweep whose paused trials resumed from checkpoints (``resume: checkpoint``):
+    each trial's chain, the first trial of the run of trials that continue one another
+    (a configuration trained again from the start begins a new chain); else empty."""
+    trials = result.trials
+    if "resumed_from_step" not in trials or "rerun_of" not in trials or trials.empty:
+        return {}
+    by_id = trials.set_index("trial_id")
+    chains: dict[str, str] = {}
+    current: dict[str, str] = {}  # lineage -> the chain it continues now
+    for tid in result.trial_order:
+        if tid not in by_id.index:
+            continue
+        lineage, start = by_id.at[tid, "rerun_of"], by_id.at[tid, "resumed_from_step"]
+        if not isinstance(lineage, str):
+            current[tid] = chains[tid] = tid
+        elif start == start and start > 0 and lineage in current:  # not NaN: resumed
+            chains[tid] = current[lineage]
+        else:
+            current[lineage] = chains[tid] = tid
+    return chains
+
+
 def curves_figure(
     result: SweepResult, metric: str | None = None, max_points: int = MAX_CURVE_POINTS,
     max_trials: int | None = MAX_DRAWN_TRIALS,
 ) -> Any:
-    """The metric against the step for every trial, coloured by status.
+    """The metric against the step for every trial, coloured by status; a configuration
+    resumed from checkpoints is one curve across its trials (:func:`resumed_chains`).
 
     Trials a scheduler stopped get an X at their last step (hover shows why), failed ones a
     red X; the best trial is drawn on top in black. Curves are thinned to at most
@@ -397,8 +421,13 @@ def curves_figure(
     drawn = _drawn_ids(result, all_ids, max_trials)
     if len(drawn) < len(all_ids):
         frame = frame.loc[frame["trial_id"].isin(set(drawn.tolist()))]
-    frame = frame.sort_values(["trial_id", "step"], kind="stable")
-    ids = frame["trial_id"].to_numpy()
+    # A configuration resumed from checkpoints is one curve across its trials.
+    chains = resumed_chains(result)
+    frame["curve"] = frame["trial_id"].map(chains).fillna(frame["trial_id"]) if chains else (
+        frame["trial_id"])
+    frame = frame.sort_values(["curve", "step"], kind="stable")
+    ids = frame["curve"].to_numpy()
+    trial_ids = frame["trial_id"].to_numpy()
     steps = frame["step"].to_numpy(dtype=float)
     values = frame[metric].to_numpy(dtype=float)
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
@@ -414,18 +443,18 @@ def curves_figure(
     best_curve: tuple[np.ndarray, np.ndarray] | None = None
     gap = np.array([np.nan])
     for s, e in zip(starts, ends, strict=True):
-        tid = ids[s]
+        tid = trial_ids[e - 1]  # a chain's status is its last trial's
         status = "running"
         if info is not None and tid in info.index:
             status = str(info.at[tid, "status"])
         sel = s + _thin(e - s, per_trial)
         xs, ys = steps[sel], values[sel]
-        if tid == best_id:
+        if best_id in trial_ids[s:e]:
             best_curve = (steps[s:e], values[s:e])
         g = groups.setdefault(status, ([], [], []))
         g[0].extend((xs, gap))
         g[1].extend((ys, gap))
-        g[2].extend((np.full(len(xs) + 1, tid, dtype=object),))
+        g[2].extend((trial_ids[sel], np.array([tid], dtype=object)))
         if status in marks:
             why = _why(info, tid, "stop_reason" if status == "stopped" else "error")
             text = f"{tid}: {html.escape(why)}" if why else str(tid)
@@ -469,7 +498,7 @@ def curves_figure(
         f"; at most {per_trial} points per curve shown")
     fig.update_layout(
         title={"text": f"{html.escape(title)}<br>"
-                       f"<sup>{sample_note(n_trials, len(all_ids))}{thinned}</sup>"},
+                       f"<sup>{sample_note(len(set(trial_ids)), len(all_ids))}{thinned}</sup>"},
         template="plotly_white", height=480, hovermode="closest",
         xaxis={"title": {"text": "step"}},
         yaxis={"title": {"text": html.escape(metric)},
