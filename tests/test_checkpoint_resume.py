@@ -408,3 +408,12 @@ def test_a_killed_driver_resumes_paused_and_running_configurations_from_checkpoi
         assert not steps.duplicated(["curve", "step"]).any()
     finally:
         subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def test_the_live_view_says_a_running_trial_resumes_from_a_checkpoint() -> None:
+    from raysweep.analysis.live import _note
+
+    assert _note({"rerun_of": "t0", "resumed_from_step": 8}) == (
+        "resumes trial t0 from its checkpoint at step 8")
+    assert _note({"rerun_of": "t0", "resumed_from_step": 0}) == "re-run of trial t0"
+    assert _note({"rerun_of": "t0", "stop_reason": "paused at rung 32"}) == "paused at rung 32"

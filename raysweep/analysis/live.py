@@ -36,10 +36,16 @@ def _fmt(value: Any) -> str:
 
 
 def _note(rec: Mapping[str, Any]) -> str:
-    """Why the trial stopped, else which trial's configuration it trains again, else ""."""
+    """Why the trial stopped, else which trial's configuration it trains again (or resumes
+    from a checkpoint), else ""."""
     if rec.get("stop_reason"):
         return str(rec["stop_reason"])
-    return f"re-run of trial {rec['rerun_of']}" if rec.get("rerun_of") else ""
+    if not rec.get("rerun_of"):
+        return ""
+    start = rec.get("resumed_from_step")
+    if start:
+        return f"resumes trial {rec['rerun_of']} from its checkpoint at step {start}"
+    return f"re-run of trial {rec['rerun_of']}"
 
 
 def trial_rows(height: int, lines_above: int) -> int:
