@@ -417,3 +417,22 @@ def test_the_live_view_says_a_running_trial_resumes_from_a_checkpoint() -> None:
         "resumes trial t0 from its checkpoint at step 8")
     assert _note({"rerun_of": "t0", "resumed_from_step": 0}) == "re-run of trial t0"
     assert _note({"rerun_of": "t0", "stop_reason": "paused at rung 32"}) == "paused at rung 32"
+
+
+def test_a_worker_that_cannot_see_the_sweep_folder_keeps_no_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from raysweep.execution.trainable import checkpoint_segment
+
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV, raising=False)
+    unseen = CheckpointStore(tmp_path / "elsewhere" / "sweep" / "checkpoints", RUNGS)
+    with checkpoint_segment(unseen, "t1") as watch:
+        assert watch is None and CHECKPOINT_DIR_ENV not in os.environ
+    assert not (tmp_path / "elsewhere").exists()
+    (tmp_path / "sweep").mkdir()
+    seen = CheckpointStore(tmp_path / "sweep" / "checkpoints", RUNGS)
+    with checkpoint_segment(seen, "t1") as watch:
+        assert watch is not None
+        assert os.environ[CHECKPOINT_DIR_ENV] == str(seen.folder("t1"))
+    assert CHECKPOINT_DIR_ENV not in os.environ
+    assert not seen.folder("t1").exists()  # nothing saved: its empty folder is gone

@@ -215,7 +215,9 @@ def checkpoint_segment(
     """For the block, the trial's checkpoint folder watched, and named (with the step it
     resumes from) in ``environ`` (default: this process's environment, restored afterwards).
     Without a store, nothing."""
-    if store is None:
+    if store is None or not os.path.isdir(os.path.dirname(store.root)):
+        # Also where this worker cannot see the sweep folder (storage not shared): no
+        # checkpoints, and the driver, finding none, has the configuration train again.
         yield None
         return
     from raysweep.program.checkpoint import CHECKPOINT_DIR_ENV, RESUMED_STEP_ENV
