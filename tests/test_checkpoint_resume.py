@@ -436,3 +436,18 @@ def test_a_worker_that_cannot_see_the_sweep_folder_keeps_no_checkpoints(
         assert os.environ[CHECKPOINT_DIR_ENV] == str(seen.folder("t1"))
     assert CHECKPOINT_DIR_ENV not in os.environ
     assert not seen.folder("t1").exists()  # nothing saved: its empty folder is gone
+
+
+def test_validate_says_that_paused_trials_resume(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from raysweep.cli import main
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({
+        "program": "train.py", "method": "random", "metric": {"name": "loss"},
+        "parameters": {"x": {"min": 0, "max": 1}}, "early_terminate": EARLY}), encoding="utf-8")
+    (tmp_path / "train.py").write_text("", encoding="utf-8")
+    out = CliRunner().invoke(main, ["validate", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "promotion rungs [2, 4] (paused trials resume from checkpoints)" in out.output

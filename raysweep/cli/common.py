@@ -137,7 +137,8 @@ def summary(cfg: SweepConfig, count: int | None = None) -> str:
         bands = ", ".join(str(b) for b in et.bands[:5])
         more = ", ..." if len(et.bands) > 5 else ""
         word = "rungs" if et.type == "promotion" else "bands"
-        bits.append(f"{et.type} {word} [{bands}{more}]")
+        resumes = " (paused trials resume from checkpoints)" if et.resume == "checkpoint" else ""
+        bits.append(f"{et.type} {word} [{bands}{more}]{resumes}")
     if cfg.method is Method.GRID:
         size = cfg.parameters.grid_size()
         bits.append(f"{size} combination{'s' if size != 1 else ''}")
