@@ -28,10 +28,12 @@ def dashboard(storage: tuple[str, ...], host: str, port: int, token: str | None)
     \b
     A sweeps page lists every sweep with its state (running, finished, interrupted, failed),
     method, metric, progress and best value. A sweep's page updates itself while the sweep
-    runs: trials, curves, best so far, each trial's program.log, CSV/Parquet downloads, and
+    runs: trials, curves, best so far, parallel coordinates and parameter importance (as
+    `raysweep report` draws them), each trial's program.log, CSV/Parquet downloads, and
     stop/cancel buttons that do what `raysweep stop`/`cancel` do. Compare puts sweeps side by
-    side. It reads the sweep folders only: run it wherever they are visible, whether or not
-    a driver runs, and on whichever node.
+    side (best so far, parameter distributions). It reads the sweep folders only: run it
+    wherever they are visible, whether or not a driver runs, and on whichever node. From
+    Python (a notebook): raysweep.dashboard(storage=...).
 
     \b
     On a cluster, run it on the head node and forward the port from your machine:
