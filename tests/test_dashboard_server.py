@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from raysweep.cli import main
 from raysweep.dashboard import serve, serve_in_thread
 from raysweep.dashboard import state as state_module
+from raysweep.dashboard.plots import FigureCache
 from raysweep.dashboard.server import DashboardServer
 from raysweep.errors import RaysweepError
 from raysweep.execution.lock import DriverLock
@@ -343,6 +344,18 @@ def test_the_figures_are_the_reports_and_are_drawn_again_when_trials_end(
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_the_figures_of_only_the_sweeps_asked_for_last_are_kept(tmp_path: Path) -> None:
+    pytest.importorskip("plotly")
+    pytest.importorskip("sklearn")
+    one, two = _tuned(tmp_path / "a", 6), _tuned(tmp_path / "b", 6)
+    cache = FigureCache(keep=1)
+    assert cache.get(one, (6, 1))["cached"] is False
+    assert cache.get(one, (6, 1))["cached"] is True
+    assert cache.get(two, (6, 1))["cached"] is False
+    assert cache.get(one, (6, 1))["cached"] is False  # pushed out by the other sweep's
+    assert cache.get(one, (7, 1))["cached"] is False  # a trial ended
 
 
 def test_the_log_tail_is_text_in_json(server: DashboardServer, storage: Path) -> None:

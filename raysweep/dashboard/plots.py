@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,12 @@ def sweep_figures(path: Path) -> dict[str, Any]:
     from raysweep.analysis.tables import load_results
 
     with tempfile.TemporaryDirectory(prefix="raysweep-dashboard-") as view:
-        for name in (META_FILE, TRIALS_LOG_FILE):
-            if (path / name).exists():
-                os.symlink((path / name).resolve(), Path(view) / name)
+        try:
+            for name in (META_FILE, TRIALS_LOG_FILE):
+                if (path / name).exists():
+                    os.symlink((path / name).resolve(), Path(view) / name)
+        except OSError:  # no symbolic links here: the whole folder, history too
+            view = str(path)
         result = load_results(view)
     result.path = path  # the figures name the sweep by its folder where its meta has no name
     out: dict[str, Any] = {"parallel": None, "importance": None}
@@ -71,12 +75,14 @@ def _import_once() -> None:
 
 class FigureCache:
     """Each sweep's figures, kept until its number of ended trials (or its trials file)
-    changes; thread-safe, one computation per sweep at a time."""
+    changes, for the ``keep`` sweeps asked for last; thread-safe, one computation per sweep
+    at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 16) -> None:
+        self.keep = keep  # sweeps whose figures are kept (the ones asked for last)
         self._lock = threading.Lock()
         self._locks: dict[Path, threading.Lock] = {}
-        self._held: dict[Path, tuple[Any, dict[str, Any]]] = {}
+        self._held: OrderedDict[Path, tuple[Any, dict[str, Any]]] = OrderedDict()
 
     def get(self, path: Path, key: Any) -> dict[str, Any]:
         """The figures of ``path`` for ``key`` (the ended count and the trials file's
@@ -84,13 +90,19 @@ class FigureCache:
         with self._lock:
             lock = self._locks.setdefault(path, threading.Lock())
         with lock:  # a second request for the same sweep waits for the first's answer
-            held = self._held.get(path)
-            if held is not None and held[0] == key:
-                return {**held[1], "cached": True}
+            with self._lock:
+                held = self._held.get(path)
+                if held is not None and held[0] == key:
+                    self._held.move_to_end(path)
+                    return {**held[1], "cached": True}
             _import_once()
             started = time.perf_counter()
             figures = sweep_figures(path)
             figures["seconds"] = round(time.perf_counter() - started, 3)
             figures["computed"] = time.time()
-            self._held[path] = (key, figures)
+            with self._lock:
+                self._held[path] = (key, figures)
+                self._held.move_to_end(path)
+                while len(self._held) > self.keep:
+                    self._held.popitem(last=False)
             return {**figures, "cached": False}
