@@ -14,22 +14,18 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from _promotion_oracle import checkpoint_oracle, promotion_oracle
+from _promotion_oracle import (
+    CHECKPOINT_CURVES,
+    CHECKPOINT_RUNGS,
+    checkpoint_oracle,
+    promotion_oracle,
+)
 
 import raysweep
 from raysweep.program.checkpoint import CHECKPOINT_DIR_ENV, STATE_FILE, restore, save
 from raysweep.program.checkpoint_store import CheckpointStore, FolderWatch, Segment
 
-# Loss curves, eight steps each; rungs 2 and 4 (max_iter 8, s 2, eta 2).
-CURVES: list[list[float]] = [
-    [5, 4, 3, 2.5, 2, 1.8, 1.6, 1.5],
-    [6, 3, 2.8, 2.6, 2.4, 2.2, 2, 1.9],
-    [7, 6, 5, 4, 3, 2, 1, 0.5],
-    [4, 3.5, 3.4, 3.3, 3.2, 3.1, 3, 2.9],
-    [1, 4.5, 4.4, 4.3, 4.2, 4.1, 4, 3.9],
-    [4.5, 2.9, 2.7, 2.4, 2.2, 2.1, 2.05, 2.0],
-]
-RUNGS = [2, 4]
+CURVES, RUNGS = CHECKPOINT_CURVES, CHECKPOINT_RUNGS
 EARLY = {"type": "promotion", "max_iter": 8, "s": 2, "eta": 2, "resume": "checkpoint"}
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from _promotion_oracle import checkpoint_oracle
+from _promotion_oracle import CHECKPOINT_CURVES, CHECKPOINT_RUNGS, checkpoint_oracle
 from _standin import enter_trial, stand_in_imported
 
 import raysweep
@@ -283,16 +283,7 @@ def test_a_program_paused_after_its_report_resumes_from_that_step(tmp_path: Path
 
 # --- a sweep on Ray ---------------------------------------------------------------------------
 
-# Loss curves, eight steps each; rungs 2 and 4 (as in tests/test_checkpoint_resume.py).
-CURVES: list[list[float]] = [
-    [5, 4, 3, 2.5, 2, 1.8, 1.6, 1.5],
-    [6, 3, 2.8, 2.6, 2.4, 2.2, 2, 1.9],
-    [7, 6, 5, 4, 3, 2, 1, 0.5],
-    [4, 3.5, 3.4, 3.3, 3.2, 3.1, 3, 2.9],
-    [1, 4.5, 4.4, 4.3, 4.2, 4.1, 4, 3.9],
-    [4.5, 2.9, 2.7, 2.4, 2.2, 2.1, 2.05, 2.0],
-]
-RUNGS = [2, 4]
+CURVES, RUNGS = CHECKPOINT_CURVES, CHECKPOINT_RUNGS
 
 SWEEP_SCRIPT = """
 import json, os, time
