@@ -28,10 +28,15 @@ and shown in the tables).
     * ``promotion``: the actual :class:`~raysweep.schedulers.PromotionScheduler`, asked for a
       re-run before each new trial as ``TuneSearcher`` asks it (:func:`promotion_episode`);
       a re-run trains its configuration again from epoch 1 and costs those epochs again.
+      With ``resume: checkpoint`` (methods ending in ``checkpoint``) the trials checkpoint
+      through the shipped pieces, a real ``CheckpointStore`` in a temporary folder included
+      (:func:`checkpoint_episode`): a promoted configuration resumes from its saved epoch.
 
     ``--check K`` re-runs the first K orderings of every method through the scheduler
     classes themselves (``WandbHyperbandScheduler``, ``RecordingAsha``, ``RecordingMedian``)
-    and requires identical costs.
+    and requires identical costs. ``--check-probe K`` re-runs the first K seeds of each
+    ``checkpoint`` method through ``explore_promotion_asha.py``'s own promotion ASHA (resuming,
+    no revision) and reports whether the costs agree.
 
     Searchers: ``random`` is the permutation above (random search over a finite pool, no
     repeats). ``bayes`` is raysweep's :class:`~raysweep.search.bayes.BayesProposer` on the
@@ -46,7 +51,9 @@ and shown in the tables).
     1; the winning trial writes raysweep's STOP marker. Random order is a grid over the
     configuration index, listed in the permutation's order. Reports the live epochs (which
     must equal the replay's for the same seed), the wall time from the first trial's start
-    to the winner's end, and its ratio to epochs x ``epoch_s``.
+    to the winner's end, and its ratio to epochs x ``epoch_s``. Under ``resume: checkpoint``
+    the trial saves ``{"epoch": e}`` with each ``raysweep.log`` and starts after the epoch
+    ``raysweep.restore()`` returns.
 
 Usage::
 
@@ -226,8 +233,10 @@ class SchedulerDriver:
         self.trials[trial] = _Trial(trial, config)
         self.scheduler.on_trial_add(None, self.trials[trial])
 
-    def report(self, trial: str, epoch: int, loss: float) -> bool:
-        result = {"loss": loss, "training_iteration": epoch}
+    def report(
+        self, trial: str, epoch: int, loss: float, extra: dict[str, Any] | None = None
+    ) -> bool:
+        result = {"loss": loss, "training_iteration": epoch, **(extra or {})}
         return bool(self.scheduler.on_trial_result(None, self.trials[trial], result) == "STOP")
 
     def end(self, trial: str, epoch: int, loss: float) -> None:
@@ -322,11 +331,16 @@ def make_policy(spec: str, exact: bool = False) -> Policy:
 
 def _typed(et: dict[str, Any]) -> tuple[Any, Any]:
     """``early_terminate`` and the metric as a sweep file gives them to make_scheduler."""
+    cfg = _config(et)
+    return cfg.early_terminate, cfg.metric
+
+
+def _config(et: dict[str, Any]) -> Any:
+    """A sweep config with this ``early_terminate`` section."""
     import raysweep
 
-    cfg = raysweep.from_dict({"method": "random", "metric": {"name": "loss", "goal": "minimize"},
-                              "parameters": {"x": {"value": 1}}, "early_terminate": et})
-    return cfg.early_terminate, cfg.metric
+    return raysweep.from_dict({"method": "random", "metric": {"name": "loss", "goal": "minimize"},
+                               "parameters": {"x": {"value": 1}}, "early_terminate": et})
 
 
 def early_terminate(spec: str) -> dict[str, Any] | None:
@@ -345,7 +359,10 @@ def early_terminate(spec: str) -> dict[str, Any] | None:
     if kind == "median":
         return {"type": "median", "min_iter": int(args[0])}
     if kind == "promotion":
-        return {"type": "promotion", "min_iter": int(args[1]), "eta": float(args[0])}
+        et = {"type": "promotion", "min_iter": int(args[1]), "eta": float(args[0])}
+        if len(args) > 2:
+            et["resume"] = args[2]  # "checkpoint" or "restart"
+        return et
     raise ValueError(f"unknown policy {spec!r}")
 
 
@@ -453,11 +470,87 @@ def episode(
 def promotion_episode(table: Table, source: Source, spec: str) -> Episode:
     """:func:`episode` under ``early_terminate: {type: promotion}``: the actual
     ``PromotionScheduler`` that ``make_scheduler`` builds stops each trial at its rung and
-    hands out the re-runs."""
+    hands out the re-runs. With ``resume: checkpoint`` (spec ``promotion:<eta>:<min_iter>:
+    checkpoint``) see :func:`checkpoint_episode`."""
     from raysweep.schedulers import make_scheduler
 
-    scheduler = make_scheduler(*_typed(early_terminate(spec) or {}))
-    return episode(table, source, SchedulerDriver(scheduler), reruns=scheduler)
+    from raysweep.execution.tuner import checkpoint_store
+
+    et = early_terminate(spec) or {}
+    scheduler = make_scheduler(*_typed(et))
+    if et.get("resume") != "checkpoint":
+        return episode(table, source, SchedulerDriver(scheduler), reruns=scheduler)
+    # A memory file system if there is one: the trial saves its state after every epoch, and
+    # the store writes (and fsyncs) small files that a disk would make the slow part.
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(prefix="bench_early_stop_",
+                                     dir=shm if shm.is_dir() else None) as folder:
+        # The sweep's store as raysweep.run builds it (its checkpoints/ folder, the rungs).
+        store = checkpoint_store(_config(et), Path(folder))
+        if store is None:
+            raise SystemExit(f"{spec}: raysweep builds no checkpoint store for {et}")
+        scheduler.use_checkpoints(store)
+        return checkpoint_episode(table, source, scheduler, store)
+
+
+def checkpoint_episode(table: Table, source: Source, scheduler: Any, store: Any) -> Episode:
+    """:func:`episode` under ``early_terminate: {type: promotion, resume: checkpoint}``.
+
+    Each trial does what a function trial of a real sweep does, with the shipped pieces:
+    before each new trial the scheduler is asked for a promotion (``rerun``, which writes the
+    handoff or clears a folder without state); the trial runs inside
+    ``checkpoint_segment`` (the store's segment, the folder named in its environment),
+    ``raysweep.restore()``-s its epoch from the folder, and after each epoch saves
+    ``{"epoch": e}`` there and reports as ``_reporter`` does (the folder noted by
+    ``FolderWatch``, the step offset added), until the scheduler says stop. A resumed
+    configuration costs only the epochs from its saved step to its next rung.
+    """
+    from raysweep.execution.trainable import checkpoint_segment
+    from raysweep.program.checkpoint import CHECKPOINT_DIR_ENV, RESUMED_STEP_ENV, restore, save
+    from raysweep.program.checkpoint_store import STEP_OFFSET_KEY
+
+    driver = SchedulerDriver(scheduler)
+    paused: dict[int, int] = {}  # config -> the epoch its last trial paused at
+    out = Episode(cost=math.inf)
+    spent = 0
+    for number in range(10 * table.size):
+        trial = f"t{number}"
+        again = scheduler.rerun(trial)
+        index = source.next() if again is None else int(again["i"])
+        if index is None:
+            break
+        curve = table.losses[index]
+        driver.start(trial, {"i": index})
+        environ: dict[str, str] = {}
+        with checkpoint_segment(store, trial, environ) as watch:
+            folder = environ[CHECKPOINT_DIR_ENV]
+            state = restore(folder)
+            start = int(state["epoch"]) if state else 0
+            # The trial's state, the step raysweep says it resumes from and the epoch where
+            # its configuration paused must agree: no epoch is trained twice or skipped.
+            expected = paused.get(index, 0) if again is not None else 0
+            if not start == int(environ[RESUMED_STEP_ENV]) == watch.segment.start == expected:
+                raise SystemExit(
+                    f"trial {trial} (config {index}): restored epoch {start}, "
+                    f"{RESUMED_STEP_ENV}={environ[RESUMED_STEP_ENV]}, segment start "
+                    f"{watch.segment.start}, paused at {expected}")
+            extra = {STEP_OFFSET_KEY: start} if start else {}
+            epoch = start
+            for count, epoch in enumerate(range(start + 1, EPOCHS + 1), 1):
+                save({"epoch": epoch}, folder)  # raysweep.log(..., checkpoint=): save first
+                watch.report(watch.segment.start + count)
+                if driver.report(trial, count, float(curve[epoch - 1]), extra):
+                    break
+        driver.end(trial, epoch - start, float(curve[epoch - 1]))
+        paused[index] = epoch
+        spent += epoch - start
+        out.trials.append((index, epoch - start))
+        if again is None:
+            source.observe(index, float(curve[:epoch].min()))
+        if epoch == EPOCHS and table.reaches(index):
+            out.cost = spent
+            return out
+    return out
 
 
 # -- replay ----------------------------------------------------------------------------------
@@ -495,6 +588,14 @@ METHODS = [
     Method("random + promotion, min_iter 2, eta 4", "random", "promotion:4:2"),
     Method("bayes + promotion, min_iter 1, eta 3", "bayes", "promotion:3:1"),
     Method("bayes + promotion, min_iter 2, eta 4", "bayes", "promotion:4:2"),
+    # resume: checkpoint (issue 22): a promoted configuration resumes from the state its
+    # paused trial saved, so it costs only the epochs from its rung to the next.
+    Method("random + promotion, min_iter 2, eta 4, checkpoint", "random",
+           "promotion:4:2:checkpoint"),
+    Method("random + promotion, min_iter 1, eta 4, checkpoint", "random",
+           "promotion:4:1:checkpoint"),
+    Method("bayes + promotion, min_iter 2, eta 4, checkpoint", "bayes",
+           "promotion:4:2:checkpoint"),
 ]
 
 
@@ -552,8 +653,35 @@ def _method_costs(
         return [_cost(table, warp, method, seed) for seed in range(n)]
     from concurrent.futures import ProcessPoolExecutor
 
+    costs = []
     with ProcessPoolExecutor(args.jobs, initializer=_load_worker, initargs=(args.data,)) as pool:
-        return list(pool.map(_worker_cost, [(method, seed) for seed in range(n)]))
+        # Each seed's cost as it comes (in seed order): a long run can be read while it goes.
+        for seed, cost in enumerate(pool.map(_worker_cost, [(method, s) for s in range(n)])):
+            print(f"    {method.name}: seed {seed}: {cost:g}", file=sys.stderr, flush=True)
+            costs.append(cost)
+    return costs
+
+
+def _probe_costs(
+    args: argparse.Namespace, method: Method, n: int, table: Table, warp: Warp
+) -> list[float]:
+    """For a ``resume: checkpoint`` method, the costs that the probe
+    (``explore_promotion_asha.py --no-revise``, its own promotion ASHA resuming from
+    checkpoints, not raysweep) gives for seeds 0..n-1."""
+    if method.searcher != "bayes" or args.jobs <= 1:
+        return [_probe_cost(table, warp, method, seed) for seed in range(n)]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(args.jobs, initializer=_load_worker, initargs=(args.data,)) as pool:
+        return list(pool.map(_worker_probe_cost, [(method, seed) for seed in range(n)]))
+
+
+def _probe_cost(table: Table, warp: Warp, method: Method, seed: int) -> float:
+    import explore_promotion_asha as probe  # this folder is on sys.path (the script's own)
+
+    _, eta, min_iter, _ = method.policy.split(":")
+    return probe.episode(table, _source(table, method.searcher, seed, warp), int(min_iter),
+                         int(eta), bayes=method.searcher == "bayes", revise=False)
 
 
 _WORKER: dict[str, Any] = {}  # a worker process's table and warp, loaded once
@@ -566,6 +694,10 @@ def _load_worker(data: str) -> None:
 
 def _worker_cost(job: tuple[Method, int]) -> float:
     return _cost(_WORKER["table"], _WORKER["warp"], *job)
+
+
+def _worker_probe_cost(job: tuple[Method, int]) -> float:
+    return _probe_cost(_WORKER["table"], _WORKER["warp"], *job)
 
 
 def replay(args: argparse.Namespace) -> None:
@@ -595,6 +727,14 @@ def replay(args: argparse.Namespace) -> None:
             if exact != costs[seed]:
                 raise SystemExit(f"{method.name}: seed {seed}: replay {costs[seed]} != "
                                  f"scheduler class {exact}")
+        if method.policy.endswith(":checkpoint") and args.check_probe:
+            k = min(args.check_probe, n)
+            probe = _probe_costs(args, method, k, table, warp)
+            differ = [(s, costs[s], probe[s]) for s in range(k) if probe[s] != costs[s]]
+            print(f"  {method.name}: the probe (--no-revise) agrees on {k - len(differ)} of "
+                  f"{k} seeds; median {_median(probe):g} against {_median(costs[:k]):g}"
+                  + (f"; differ (seed, shipped, probe): {differ[:10]}" if differ else ""),
+                  file=sys.stderr, flush=True)
         med = _median(costs)
         speedup = base / med
         finite = [c for c in costs if math.isfinite(c)]
@@ -651,7 +791,8 @@ def live(args: argparse.Namespace) -> None:
                 sweep["early_terminate"] = et
             sweep["raysweep"] = {"max_concurrent_trials": 1}
             sweep_dir = root / name
-            train = _live_train(table, args.epoch_s, sweep_dir, method.searcher == "bayes")
+            train = _live_train(table, args.epoch_s, sweep_dir, method.searcher == "bayes",
+                                checkpoint=method.policy.endswith(":checkpoint"))
             started = time.perf_counter()
             result = raysweep.run(sweep, function=train, storage=root, name=name, seed=seed)
             total = time.perf_counter() - started
@@ -667,8 +808,11 @@ def live(args: argparse.Namespace) -> None:
 
 
 def _live_train(
-    table: Table, epoch_s: float, sweep_dir: Path, bayes: bool
+    table: Table, epoch_s: float, sweep_dir: Path, bayes: bool, checkpoint: bool = False
 ) -> Callable[[dict[str, Any]], None]:
+    """The function trial: replays its configuration's losses, one ``raysweep.log`` per
+    epoch after ``epoch_s`` of sleep. With ``checkpoint`` it saves ``{"epoch": e}`` with each
+    report and, when resumed, continues after the epoch ``raysweep.restore()`` gives back."""
     losses, target = table.losses, table.target
     warp = Warp(table) if bayes else None
 
@@ -687,9 +831,14 @@ def _live_train(
                 used[key] = warp.nearest(config, set(used.values()))
                 used_file.write_text(json.dumps(used))
             index = used[key]
-        for epoch in range(EPOCHS):
+        state = raysweep.restore() if checkpoint else None
+        for epoch in range(int(state["epoch"]) if state else 0, EPOCHS):
             time.sleep(epoch_s)
-            raysweep.log({"loss": float(losses[index, epoch]), "config_index": index})
+            metrics = {"loss": float(losses[index, epoch]), "config_index": index}
+            if checkpoint:
+                raysweep.log(metrics, checkpoint={"epoch": epoch + 1})
+            else:
+                raysweep.log(metrics)
         if losses[index, -1] <= target:
             (sweep_dir / "STOP").write_text("target reached\n")
 
@@ -713,14 +862,22 @@ def _live_row(
     spent = 0
     wall: float | None = None
     count = 0
+    resumed = 0
     for entry in trials:
+        # ``steps``: the epochs this trial trained; one resumed from a checkpoint (resume:
+        # checkpoint) went on from its configuration's ``resumed_from_step``.
+        skipped = int(entry.get("resumed_from_step") or 0)
+        resumed += skipped > 0
         spent += int(entry["steps"])
         count += 1
         rows = history[history["trial_id"] == entry["trial_id"]]
         index = int(rows["config_index"].iloc[0]) if len(rows) else -1
-        if entry["steps"] == EPOCHS and index >= 0 and table.reaches(index):
+        if skipped + entry["steps"] == EPOCHS and index >= 0 and table.reaches(index):
             wall = entry["ended"] - trials[0]["started"]
             break
+    if method.policy.endswith(":checkpoint"):
+        print(f"{method.name}, seed {seed}: {resumed} of {count} trials resumed from a "
+              "checkpoint", file=sys.stderr, flush=True)
     if wall is None:
         return (method.name, seed, count, "not reached", f"{expected.cost:g}", "-", "-", "-",
                 f"{total:.1f}")
@@ -744,6 +901,9 @@ def main() -> None:
     rep.add_argument("--check-bayes", type=int, default=3, help="the same for bayes seeds")
     rep.add_argument("--methods", nargs="*", default=[], help="substrings of method names")
     rep.add_argument("--jobs", type=int, default=2, help="processes for the bayes seeds")
+    rep.add_argument("--check-probe", type=int, default=0,
+                     help="seeds of each `checkpoint` method re-run through "
+                          "explore_promotion_asha.py --no-revise, which must agree")
     liv = sub.add_parser("live", help="the same sweeps through raysweep.run")
     liv.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     liv.add_argument("--epoch-s", type=float, default=0.1)

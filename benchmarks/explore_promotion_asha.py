@@ -11,16 +11,16 @@ promoted from there yet (highest rung first), and only if there is none starts a
 configuration. A resumed trial continues from its checkpoint, so it costs only the epochs
 from its rung to the next. Rungs: ``grace * rf^k`` below 81, then 81.
 
-Resuming needs trials that save and restore checkpoints, which raysweep trials do not (a W&B
-program has no such protocol), so that variant is measured here only. ``--restart`` trains a
-promoted configuration again from epoch 0 instead, which is what raysweep ships as
-``early_terminate: {type: promotion}`` (``bench_early_stop.py`` measures the shipped scheduler
-itself, with identical figures). Cost and target as in
-``bench_early_stop.py``. Searchers: ``random`` (the same orderings) and raysweep's
-``BayesProposer`` through ``bench_early_stop.BayesOrder``; the proposer observes a
-configuration when it first pauses (its best loss so far) and that observation is replaced by
-the better loss each time the configuration is promoted (the proposer has no public method
-for it: this probe rewrites its observation list); ``--no-revise`` keeps the first one.
+raysweep ships both variants: ``early_terminate: {type: promotion, resume: checkpoint}``
+resumes (issue 22), ``resume: restart`` (the default, ``--restart`` here) trains a promoted
+configuration again from epoch 0. ``bench_early_stop.py`` measures the shipped scheduler
+itself; it agrees with this probe seed by seed (``--no-revise``; ``bench_early_stop.py replay
+--check-probe``). Cost and target as in ``bench_early_stop.py``. Searchers: ``random`` (the
+same orderings) and raysweep's ``BayesProposer`` through ``bench_early_stop.BayesOrder``;
+the proposer observes a configuration when it first pauses (its best loss so far) and that
+observation is replaced by the better loss each time the configuration is promoted (the
+proposer has no public method for it: this probe rewrites its observation list);
+``--no-revise`` keeps the first one, as raysweep does.
 Usage::
 
     python benchmarks/explore_promotion_asha.py --rf 4 --grace 2 --orderings 200 --bayes-seeds 100
