@@ -26,7 +26,7 @@ from raysweep.sweep.model import SweepConfig
 if TYPE_CHECKING:
     from raysweep.agent_host import use_wandb
     from raysweep.api import SweepResult, results, resume, run
-    from raysweep.dashboard.handle import dashboard
+    from raysweep.dashboard.handle import open_dashboard
 
 __all__ = [
     "Issue",
@@ -39,11 +39,11 @@ __all__ = [
     "SweepConfigError",
     "SweepResult",
     "UnsupportedSweepError",
-    "dashboard",
     "from_dict",
     "load",
     "loads",
     "log",
+    "open_dashboard",
     "restore",
     "results",
     "resume",
@@ -54,7 +54,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {"run": "api", "results": "api", "resume": "api", "SweepResult": "api",
-         "use_wandb": "agent_host", "dashboard": "dashboard"}
+         "use_wandb": "agent_host", "open_dashboard": "dashboard.handle"}
 
 
 def __getattr__(name: str) -> Any:

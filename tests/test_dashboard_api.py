@@ -1,4 +1,4 @@
-"""``raysweep.dashboard(...)``: the dashboard served from the caller's process (a notebook's
+"""``raysweep.open_dashboard(...)``: the dashboard served from the caller's process (a notebook's
 kernel), with its URL, ``stop()`` and the link a notebook shows. No Ray."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _read(url: str) -> bytes:
 
 def test_import_raysweep_leaves_the_dashboard_unimported() -> None:
     code = ("import sys, raysweep; print('raysweep.dashboard' in sys.modules, "
-            "'dashboard' in raysweep.__all__, callable(raysweep.dashboard))")
+            "'open_dashboard' in raysweep.__all__, callable(raysweep.open_dashboard))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "True", "True"]
@@ -45,7 +45,7 @@ def test_import_raysweep_leaves_the_dashboard_unimported() -> None:
 
 def test_it_serves_the_storage_from_a_thread_until_stopped(tmp_path: Path) -> None:
     _sweep(tmp_path / "results", "mine")
-    board = raysweep.dashboard(storage=tmp_path / "results", port=0)
+    board = raysweep.open_dashboard(storage=tmp_path / "results", port=0)
     try:
         assert board.running and board.url.startswith("http://127.0.0.1:")
         sweeps = json.loads(_read(board.url + "api/sweeps"))["sweeps"]
@@ -53,11 +53,7 @@ def test_it_serves_the_storage_from_a_thread_until_stopped(tmp_path: Path) -> No
         assert b'data-page="sweep"' in _read(board.sweep_url("mine"))
         link = board._repr_html_()
         assert f'<a href="{board.url}" target="_blank"' in link and "results" in link
-        # Once the package is imported, raysweep.dashboard is the package: still callable.
-        import raysweep.dashboard as package
-
-        assert raysweep.dashboard is package
-        second = raysweep.dashboard([tmp_path / "results", tmp_path / "none"], port=0)
+        second = raysweep.open_dashboard([tmp_path / "results", tmp_path / "none"], port=0)
         with second:
             assert second.url != board.url and len(second.storages) == 2
         assert not second.running and "stopped" in second._repr_html_()
@@ -76,15 +72,15 @@ def test_a_taken_port_is_refused_when_given_and_replaced_when_not(
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(RaysweepError, match=f"port {port} on 127.0.0.1 is in use"):
-            raysweep.dashboard(tmp_path, port=port)
+            raysweep.open_dashboard(tmp_path, port=port)
         monkeypatch.setattr(handle, "DEFAULT_PORT", port)
-        with raysweep.dashboard(tmp_path) as board:
+        with raysweep.open_dashboard(tmp_path) as board:
             assert f":{port}/" not in board.url
             assert _read(board.url + "api/sweeps") == b'{"sweeps": []}'
 
 
 def test_another_host_gets_a_token_that_the_url_carries(tmp_path: Path) -> None:
-    with raysweep.dashboard(tmp_path, host="0.0.0.0", port=0) as board:  # noqa: S104
+    with raysweep.open_dashboard(tmp_path, host="0.0.0.0", port=0) as board:  # noqa: S104
         assert "?token=" in board.url
         port = board.url.split(":")[2].split("/")[0]
         with pytest.raises(urllib.error.HTTPError) as refused:

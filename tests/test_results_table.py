@@ -188,3 +188,13 @@ def test_a_define_by_run_sweep_has_a_column_for_every_parameter_a_trial_has(
     assert {"epochs", "opt", "lr", "momentum", "beta1"} <= set(trials.columns)
     assert trials.loc["a", "momentum"] == 0.9 and pd.isna(trials.loc["a", "beta1"])
     assert trials.loc["b", "beta1"] == 0.8 and pd.isna(trials.loc["b", "momentum"])
+
+
+def test_the_trials_alone_can_be_loaded_without_the_history(tmp_path: Path) -> None:
+    root = _sweep(tmp_path)
+    (root / "history.jsonl").write_text(
+        '{"trial_id": "a", "step": 1, "loss": 0.3}\n{"trial_id": "a", "step": 2, "loss": 0.2}\n',
+        encoding="utf-8")
+    whole, trials_only = load_results(root), load_results(root, history=False)
+    assert len(whole.history) == 2 and trials_only.history.empty
+    pd.testing.assert_frame_equal(whole.trials, trials_only.trials)

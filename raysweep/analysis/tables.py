@@ -305,8 +305,9 @@ def read_meta(root: Path) -> dict[str, Any]:
     return meta
 
 
-def load_results(path: str | os.PathLike[str]) -> SweepResult:
-    """Load the tables of a sweep directory (finished or still running).
+def load_results(path: str | os.PathLike[str], *, history: bool = True) -> SweepResult:
+    """Load the tables of a sweep directory (finished or still running). With
+    ``history=False`` the history is left empty (cheaper where only the trials are needed).
 
     Raises:
         RaysweepError: if ``path`` is not a raysweep sweep directory.
@@ -328,7 +329,7 @@ def load_results(path: str | os.PathLike[str]) -> SweepResult:
         for e in entries:
             seen.update(dict.fromkeys(n for n, _ in _flatten_config(e.get("config") or {})))
         param_names = list(seen)
-    history = read_history(root / HISTORY_FILE)
+    history = read_history(root / (HISTORY_FILE if history else f"{HISTORY_FILE}.unread"))
 
     rows = []
     configs = {}

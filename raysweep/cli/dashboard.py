@@ -33,7 +33,7 @@ def dashboard(storage: tuple[str, ...], host: str, port: int, token: str | None)
     stop/cancel buttons that do what `raysweep stop`/`cancel` do. Compare puts sweeps side by
     side (best so far, parameter distributions). It reads the sweep folders only: run it
     wherever they are visible, whether or not a driver runs, and on whichever node. From
-    Python (a notebook): raysweep.dashboard(storage=...).
+    Python (a notebook): raysweep.open_dashboard(storage=...).
 
     \b
     On a cluster, run it on the head node and forward the port from your machine:

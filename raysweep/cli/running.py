@@ -25,9 +25,6 @@ from raysweep.program.wandb_package import MODES
 from raysweep.sweep.config import resource_issues
 from raysweep.sweep.model import Method, SweepConfig
 
-# `raysweep dashboard`'s default port, tried first by `raysweep run --dashboard`.
-DASHBOARD_PORT = 8765
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -186,18 +183,10 @@ def run(
 def _start_dashboard(console: Console, folder: Path, sweep_name: str | None) -> None:
     """Serve the dashboard over ``folder`` in a daemon thread (it ends with the run) and
     print its URL: the sweep's page when the sweep is known, else the sweeps page."""
-    from urllib.parse import quote
+    from raysweep.dashboard.handle import open_dashboard
 
-    from raysweep.dashboard.server import serve, serve_in_thread
-
-    try:
-        server = serve([folder], port=DASHBOARD_PORT)
-    except OSError:  # the port is taken (another dashboard): any free one
-        server = serve([folder], port=0)
-    serve_in_thread(server)
-    url = server.url
-    if sweep_name is not None:
-        url = f"{url.rstrip('/')}/sweep/{quote(sweep_name, safe='')}"
+    board = open_dashboard(folder)  # 8765, or any free port when it is taken
+    url = board.url if sweep_name is None else board.sweep_url(sweep_name)
     console.print(f"  dashboard: {escape(url)} (ends with this run; `raysweep dashboard "
                   f"{escape(str(folder))}` serves it on its own)")
 

@@ -1,4 +1,4 @@
-"""``raysweep.dashboard()``: the dashboard served from the caller's own process.
+"""``raysweep.open_dashboard()``: the dashboard served from the caller's own process.
 
 In a notebook, one cell starts it and shows its link; the next runs ``raysweep.run`` and the
 page follows the sweep while the cell runs (the server answers from a daemon thread, so the
@@ -21,7 +21,7 @@ from raysweep.dashboard.server import DashboardServer, is_loopback, serve, serve
 from raysweep.errors import RaysweepError
 from raysweep.files import default_storage
 
-__all__ = ["DEFAULT_PORT", "Dashboard", "dashboard"]
+__all__ = ["DEFAULT_PORT", "Dashboard", "open_dashboard"]
 
 # Tried first when no port is given (as `raysweep dashboard` and `raysweep run --dashboard`).
 DEFAULT_PORT = 8765
@@ -81,7 +81,7 @@ class Dashboard:
                 f"<small>(served by this kernel; <code>.stop()</code> ends it)</small></p>")
 
 
-def dashboard(
+def open_dashboard(
     storage: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     *,
     port: int | None = None,

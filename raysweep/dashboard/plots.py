@@ -7,16 +7,14 @@ thousands of trials, so each sweep's figures are kept (as JSON, not as frames) u
 number of ended trials changes (or ``trials.jsonl`` is rewritten), and one computation serves
 every request that arrives while it runs.
 
-The trials are read by :func:`~raysweep.analysis.tables.load_results` from a view of the sweep
-folder that holds its ``raysweep.json`` and ``trials.jsonl`` only: neither figure uses the
-history, whose reading would cost most of the time and memory of a large sweep.
+The trials are read by :func:`~raysweep.analysis.tables.load_results` without the history:
+neither figure uses it, and reading it would cost most of the time and memory of a large
+sweep.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -24,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from raysweep.errors import RaysweepError
-from raysweep.files import META_FILE, TRIALS_LOG_FILE
 
 __all__ = ["FigureCache", "sweep_figures"]
 
@@ -40,14 +37,7 @@ def sweep_figures(path: Path) -> dict[str, Any]:
     from raysweep.analysis.figures import importance_figure, parallel_figure
     from raysweep.analysis.tables import load_results
 
-    with tempfile.TemporaryDirectory(prefix="raysweep-dashboard-") as view:
-        try:
-            for name in (META_FILE, TRIALS_LOG_FILE):
-                if (path / name).exists():
-                    os.symlink((path / name).resolve(), Path(view) / name)
-        except OSError:  # no symbolic links here: the whole folder, history too
-            view = str(path)
-        result = load_results(view)
+    result = load_results(path, history=False)  # the figures need the trials only
     result.path = path  # the figures name the sweep by its folder where its meta has no name
     out: dict[str, Any] = {"parallel": None, "importance": None}
     try:
