@@ -7,6 +7,8 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -59,3 +61,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("ray") is not None:
             item.fixturenames.insert(0, "ray_session")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def wandb(trial: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The stand-in, imported as ``wandb``, inside the test module's own ``trial`` fixture
+    (the environment of a trial); forgotten again afterwards."""
+    from _standin import stand_in_imported
+
+    with stand_in_imported(monkeypatch) as module:
+        yield module

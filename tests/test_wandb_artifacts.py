@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from _standin import enter_trial, stand_in_imported
+from _standin import enter_trial
 
 from raysweep.errors import SweepConfigError
 from raysweep.execution.trainable import ProgramSpec, trial_environment
@@ -189,12 +189,6 @@ def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     finally:
         set_function_reporter(previous)
 
-
-@pytest.fixture
-def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """The stand-in, imported as ``wandb``; forgotten again afterwards."""
-    with stand_in_imported(monkeypatch) as module:
-        yield module
 
 
 def test_a_used_artifact_is_its_mapped_path(

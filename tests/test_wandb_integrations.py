@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _standin import stand_in_imported
 
 import raysweep
 from raysweep.errors import RaysweepWarning
@@ -52,12 +51,6 @@ def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         set_function_reporter(previous)
         reset_warnings()
 
-
-@pytest.fixture
-def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """The stand-in, imported as ``wandb``; forgotten again afterwards."""
-    with stand_in_imported(monkeypatch) as module:
-        yield module
 
 
 def _data(n: int = 40) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _standin import enter_trial, stand_in_imported
+from _standin import enter_trial
 
 from raysweep.errors import RaysweepWarning
 from raysweep.execution.trainable import ProgramSpec, trial_environment
@@ -182,12 +182,6 @@ def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     finally:
         set_function_reporter(previous)
 
-
-@pytest.fixture
-def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """The stand-in, imported as ``wandb``; forgotten again afterwards."""
-    with stand_in_imported(monkeypatch) as module:
-        yield module
 
 
 def _by_key(trial_dir: Path) -> dict[str, list[dict[str, Any]]]:

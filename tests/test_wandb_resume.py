@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from _promotion_oracle import CHECKPOINT_CURVES, CHECKPOINT_RUNGS, checkpoint_oracle
-from _standin import enter_trial, stand_in_imported
+from _standin import enter_trial
 
 import raysweep
 from raysweep.errors import RaysweepWarning
@@ -62,11 +62,6 @@ def trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     finally:
         set_function_reporter(previous)
 
-
-@pytest.fixture
-def wandb(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    with stand_in_imported(monkeypatch) as module:
-        yield module
 
 
 def _resume_from(trial: dict[str, Any], monkeypatch: pytest.MonkeyPatch, steps: int) -> None:
