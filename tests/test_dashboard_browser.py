@@ -456,3 +456,43 @@ def test_parameter_figures_and_distributions_grow_as_trials_end(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_browser_is_refused_without_the_token_and_outside_the_storage(
+        tmp_path: Path, browser_page: Callable[[str], DevTools]) -> None:
+    """Without Ray: bound to every address (not loopback only), so the token is required."""
+    from test_dashboard_server import _entry, _sweep
+
+    storage = tmp_path / "results"
+    _sweep(storage, "mine", [_entry("a", "finished", 0.5)])
+    server = serve([storage], host="0.0.0.0", port=0, token=TOKEN)  # noqa: S104
+    serve_in_thread(server)
+    port = server.server_address[1]
+    status = """(function (url, token) {
+        var x = new XMLHttpRequest(); x.open("GET", url, false);
+        if (token) { x.setRequestHeader("X-Raysweep-Token", token); }
+        x.send(); return x.status; })"""
+    try:
+        page = browser_page(f"http://127.0.0.1:{port}/?token={TOKEN}")
+        page.wait_for("document.readyState === 'complete' && location.protocol === 'http:'",
+                      "the sweeps page")
+        assert page.js(f'{status}("/api/sweeps", "{TOKEN}")') == 200
+        assert page.js(f'{status}("/api/sweeps", "")') == 401
+        assert page.js(f'{status}("/api/sweeps?token=wrong", "")') == 401
+        for path in ("/static/..%2F..%2Fserver.py", "/static/../../server.py",
+                     "/api/sweep/..%2F..%2F..%2Fetc%2Fpasswd", "/api/sweep/..%2Fmine",
+                     "/api/sweep/mine/log/..%2F..%2Fraysweep.json"):
+            assert page.js(f'{status}("{path}", "{TOKEN}")') == 404, path
+        body = """(function (url) { var x = new XMLHttpRequest(); x.open("GET", url, false);
+            x.setRequestHeader("X-Raysweep-Token", "TOKEN"); x.send(); return x.responseText; })"""
+        # A sweep page's id is looked up by its API (404 above), never read as a path.
+        page_text = page.js(body.replace("TOKEN", TOKEN) + '("/sweep/..%2F..%2Fetc%2Fpasswd")')
+        assert "root:" not in page_text and 'data-page="sweep"' in page_text
+        # A page opened without the token shows the refusal, not the sweeps.
+        page.call("Page.navigate", url=f"http://127.0.0.1:{port}/")
+        text = page.wait_for("document.readyState === 'complete' && document.body.innerText",
+                             "the refused page")
+        assert "mine" not in text and "token" in text.lower(), text
+    finally:
+        server.shutdown()
+        server.server_close()
