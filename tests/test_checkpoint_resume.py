@@ -360,14 +360,18 @@ def test_a_killed_driver_resumes_paused_and_running_configurations_from_checkpoi
         )
         sweep_dir = work / "res" / "s"
         expected = checkpoint_oracle(CURVES, RUNGS, 2)
-        # Killed while a resumed configuration runs (the 6th trial: curve 3 from 2 to 4).
+        # Killed while a resumed configuration runs (from the 6th trial, curve 3 from 2 to 4,
+        # on: all but one of the later trials resume a configuration).
         assert expected[5] == ("stopped", 4, "3", 2)
+        assert sum(e[3] > 0 for e in expected[5:]) >= 4
         try:
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 trials = read_trials(sweep_dir) if sweep_dir.exists() else []
                 ended = sum(t["status"] == "stopped" for t in trials)
-                if ended == 5 and any(t["status"] == "running" for t in trials):
+                # Trials file snapshots come at most once a second: a short trial may be
+                # missed as running, so the first running trial after the 5th will do.
+                if ended >= 5 and any(t["status"] == "running" for t in trials):
                     break
                 time.sleep(0.2)
             else:
@@ -391,7 +395,8 @@ def test_a_killed_driver_resumes_paused_and_running_configurations_from_checkpoi
         got = _segments(result)
         assert [g[:3] for g in got] == [e[:3] for e in expected]
         # Paused configurations went on from their checkpoints after the resume too.
-        assert sum(g[3] > 0 for g in got[6:]) >= 2
+        after = [g for g in got if g[0] in ("stopped", "finished")][-3:]
+        assert sum(g[3] > 0 for g in after) >= 2
         # A configuration reports each step once, unless it trained again from the start: the
         # one running when the driver died, if its program saved a state past its last
         # report before it ended (the folder then matches no reported step).
