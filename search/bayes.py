@@ -130,6 +130,9 @@ class BayesProposer:
         n_dims = len(self._enc.dims)
         self._n_initial = max(5, 2 * n_dims) if n_initial is None else n_initial
         self._lie_worst = bool(getattr(metric, "impute_while_running", False))
+        # The GP expects poor results where it has no data, unless a categorical's untried
+        # levels need an average prior to be tried at all (to_targets).
+        self._pessimistic = not any(d.kind == "categorical" for d in self._enc.dims)
         self._reset(seed)
 
 
@@ -318,7 +321,7 @@ class BayesProposer:
         from ._gaussian_process import to_targets
 
         X, losses = self._training_data()
-        t = to_targets(losses)
+        t = to_targets(losses, pessimistic=self._pessimistic)
         Xp = np.array([self._enc.unit(raw) for raw in self._pending.values()]).reshape(
             -1, self._enc.width
         )

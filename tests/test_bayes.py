@@ -256,3 +256,22 @@ def test_observations_from_outside_the_space_are_ignored() -> None:
     proposer.observe({("x",): 0.5}, 1.0)
     assert proposer.get_state()["observations"] == []
     assert proposer.propose() is not None
+
+
+@pytest.mark.parametrize("pessimistic", [True, False])
+def test_far_from_its_data_the_model_expects_the_prior_it_was_given(pessimistic: bool) -> None:
+    # Data crowd into one corner, as a search's do; at the opposite corner the GP's mean is
+    # its prior: the targets' lower quartile (a poor result, the default), or their mean (for
+    # spaces with a categorical, whose untried levels must not look poor).
+    from raysweep.search._gaussian_process import GaussianProcess, to_targets
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.0, 0.25, size=(20, 2))
+    losses = (X[:, 0] - 0.1) ** 2 + (X[:, 1] - 0.2) ** 2
+    t = to_targets(losses, pessimistic=pessimistic)
+    post, _ = GaussianProcess(2).posterior(X, t, np.empty((0, 2)), rng)
+    far = float(post(np.array([[1.0, 1.0]]))[0][0])
+    prior = np.quantile(t, 0.25) if pessimistic else np.mean(t)
+    assert abs(far - prior) < 0.05 * np.ptp(t)
+    # Targets have a standard deviation of 1: a quartile's prior sits well below the mean.
+    assert (far < np.mean(t) - 0.3) == pessimistic
