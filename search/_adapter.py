@@ -59,6 +59,13 @@ class Reruns(Protocol):
         ...
 
 
+class _Revises(Protocol):
+    """A proposer that can improve what it observed of a configuration (bayes): told a
+    promoted configuration's better value from a later rung."""
+
+    def revise(self, config: FlatConfig, loss: float) -> bool: ...
+
+
 class _ObservesObjectives(Protocol):
     """A proposer of a multi-objective sweep (an engine's: ``method: custom``)."""
 
@@ -118,6 +125,8 @@ class TuneSearcher(Searcher):
         self._saved_cost = 0.0
         self._replay_seconds = 0.0
         self._reruns: Reruns | None = None
+        # Running re-runs of promoted configurations: trial -> its flat config.
+        self._rerun_flats: dict[str, FlatConfig] = {}
         self._limit: Callable[[], int] | None = None
         # Multi-objective (``metrics:``): (name, mode) of each objective, and each running
         # trial's last finite value of each (its run summary, which is what is told).
@@ -203,7 +212,10 @@ class TuneSearcher(Searcher):
         if self._reruns is not None:
             again = self._reruns.rerun(trial_id)
             if again is not None:
-                return again  # the scheduler's to remember, not the searcher's
+                # The scheduler's to remember, not the searcher's; but its value, once known,
+                # revises what the proposer observed of the configuration.
+                self._rerun_flats[trial_id] = self._space.flatten(again)
+                return again
         seconds: float | None = None
         if ledger.requeued:
             flat = ledger.requeued.pop(0)
@@ -403,6 +415,9 @@ class TuneSearcher(Searcher):
         reached = best is not None and self._reaches_target(best)
         had_best = best is not None
         flat = self._ledger.end(trial_id, reached)
+        rerun = self._rerun_flats.pop(trial_id, None)
+        if rerun is not None and best is not None and not error:
+            self._revise(rerun, best if self._mode != "max" else -best)
         if flat is None and not had_best:
             return  # not one of ours (or already reported): nothing changed
         loss: float | None = None
@@ -414,6 +429,15 @@ class TuneSearcher(Searcher):
         # Also for a re-run (not the proposer's): its value counts for metric.target.
         self._record({"event": "end", "trial": trial_id, "loss": loss, "error": error,
                       "target": reached})
+
+    def _revise(self, flat: FlatConfig, loss: float) -> None:
+        """A promoted configuration's trial reached a later rung with ``loss`` (its best
+        there): the proposer keeps the better of that and what it observed, so that it learns
+        from how far the configuration got (the benchmark's "revision"). Journaled, so that a
+        resumed sweep's proposer revises the same."""
+        reviser = getattr(self._proposer, "revise", None)
+        if reviser is not None and reviser(flat, loss):
+            self._record({"event": "revise", "config": encode_flat(flat), "loss": loss})
 
     def _losses(self, values: Mapping[str, Any]) -> tuple[float, ...] | None:
         """One loss per objective (its value, negated for ``max``), or None if one has no

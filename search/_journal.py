@@ -16,10 +16,12 @@ In a sweep directory the state is two files (names in :mod:`raysweep.files`):
      "config": [[path, value], ...] | null, "seconds": s}
     {"event": "end", "trial": id, "loss": loss | null, "error": bool, "target": bool,
      "losses": [loss, ...] | null}
+    {"event": "revise", "config": [[path, value], ...], "loss": loss}
 
   ``config`` null: the proposer was used up. ``loss`` is what the proposer observed;
   ``target``: the trial reached ``metric.target``; ``losses`` (multi-objective sweeps only, whose
-  ``loss`` is null): one loss per objective.
+  ``loss`` is null): one loss per objective. ``revise``: a promoted configuration's better
+  value, which the proposer took in place of what it had observed of it.
 
 :func:`replay` applies the journal's lines after the snapshot's offset, with the proposer (which
 proposes again, deterministic given its state) or without it (what ``raysweep resume`` checks
@@ -182,6 +184,11 @@ def replay(
             # A multi-objective sweep's proposer (Optuna's, Ax's) observes a tuple of losses:
             # only its end records have `losses` (the Proposer protocol says float).
             proposer.observe(flat, _recorded_loss(record))  # type: ignore[arg-type]
+        elif record.get("event") == "revise" and proposer is not None:
+            reviser = getattr(proposer, "revise", None)
+            recorded = _decoded(record.get("config"))
+            if reviser is not None and recorded is not None:
+                reviser(recorded, float(record["loss"]))
 
 
 def _recorded_loss(record: Mapping[str, Any]) -> float | tuple[float, ...] | None:

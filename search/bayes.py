@@ -196,6 +196,24 @@ class BayesProposer:
         if value is None:
             self._failed_at[key] = again
 
+    def revise(self, config: FlatConfig, loss: float) -> bool:
+        """Improve what was observed of ``config`` to ``loss`` if that is lower (a promoted
+        configuration got further at a later rung, ``type: promotion``). Returns whether an
+        observation changed; a configuration never observed is left alone."""
+        raw = self._enc.encode(config)
+        value = finite_float(loss)
+        if raw is None or value is None:
+            return False
+        for i in range(len(self._obs) - 1, -1, -1):
+            seen, old = self._obs[i]
+            if seen == raw:
+                if old is not None and old <= value:
+                    return False
+                self._obs[i] = (raw, value)
+                self._failed_at.pop(self._space.key(config), None)
+                return True
+        return False
+
     def get_state(self) -> dict[str, Any]:
         """Return a JSON-compatible snapshot: observations as ``[params, loss]`` (a float or
         int per numeric parameter, an index per categorical), pending proposals, the random

@@ -360,3 +360,49 @@ def test_the_latest_proposals_durations_are_kept_in_a_bounded_window() -> None:
     again, _ = recorder_searcher(n=150)
     again.set_state(json.loads(json.dumps(searcher.get_state())))
     assert again.propose_seconds == pytest.approx(times, abs=1e-6)
+
+
+class _Promotions:
+    """A scheduler's side that hands out one configuration again, once."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config: dict[str, Any] | None = config
+
+    def rerun(self, trial_id: str) -> dict[str, Any] | None:
+        config, self.config = self.config, None
+        return config
+
+    def waiting(self) -> bool:
+        return False
+
+
+def test_a_promoted_configurations_better_value_revises_the_bayes_observation(
+    tmp_path: Path,
+) -> None:
+    from raysweep.search import read_saved_searcher
+
+    from raysweep.files import SEARCHER_FILE
+
+    cfg = sweep("bayes", metric={"name": "loss"}, x={"min": 0.0, "max": 1.0})
+    searcher = make_searcher(cfg, seed=3)
+    path = tmp_path / SEARCHER_FILE
+    searcher.autosave_to(str(path))
+    initial = json.loads(path.read_text())  # the first snapshot: nothing after it but events
+    first = searcher.suggest("t0")
+    searcher.on_trial_complete("t0", {"loss": 5.0})  # paused at its first rung with 5
+    assert [loss for _, loss in searcher.proposer._obs] == [5.0]
+    searcher.take_reruns_from(_Promotions(first))
+    assert searcher.suggest("t1") == first
+    searcher.on_trial_complete("t1", {"loss": 2.0})  # the next rung: better
+    assert [loss for _, loss in searcher.proposer._obs] == [2.0]
+    searcher.take_reruns_from(_Promotions(first))
+    searcher.suggest("t2")
+    searcher.on_trial_complete("t2", {"loss": 3.0})  # worse than its best: kept at 2
+    assert [loss for _, loss in searcher.proposer._obs] == [2.0]
+    searcher.close()
+    # The journal holds the revision: a resumed sweep's proposer, which replays it after the
+    # first snapshot, has it too.
+    assert '"event": "revise"' in (tmp_path / "searcher.jsonl").read_text()
+    restored = make_searcher(cfg, seed=3)
+    restored.load_saved(read_saved_searcher(path, initial))
+    assert [loss for _, loss in restored.proposer._obs] == [2.0]
