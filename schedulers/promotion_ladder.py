@@ -8,9 +8,11 @@ a worker is free it runs again, to the next rung, the best configuration among t
 ``floor(n / eta)`` of the ``n`` that reached a rung (highest rung first); only when no
 configuration qualifies does a new one start.
 
-The paper resumes a paused trial from its checkpoint. A W&B program has no checkpoint protocol,
-so here a promoted configuration is **trained again from the start** as a new trial, which is
-stopped at the next rung (or, above the last rung, runs to its own end). A *lineage* is one
+The paper resumes a paused trial from its checkpoint. Here a promoted configuration runs as a
+new trial, stopped at the next rung (or, above the last rung, runs to its own end): with
+``resume: restart`` it is **trained again from the start**; with ``resume: checkpoint`` it
+continues from the state its last trial saved (:mod:`raysweep.program.checkpoint_store`, used
+by :class:`~.promotion.PromotionScheduler`; the ladder itself is the same). A *lineage* is one
 configuration's chain of trials; it is named after its first trial.
 
 Pure (no Ray): :class:`PromotionLadder` is driven by :class:`~.promotion.PromotionScheduler`

@@ -452,3 +452,15 @@ def test_validate_says_that_paused_trials_resume(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["validate", str(path)])
     assert out.exit_code == 0, out.output
     assert "promotion rungs [2, 4] (paused trials resume from checkpoints)" in out.output
+
+
+def test_a_save_is_seen_even_when_the_clock_gives_it_the_same_time(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path / "checkpoints", RUNGS)
+    watch = FolderWatch(store, store.segment("t1"))
+    save({"epoch": 1}, watch.folder)
+    watch.report(1)
+    before = os.stat(watch.folder / STATE_FILE)
+    save({"epoch": 2}, watch.folder)  # same size; a coarse clock: the same time
+    os.utime(watch.folder / STATE_FILE, ns=(before.st_atime_ns, before.st_mtime_ns))
+    watch.report(2)
+    assert store.saved_step("t1") == 2

@@ -35,6 +35,8 @@ from raysweep.program.checkpoint import TMP_PREFIX, has_state
 __all__ = ["CHECKPOINTS_DIR", "STEP_OFFSET_KEY", "CheckpointStore", "FolderWatch", "Segment"]
 
 CHECKPOINTS_DIR = "checkpoints"
+# A folder's files as (name, size, modification time, inode), sorted.
+Signature = tuple[tuple[str, int, int, int], ...]
 # Added to every report of a trial resumed from a checkpoint: the steps its configuration had
 # reported before it, so that its reports count on from there (history, rungs).
 STEP_OFFSET_KEY = "raysweep_step_offset"
@@ -89,7 +91,7 @@ class CheckpointStore:
         return step if files == _digest(_signature(self.folder(lineage))) else 0
 
     def mark(
-        self, lineage: str, step: int, signature: tuple[tuple[str, int, int], ...] | None = None
+        self, lineage: str, step: int, signature: Signature | None = None
     ) -> None:
         """Record that the folder, as it is now (or as ``signature`` says), holds the state
         after ``step`` (the worker, at a report; 0: it holds no usable state)."""
@@ -175,8 +177,12 @@ class FolderWatch:
         return self.segment.end is not None and step >= self.segment.end
 
 
-def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """The folder's files (name, size, modification time), temporary files left out."""
+def _signature(folder: Path) -> Signature:
+    """The folder's files (name, size, modification time, inode), temporary files left out.
+
+    The inode tells two saves apart that a coarse clock gives the same time and size:
+    :func:`~raysweep.program.checkpoint.save` (and any write-then-rename) makes a new file.
+    """
     out = []
     for dirpath, _dirs, files in os.walk(folder):
         for name in files:
@@ -187,9 +193,9 @@ def _signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
                 st = os.stat(path)
             except OSError:
                 continue
-            out.append((os.path.relpath(path, folder), st.st_size, st.st_mtime_ns))
+            out.append((os.path.relpath(path, folder), st.st_size, st.st_mtime_ns, st.st_ino))
     return tuple(sorted(out))
 
 
-def _digest(signature: tuple[tuple[str, int, int], ...]) -> str:
+def _digest(signature: Signature) -> str:
     return hashlib.sha256(repr(signature).encode()).hexdigest()[:16]
