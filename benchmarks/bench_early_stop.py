@@ -35,15 +35,18 @@ and shown in the tables).
     ``--check K`` re-runs the first K orderings of every method through the scheduler
     classes themselves (``WandbHyperbandScheduler``, ``RecordingAsha``, ``RecordingMedian``)
     and requires identical costs. ``--check-probe K`` re-runs the first K seeds of each
-    ``checkpoint`` method through ``explore_promotion_asha.py``'s own promotion ASHA (resuming,
-    no revision) and reports whether the costs agree.
+    ``promotion`` method through ``explore_promotion_asha.py``'s own promotion ASHA (resuming
+    for ``checkpoint`` methods, ``--restart`` for the others; with revision, as raysweep
+    revises) and reports whether the costs agree.
 
     Searchers: ``random`` is the permutation above (random search over a finite pool, no
     repeats). ``bayes`` is raysweep's :class:`~raysweep.search.bayes.BayesProposer` on the
     table's space (``lr``, ``alpha`` log-uniform, ``hidden`` q-log-uniform, ``batch``
     categorical); each suggestion maps to the nearest configuration not yet run, in the
     warped space (the prior CDFs the proposer models, batch one-hot), and the proposer
-    observes the suggestion with the trial's best loss, as ``TuneSearcher`` reports it.
+    observes the suggestion with the trial's best loss, as ``TuneSearcher`` reports it;
+    under ``promotion`` a promoted configuration's trial revises that with its own best loss
+    (``BayesProposer.revise`` keeps the lower), as ``TuneSearcher`` does.
 
 ``live``
     The same sweeps through ``raysweep.run`` on a local Ray: a function trial replays its
@@ -374,6 +377,7 @@ class Source(Protocol):
 
     def next(self) -> int | None: ...
     def observe(self, index: int, best_loss: float) -> None: ...
+    def revise(self, index: int, loss: float) -> None: ...
 
 
 class RandomOrder:
@@ -389,6 +393,9 @@ class RandomOrder:
     def observe(self, index: int, best_loss: float) -> None:
         pass
 
+    def revise(self, index: int, loss: float) -> None:
+        pass
+
 
 class BayesOrder:
     """raysweep's BayesProposer; each suggestion runs the nearest unused configuration."""
@@ -402,7 +409,8 @@ class BayesOrder:
         self.proposer = make_proposer(self.cfg, seed=seed)
         self.warp = warp or Warp(table)
         self.used: set[int] = set()
-        self.pending: dict[int, Any] = {}
+        # config -> the proposal it ran for; kept after it is observed, for revise.
+        self.flats: dict[int, Any] = {}
         self.size = table.size
 
     def next(self) -> int | None:
@@ -413,11 +421,17 @@ class BayesOrder:
             return None
         index = self.warp.nearest({p[0]: v for p, v in flat.items()}, self.used)
         self.used.add(index)
-        self.pending[index] = flat
+        self.flats[index] = flat
         return index
 
     def observe(self, index: int, best_loss: float) -> None:
-        self.proposer.observe(self.pending.pop(index), best_loss)
+        self.proposer.observe(self.flats[index], best_loss)
+
+    def revise(self, index: int, loss: float) -> None:
+        """A promoted configuration's trial ended with ``loss`` as its own best: the proposer
+        keeps the lower of that and what it observed, as ``TuneSearcher.on_trial_complete``
+        has it do (``BayesProposer.revise``)."""
+        self.proposer.revise(self.flats[index], loss)
 
 
 # -- one sweep -------------------------------------------------------------------------------
@@ -438,7 +452,8 @@ def episode(
 
     ``reruns``: a ``PromotionScheduler`` (also driven as ``policy``), asked before each trial
     for a configuration to train again from epoch 1, as ``TuneSearcher`` asks it; only when
-    it has none does the source propose, and the source observes only its own proposals.
+    it has none does the source propose. The source observes its own proposals, and a
+    re-run's own best loss revises what it observed of the configuration (``TuneSearcher``).
     """
     out = Episode(cost=math.inf)
     spent = 0
@@ -461,6 +476,8 @@ def episode(
         out.trials.append((index, epochs))
         if again is None:
             source.observe(index, float(curve[:epochs].min()))
+        else:
+            source.revise(index, float(curve[:epochs].min()))  # it trained from epoch 1
         if epochs == EPOCHS and table.reaches(index):
             out.cost = spent
             return out
@@ -503,7 +520,8 @@ def checkpoint_episode(table: Table, source: Source, scheduler: Any, store: Any)
     ``raysweep.restore()``-s its epoch from the folder, and after each epoch saves
     ``{"epoch": e}`` there and reports as ``_reporter`` does (the folder noted by
     ``FolderWatch``, the step offset added), until the scheduler says stop. A resumed
-    configuration costs only the epochs from its saved step to its next rung.
+    configuration costs only the epochs from its saved step to its next rung, and its trial's
+    own best loss (from its resumed step on) revises what the source observed of it.
     """
     from raysweep.execution.trainable import checkpoint_segment
     from raysweep.program.checkpoint import CHECKPOINT_DIR_ENV, RESUMED_STEP_ENV, restore, save
@@ -547,6 +565,9 @@ def checkpoint_episode(table: Table, source: Source, scheduler: Any, store: Any)
         out.trials.append((index, epoch - start))
         if again is None:
             source.observe(index, float(curve[:epoch].min()))
+        else:
+            # The trial's own best: what it reported, from its resumed step on.
+            source.revise(index, float(curve[start:epoch].min()))
         if epoch == EPOCHS and table.reaches(index):
             out.cost = spent
             return out
@@ -665,9 +686,14 @@ def _method_costs(
 def _probe_costs(
     args: argparse.Namespace, method: Method, n: int, table: Table, warp: Warp
 ) -> list[float]:
-    """For a ``resume: checkpoint`` method, the costs that the probe
-    (``explore_promotion_asha.py --no-revise``, its own promotion ASHA resuming from
-    checkpoints, not raysweep) gives for seeds 0..n-1."""
+    """For a ``promotion`` method, the costs that the probe (``explore_promotion_asha.py``,
+    its own promotion ASHA, not raysweep; resuming from checkpoints for ``resume:
+    checkpoint``, ``--restart`` otherwise; with revision) gives for seeds 0..n-1.
+
+    The probe revises by replacing a configuration's observation with its best loss so far;
+    raysweep tells the proposer the promoted trial's own best, and the proposer keeps the
+    lower of that and what it had. Both come to the same value: the best loss so far, since
+    the earlier observation was the best up to where the configuration paused."""
     if method.searcher != "bayes" or args.jobs <= 1:
         return [_probe_cost(table, warp, method, seed) for seed in range(n)]
     from concurrent.futures import ProcessPoolExecutor
@@ -679,9 +705,10 @@ def _probe_costs(
 def _probe_cost(table: Table, warp: Warp, method: Method, seed: int) -> float:
     import explore_promotion_asha as probe  # this folder is on sys.path (the script's own)
 
-    _, eta, min_iter, _ = method.policy.split(":")
+    _, eta, min_iter, *resume = method.policy.split(":")
     return probe.episode(table, _source(table, method.searcher, seed, warp), int(min_iter),
-                         int(eta), bayes=method.searcher == "bayes", revise=False)
+                         int(eta), bayes=method.searcher == "bayes", revise=True,
+                         restart=resume != ["checkpoint"])
 
 
 _WORKER: dict[str, Any] = {}  # a worker process's table and warp, loaded once
@@ -727,11 +754,11 @@ def replay(args: argparse.Namespace) -> None:
             if exact != costs[seed]:
                 raise SystemExit(f"{method.name}: seed {seed}: replay {costs[seed]} != "
                                  f"scheduler class {exact}")
-        if method.policy.endswith(":checkpoint") and args.check_probe:
+        if method.policy.startswith("promotion:") and args.check_probe:
             k = min(args.check_probe, n)
             probe = _probe_costs(args, method, k, table, warp)
             differ = [(s, costs[s], probe[s]) for s in range(k) if probe[s] != costs[s]]
-            print(f"  {method.name}: the probe (--no-revise) agrees on {k - len(differ)} of "
+            print(f"  {method.name}: the probe (with revision) agrees on {k - len(differ)} of "
                   f"{k} seeds; median {_median(probe):g} against {_median(costs[:k]):g}"
                   + (f"; differ (seed, shipped, probe): {differ[:10]}" if differ else ""),
                   file=sys.stderr, flush=True)
@@ -902,8 +929,8 @@ def main() -> None:
     rep.add_argument("--methods", nargs="*", default=[], help="substrings of method names")
     rep.add_argument("--jobs", type=int, default=2, help="processes for the bayes seeds")
     rep.add_argument("--check-probe", type=int, default=0,
-                     help="seeds of each `checkpoint` method re-run through "
-                          "explore_promotion_asha.py --no-revise, which must agree")
+                     help="seeds of each `promotion` method re-run through "
+                          "explore_promotion_asha.py (with revision), which must agree")
     liv = sub.add_parser("live", help="the same sweeps through raysweep.run")
     liv.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     liv.add_argument("--epoch-s", type=float, default=0.1)

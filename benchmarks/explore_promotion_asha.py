@@ -14,13 +14,15 @@ from its rung to the next. Rungs: ``grace * rf^k`` below 81, then 81.
 raysweep ships both variants: ``early_terminate: {type: promotion, resume: checkpoint}``
 resumes (issue 22), ``resume: restart`` (the default, ``--restart`` here) trains a promoted
 configuration again from epoch 0. ``bench_early_stop.py`` measures the shipped scheduler
-itself; it agrees with this probe seed by seed (``--no-revise``; ``bench_early_stop.py replay
---check-probe``). Cost and target as in ``bench_early_stop.py``. Searchers: ``random`` (the
-same orderings) and raysweep's ``BayesProposer`` through ``bench_early_stop.BayesOrder``;
-the proposer observes a configuration when it first pauses (its best loss so far) and that
-observation is replaced by the better loss each time the configuration is promoted (the
-proposer has no public method for it: this probe rewrites its observation list);
-``--no-revise`` keeps the first one, as raysweep does.
+itself and checks it against this probe seed by seed (``bench_early_stop.py replay
+--check-probe``, with revision in both resume modes). Cost and target as in
+``bench_early_stop.py``. Searchers: ``random`` (the same orderings) and raysweep's
+``BayesProposer`` through ``bench_early_stop.BayesOrder``; the proposer observes a
+configuration when it first pauses (its best loss so far) and that observation is replaced
+by the best loss so far each time the configuration is promoted. raysweep revises too
+(``BayesProposer.revise``, told the promoted trial's own best); this probe rewrites the
+observation list itself, so that the check does not go through the code it checks.
+``--no-revise`` keeps the first observation (raysweep before it revised).
 Usage::
 
     python benchmarks/explore_promotion_asha.py --rf 4 --grace 2 --orderings 200 --bayes-seeds 100
