@@ -15,7 +15,8 @@ A Tune scheduler can stop trials but cannot start one; only the searcher can. So
   instead of finishing.
 
 The searcher's proposer learns from the first trial of each configuration (its best value up to
-the first rung); re-runs are not its proposals.
+the first rung); re-runs are not its proposals, but a re-run's better value revises what it
+learned (``TuneSearcher._revise``).
 """
 
 from __future__ import annotations
