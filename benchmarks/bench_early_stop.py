@@ -727,10 +727,19 @@ def _worker_probe_cost(job: tuple[Method, int]) -> float:
     return _probe_cost(_WORKER["table"], _WORKER["warp"], *job)
 
 
+def _chosen(wanted: Sequence[str]) -> list[Method]:
+    """The methods named: a full name picks that method alone (one name can be the start of
+    another's: "..., eta 4" and "..., eta 4, checkpoint"), any other string every method whose
+    name contains it."""
+    names = {m.name for m in METHODS}
+    return [m for m in METHODS
+            if any(s == m.name or (s not in names and s in m.name) for s in wanted)]
+
+
 def replay(args: argparse.Namespace) -> None:
     table = load_table(Path(args.data))
     warp = Warp(table)
-    chosen = [m for m in METHODS if not args.methods or any(s in m.name for s in args.methods)]
+    chosen = _chosen(args.methods) if args.methods else METHODS
     print(f"target (q{QUANTILE:g} of final log-loss): {table.target:.5f}; "
           f"{sum(table.reaches(i) for i in range(table.size))} configurations reach it")
     if any(m.searcher == "bayes" for m in chosen):
@@ -794,7 +803,7 @@ def live(args: argparse.Namespace) -> None:
     warp = Warp(table)
     root = Path(args.storage or tempfile.mkdtemp(prefix="bench_early_stop_"))
     rows = []
-    methods = [m for m in METHODS if any(s in m.name for s in args.methods)] or [
+    methods = _chosen(args.methods) or [
         m for m in METHODS if m.name in ("random + asha, grace 1, rf 3",
                                          "bayes + asha, grace 1, rf 3")
     ]
@@ -926,7 +935,8 @@ def main() -> None:
     rep.add_argument("--check", type=int, default=10,
                      help="orderings re-run through the scheduler classes themselves")
     rep.add_argument("--check-bayes", type=int, default=3, help="the same for bayes seeds")
-    rep.add_argument("--methods", nargs="*", default=[], help="substrings of method names")
+    rep.add_argument("--methods", nargs="*", default=[],
+                     help="method names (a full name picks that method alone) or substrings")
     rep.add_argument("--jobs", type=int, default=2, help="processes for the bayes seeds")
     rep.add_argument("--check-probe", type=int, default=0,
                      help="seeds of each `promotion` method re-run through "
