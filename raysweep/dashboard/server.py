@@ -35,6 +35,8 @@ __all__ = ["TOKEN_HEADER", "DashboardServer", "is_loopback", "serve", "serve_in_
 
 TOKEN_HEADER = "X-Raysweep-Token"
 STATIC = Path(__file__).resolve().parent / "static"
+# Where a page gets the script that loads its style, plotly and app.js (static/loader.html).
+LOADER_MARK = b"<!-- raysweep:loader -->"
 PAGES = {"": "index.html", "sweep": "sweep.html", "compare": "compare.html"}
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -240,7 +242,10 @@ class Handler(BaseHTTPRequestHandler):
     # -- pages and files ---------------------------------------------------------------------
     def _page(self, name: str) -> None:
         # The pages ship in the package (package-data): one missing is a broken install.
-        self._send(200, (STATIC / name).read_bytes(), _TYPES[".html"])
+        # Each page's files are loaded by the same script (with the page's token): one copy.
+        page = (STATIC / name).read_bytes()
+        self._send(200, page.replace(LOADER_MARK, (STATIC / "loader.html").read_bytes()),
+                   _TYPES[".html"])
 
     def _static(self, name: str) -> None:
         if name == "plotly.min.js":
