@@ -32,6 +32,7 @@ from ._base import FlatConfig
 from ._journal import plain
 
 __all__ = [
+    "check_state_format",
     "Encodes",
     "Pending",
     "by_probability",
@@ -45,6 +46,18 @@ __all__ = [
     "rounding",
     "take_pending",
 ]
+
+
+def check_state_format(state: Mapping[str, Any], expected: str, owner: str) -> None:
+    """Refuse a saved proposer state that ``owner`` (its class, in words) did not write.
+
+    Raises:
+        ValueError: if ``state["format"]`` is not ``expected``.
+    """
+    if state.get("format") != expected:
+        raise ValueError(
+            f"{owner} state format must be {expected!r}, but got {state.get('format')!r}"
+        )
 
 
 def log_bounds(spec: LogUniform | InvLogUniform) -> tuple[float, float]:

@@ -57,7 +57,7 @@ from raysweep.sweep.space import ParamPath, SearchSpace, dotted
 
 from ._ax_space import AxParam, ax_params, flat_config, parameterization
 from ._base import FlatConfig
-from ._engine import objective_values, quiet_import, take_pending
+from ._engine import check_state_format, objective_values, quiet_import, take_pending
 from ._hooks import call_hook
 from ._journal import decode_flat, encode_flat
 
@@ -309,11 +309,7 @@ class AxProposer:
         Raises:
             ValueError: if ``state`` was not written by this class.
         """
-        if state.get("format") != STATE_FORMAT:
-            raise ValueError(
-                f"Ax proposer state format must be {STATE_FORMAT!r}, "
-                f"but got {state.get('format')!r}"
-            )
+        check_state_format(state, STATE_FORMAT, "Ax proposer")
         self._pending = [_Pending(int(index), decode_flat(items), restored=True)
                          for index, items in state["pending"]]
         self._next_index = int(state["next_index"])

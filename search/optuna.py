@@ -41,7 +41,7 @@ from raysweep.sweep.model import Metric, SweepConfig
 from raysweep.sweep.space import SearchSpace
 
 from ._base import FlatConfig
-from ._engine import objective_values, take_pending
+from ._engine import check_state_format, objective_values, take_pending
 from ._hooks import load_hook
 from ._journal import decode_flat, encode_flat, plain
 from ._optuna_space import Axis, axes_of, flat_config, flatten_returned, study_params
@@ -347,11 +347,7 @@ class OptunaProposer:
         Raises:
             ValueError: if ``state`` was not written by this class.
         """
-        if state.get("format") != STATE_FORMAT:
-            raise ValueError(
-                f"Optuna proposer state format must be {STATE_FORMAT!r}, "
-                f"but got {state.get('format')!r}"
-            )
+        check_state_format(state, STATE_FORMAT, "Optuna proposer")
         self._pending = [
             _Pending(int(number), decode_flat(items), None, bool(pruned), restored=True)
             for number, items, pruned in state["pending"]
