@@ -333,10 +333,14 @@ def fit(
 def checkpoint_store(cfg: SweepConfig, sweep_dir: Path) -> CheckpointStore | None:
     """The sweep's checkpoint folders if its paused trials resume from checkpoints
     (``early_terminate: {type: promotion, resume: checkpoint}``), else None."""
+    from raysweep.schedulers import promotion_params
+
     et = cfg.early_terminate
     if et is None or et.type != "promotion" or et.resume != "checkpoint":
         return None
-    return CheckpointStore(sweep_dir / CHECKPOINTS_DIR, sorted(set(et.bands)))
+    # The scheduler's rungs: a first trial pauses at the first.
+    rungs = promotion_params(et, cfg.metric).rungs
+    return CheckpointStore(sweep_dir / CHECKPOINTS_DIR, rungs)
 
 
 def _remove_empty_trial_dirs(sweep_dir: Path) -> None:

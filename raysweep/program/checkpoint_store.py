@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from raysweep.files import write_json_atomic
-from raysweep.program.checkpoint import TMP_PREFIX, has_state
+from raysweep.program.checkpoint import TMP_PREFIX
 
 __all__ = ["CHECKPOINTS_DIR", "STEP_OFFSET_KEY", "CheckpointStore", "FolderWatch", "Segment"]
 
@@ -128,7 +128,8 @@ class CheckpointStore:
             lineage, end = str(plan["lineage"]), plan["end"]
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        start = self.saved_step(lineage) if has_state(self.folder(lineage)) else 0
+        # An emptied folder no longer matches its marker's digest: saved_step says 0.
+        start = self.saved_step(lineage)
         return Segment(lineage, start, None if end is None else int(end))
 
     def discard_if_empty(self, lineage: str) -> None:
