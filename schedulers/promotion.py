@@ -130,24 +130,20 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
         # The value must be a finite number to rank; valid_history says which are (as W&B).
         value = valid_history([result.get(str(self._metric))])
         self._touch_trial(trial.trial_id)
-        stop = self.ladder.reach(trial.trial_id, value[0] if value else None)
-        self.stop_reasons[trial.trial_id] = self._pause_reason(
-            trial.trial_id, stop.reason, stop.rung, resumed=offset > 0)
-        return TrialScheduler.STOP
-
-    def _pause_reason(self, trial_id: str, reason: str, rung: int, *, resumed: bool) -> str:
-        """With checkpoints: say whether the trial paused with a state to resume from."""
-        if self._store is None:
-            return reason
-        if resumed:
-            reason = reason.replace("(re-run of trial", "(resumed from trial", 1)
-        saved = self._store.saved_step(self.ladder.lineage_of(trial_id) or trial_id)
+        # With checkpoints: the step whose state the configuration's folder holds (0: none).
+        saved = (None if self._store is None else
+                 self._store.saved_step(self.ladder.lineage_of(trial.trial_id) or trial.trial_id))
+        stop = self.ladder.reach(trial.trial_id, value[0] if value else None,
+                                 paused=bool(saved), resumed=offset > 0)
+        reason = stop.reason
         if saved == 0:
-            return reason + "; it saved no checkpoint, so it trains again from the start"
-        self._paused[trial_id] = rung
-        where = "" if saved == rung else f" (its last checkpoint is from step {saved})"
-        return reason.replace("stopped at rung", "paused at rung", 1) + (
-            f"; a promotion resumes it from its checkpoint{where}")
+            reason += "; it saved no checkpoint, so it trains again from the start"
+        elif saved is not None:
+            self._paused[trial.trial_id] = stop.rung
+            where = "" if saved == stop.rung else f" (its last checkpoint is from step {saved})"
+            reason += f"; a promotion resumes it from its checkpoint{where}"
+        self.stop_reasons[trial.trial_id] = reason
+        return TrialScheduler.STOP
 
     def paused_at(self, trial_id: str) -> int | None:
         return self._paused.get(trial_id)

@@ -121,9 +121,12 @@ class PromotionLadder:
             return None
         return self.rungs[lineage_level[1]]
 
-    def reach(self, trial_id: str, value: float | None) -> Stop:
+    def reach(
+        self, trial_id: str, value: float | None, *, paused: bool = False, resumed: bool = False
+    ) -> Stop:
         """The trial reached its budget with this metric value (None or NaN: unusable): record
-        it at the rung and say why the trial stops.
+        it at the rung and say why the trial stops. The reason says "paused" for a trial with
+        a checkpoint to resume from, and "resumed from" for one that continued its lineage.
 
         Raises:
             KeyError: If the trial is not running with a budget.
@@ -133,13 +136,16 @@ class PromotionLadder:
         number = math.nan if value is None else float(value)
         loss = -number if self.mode == "max" else number
         self._at[level][lineage] = loss
-        return Stop(rung, number, self._reason(trial_id, lineage, level, loss))
+        return Stop(rung, number,
+                    self._reason(trial_id, lineage, level, loss, paused, resumed))
 
-    def _reason(self, trial_id: str, lineage: str, level: int, loss: float) -> str:
+    def _reason(
+        self, trial_id: str, lineage: str, level: int, loss: float, paused: bool, resumed: bool
+    ) -> str:
         rung = self.rungs[level]
-        where = f"stopped at rung {rung}"
+        where = f"{'paused' if paused else 'stopped'} at rung {rung}"
         if lineage != trial_id:
-            where += f" (re-run of trial {lineage})"
+            where += f" ({'resumed from' if resumed else 're-run of'} trial {lineage})"
         following = (f"rung {self.rungs[level + 1]}" if level + 1 < len(self.rungs)
                      else "its end")
         rule = f"the best 1/{self.eta:g} at each rung train again to {following}"
