@@ -224,18 +224,12 @@ def checkpoint_segment(
 
     watch = FolderWatch(store, store.segment(trial_id))
     names = {CHECKPOINT_DIR_ENV: str(watch.folder), RESUMED_STEP_ENV: str(watch.segment.start)}
-    target = os.environ if environ is None else environ
-    saved = {k: target.get(k) for k in names}
-    target.update(names)
+    if environ is not None:
+        environ.update(names)  # a program's environment, made for this trial alone
     try:
-        yield watch
+        with environment_set(names) if environ is None else contextlib.nullcontext():
+            yield watch
     finally:
-        if environ is None:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         store.discard_if_empty(watch.segment.lineage)
 
 
@@ -518,15 +512,24 @@ def interpreter_first_on_path() -> Iterator[None]:
     """For the block, raysweep's interpreter's folder first on this process's ``PATH``, as a
     program trial gets it: a function trial that starts a literal ``python`` in a subprocess
     runs the interpreter with the user's packages. Restored afterwards."""
-    saved = os.environ.get("PATH")
-    os.environ["PATH"] = path_with_interpreter(saved)
+    with environment_set({"PATH": path_with_interpreter(os.environ.get("PATH"))}):
+        yield
+
+
+@contextlib.contextmanager
+def environment_set(values: Mapping[str, str]) -> Iterator[None]:
+    """For the block, ``values`` in this process's environment; each name's earlier value (or
+    its absence) restored afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("PATH", None)
-        else:
-            os.environ["PATH"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
