@@ -16,9 +16,11 @@ Chromium missing skips the test, unless ``RAYSWEEP_REQUIRE_BROWSER`` is set: the
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -169,6 +171,7 @@ def _open_browser(chromium: str, url: str, profile: str) -> tuple[subprocess.Pop
          "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1400,1000",
          url],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its helper processes too are ended with it (killpg)
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 30
@@ -208,7 +211,10 @@ def browser_page() -> Iterator[Callable[[str], DevTools]]:
         finally:
             for proc, tools in opened:
                 tools.close()
-                proc.kill()
+                # The whole group: a renderer left alive would still write into the profile
+                # folder while it is removed ("Directory not empty").
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
 
 
