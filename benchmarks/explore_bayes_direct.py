@@ -1,0 +1,88 @@
+"""The bayes proposer driven directly, as Tune drives it with W trials at once: for research
+on the model (issue 16), where one run of ``bench_bayes_parallel.py`` through Ray takes half
+an hour and a W > 1 run through Ray does not repeat (which trial ends first is timing).
+
+W proposals are asked; then each time the oldest is told its loss, a new one is asked, until
+``--budget`` trials. This is the order Tune gives when trials take equal time; through Ray the
+order varies a little, so W > 1 figures through Ray differ from these run to run (see
+benchmarks/README.md). W = 1 is exactly the Ray path's sequence for the same seed. Prints the
+median regret, the seeds with regret <= 0.01 and the median over the first ten seeds::
+
+    python benchmarks/explore_bayes_direct.py --seeds 0 30 --workers 1 4 [--problems ...]
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread per process (before numpy is imported): the jobs share the cores.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+from collections import deque  # noqa: E402
+from multiprocessing import get_context  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SOLVED = 0.01  # regret at or below this counts as the global basin (as bench_bayes_parallel)
+
+
+def run_one(job: tuple[str, int, int, int]) -> tuple[str, int, int, float]:
+    """Regret of one seed's run of ``budget`` trials with ``workers`` outstanding."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    import bench_bayes
+    from problems import PROBLEMS
+
+    name, seed, workers, budget = job
+    problem = PROBLEMS[name]
+    ask, tell = bench_bayes.MAKERS["raysweep"](problem, seed)
+    running: deque[dict[str, object]] = deque()
+    asked, best = 0, float("inf")
+    while asked < min(workers, budget):
+        running.append(ask())
+        asked += 1
+    while running:
+        config = running.popleft()
+        loss = float(problem.objective(config))
+        tell(config, loss)
+        best = min(best, loss)
+        if asked < budget:
+            running.append(ask())
+            asked += 1
+    return name, workers, seed, max(0.0, best - problem.minimum)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problems", nargs="+", default=["branin", "hartmann6", "levy4", "mixed"])
+    parser.add_argument("--seeds", type=int, nargs=2, default=[0, 30], metavar=("FIRST", "END"))
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--budget", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--json", type=Path, default=None, help="also write the regrets here")
+    args = parser.parse_args()
+    jobs = [(n, s, w, args.budget) for w in args.workers for n in args.problems
+            for s in range(*args.seeds)]
+    with get_context("spawn").Pool(args.jobs) as pool:
+        results = pool.map(run_one, jobs, chunksize=1)
+    regrets: dict[str, dict[int, float]] = {}
+    for name, workers, seed, regret in results:
+        regrets.setdefault(f"{name}/{workers}", {})[seed] = regret
+    for key, by_seed in regrets.items():
+        values = [by_seed[s] for s in sorted(by_seed)]
+        solved = sum(r <= SOLVED for r in values)
+        print(f"{key:14s} median {statistics.median(values):.3g}  solved {solved}/{len(values)}"
+              f"  first ten: median {statistics.median(values[:10]):.3g}", flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps(regrets, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
