@@ -784,3 +784,23 @@ def test_not_a_number_warning_points_at_the_users_line(wandb: ModuleType) -> Non
         run.log({"other": object()})
     assert [(Path(w.filename), w.lineno) for w in caught] == [(Path(__file__), line),
                                                              (Path(__file__), line + 1)]
+
+
+def test_no_op_warnings_point_at_the_users_line_through_subpackages_and_imports(
+    wandb: ModuleType,
+) -> None:
+    # Each reaches the stand-in another way: a module attribute, a subpackage's __getattr__,
+    # an import statement (through importlib's frames), a module finder, the run object.
+    wandb.init()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = sys._getframe().f_lineno + 1
+        _ = wandb.no_such_thing
+        _ = wandb.sdk.no_such_thing
+        import wandb.apis.no_such_module  # noqa: F401
+        from wandb.integration import no_such_thing  # noqa: F401
+        from wandb.sdk.lib import other_missing_thing  # noqa: F401
+        _ = wandb.run.no_such_member
+    assert [(Path(w.filename), w.lineno) for w in caught] == [
+        (Path(__file__), first + i) for i in range(6)
+    ]

@@ -46,13 +46,23 @@ def warn_once(
 
 
 def _level_outside(folders: tuple[str, ...]) -> int:
-    # Level 1 is warn_once; its caller, level 2, is this function's caller's caller.
+    # Level 1 is warn_once; its caller, level 2, is this function's caller's caller. An
+    # import statement reaches the stand-in (a package's __getattr__, a module finder) through
+    # importlib's frames, which warnings.warn passes over without counting them.
     frame = sys._getframe(2)
     level = 2
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(folders):
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(folders) or _is_importlib(frame.f_code.co_filename)
+    ):
         frame = frame.f_back
-        level += 1
+        if not _is_importlib(frame.f_code.co_filename):
+            level += 1
     return level
+
+
+def _is_importlib(filename: str) -> bool:
+    """Whether warnings.warn skips this frame when it counts ``stacklevel`` (its own test)."""
+    return "importlib" in filename and "_bootstrap" in filename
 
 
 def reset_warnings() -> None:

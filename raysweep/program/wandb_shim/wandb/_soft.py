@@ -15,7 +15,7 @@ import sys
 import types
 from typing import Any
 
-from raysweep.program.once import warn_once
+from raysweep.program.once import PROGRAM_DIR, warn_once
 from raysweep.program.wandb_package import is_stand_in
 
 __all__ = ["SoftModuleFinder", "is_soft", "soft", "warn_unsupported"]
@@ -70,15 +70,16 @@ class _Soft(metaclass=_SoftMeta):
 def warn_unsupported(kind: str, shown: str) -> None:
     """Warn once per ``kind`` that ``shown`` does nothing here.
 
-    The warning points at the user's line: four frames up, through :func:`soft` and the
-    ``__getattr__`` that called it.
+    The warning points at the user's line, the first caller outside raysweep's program
+    package, however many of the stand-in's frames (a subpackage's ``__getattr__``, a module
+    finder, importlib) lie between.
     """
     warn_once(
         f"soft-{kind}",
         f"{shown} does nothing under raysweep's wandb stand-in (there is no W&B server); "
         "metrics from wandb.log still reach raysweep. Use `raysweep run --wandb real` to also "
         "send everything to W&B. (Shown once.)",
-        stacklevel=5,
+        outside=(PROGRAM_DIR,),
     )
 
 
