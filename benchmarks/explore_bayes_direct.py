@@ -23,7 +23,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-from collections import deque  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -33,30 +32,13 @@ SOLVED = 0.01  # regret at or below this counts as the global basin (as bench_ba
 
 
 def run_one(job: tuple[str, int, int, int]) -> tuple[str, int, int, float]:
-    """Regret of one seed's run of ``budget`` trials with ``workers`` outstanding."""
-    import warnings
-
-    warnings.simplefilter("ignore")
-    import bench_bayes
-    from problems import PROBLEMS
+    """Regret of one seed's run of ``budget`` trials with ``workers`` outstanding: the
+    baselines' simulation of Tune in ``bench_bayes_parallel.py``, on raysweep's proposer."""
+    from bench_bayes_parallel import run_baseline
 
     name, seed, workers, budget = job
-    problem = PROBLEMS[name]
-    ask, tell = bench_bayes.MAKERS["raysweep"](problem, seed)
-    running: deque[dict[str, object]] = deque()
-    asked, best = 0, float("inf")
-    while asked < min(workers, budget):
-        running.append(ask())
-        asked += 1
-    while running:
-        config = running.popleft()
-        loss = float(problem.objective(config))
-        tell(config, loss)
-        best = min(best, loss)
-        if asked < budget:
-            running.append(ask())
-            asked += 1
-    return name, workers, seed, max(0.0, best - problem.minimum)
+    _, regret = run_baseline(("raysweep", name, seed, workers, budget))
+    return name, workers, seed, regret
 
 
 def main() -> None:
