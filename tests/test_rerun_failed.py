@@ -56,6 +56,21 @@ def test_reconcile_drops_the_failed_trials_and_keeps_their_entries(tmp_path: Pat
     assert nothing_left(sweep, cfg, plan, cap=2) == "all 2 trials it may run have ended"
 
 
+def test_reconcile_cuts_a_partial_line_a_crash_left_in_the_kept_failures(
+    tmp_path: Path,
+) -> None:
+    # An earlier resume killed while appending left half a record: the new records must
+    # start on lines of their own, or both would be lost to a reader.
+    sweep = _sweep_dir(tmp_path)
+    earlier = json.dumps({"trial_id": "t0", "status": "failed", "error": "old"}) + "\n"
+    (sweep / RERUN_FAILED_FILE).write_text(earlier + '{"trial_id": "t9", "sta')
+    reconcile(sweep, rerun_failed=True)
+    kept = [json.loads(line) for line in (sweep / RERUN_FAILED_FILE).read_text().splitlines()]
+    assert [(e["trial_id"], e["error"]) for e in kept] == [
+        ("t0", "old"), ("t2", "boom"), ("t4", "bang")
+    ]
+
+
 def test_rerun_failed_without_room_under_the_cap_keeps_the_failed_entries(
     tmp_path: Path,
 ) -> None:

@@ -9,7 +9,6 @@ searcher and scheduler continue from their saved states.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from raysweep.files import (
     RERUN_FAILED_FILE,
     SCHEDULER_FILE,
     SEARCHER_FILE,
+    AppendLog,
     write_text_atomic,
 )
 from raysweep.sweep.config import loads
@@ -153,16 +153,18 @@ def _rerun_room(entries: list[dict[str, Any]], cap: int) -> bool:
 
 def _keep_failed(sweep_dir: Path, failed: list[dict[str, Any]]) -> None:
     """Append the failed trials' entries to :data:`RERUN_FAILED_FILE`, synced, before they
-    leave ``trials.jsonl`` (a crash in between writes them again: a duplicate, not a loss)."""
+    leave ``trials.jsonl`` (a crash in between writes them again: a duplicate, not a loss;
+    a crash mid-line leaves a partial line, which the next append cuts off first)."""
     if not failed:
         return
     now = time.time()
-    lines = "".join(json.dumps({**e, "rerun_requested": now}, default=str) + "\n"
-                    for e in failed)
-    with open(sweep_dir / RERUN_FAILED_FILE, "a", encoding="utf-8") as f:
-        f.write(lines)
-        f.flush()
-        os.fsync(f.fileno())
+    log = AppendLog(sweep_dir / RERUN_FAILED_FILE)
+    try:
+        for entry in failed:
+            log.append({**entry, "rerun_requested": now})
+        log.sync()
+    finally:
+        log.close()
 
 
 def nothing_left(sweep_dir: Path, cfg: SweepConfig, plan: ResumePlan, cap: int) -> str | None:
