@@ -174,6 +174,43 @@ def test_run_refuses_a_bad_source_before_anything_starts(tmp_path: Path) -> None
     assert "neither a sweep directory nor a CSV" in result.output
 
 
+def test_the_cli_reads_the_sources_once_and_runs_with_what_it_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI reads them first (a bad source exits 2 before anything starts); the run must
+    # use that read, not read every source again (and warn about skipped rows twice).
+    from contextlib import nullcontext
+
+    from raysweep.analysis import warm_start as module
+    from raysweep.execution import tuner
+
+    reads: list[Any] = []
+    real = module.read_warm_start
+
+    def counting(paths: Any, cfg: Any) -> Any:
+        reads.append(list(paths))
+        return real(paths, cfg)
+
+    ran_with: dict[str, Any] = {}
+
+    def fit(cfg: Any, function: Any, options: Any, sweep_dir: Path, warm: Any = None) -> Any:
+        ran_with["warm"] = warm
+        raise RaysweepError("stopped here by the test, before Ray")
+
+    monkeypatch.setattr(module, "read_warm_start", counting)
+    monkeypatch.setattr(tuner, "read_warm_start", counting)
+    monkeypatch.setattr(tuner, "fit", fit)
+    monkeypatch.setattr(tuner, "ray_for", lambda options: nullcontext())
+    (tmp_path / "train.py").write_text("pass\n")
+    sweep = _write(tmp_path / "s.yaml", json.dumps({**QUADRATIC, "program": "train.py"}))
+    earlier = _earlier_csv(tmp_path / "earlier.csv")
+    result = CliRunner().invoke(main, ["run", str(sweep), "--warm-start", str(earlier),
+                                       "--storage", str(tmp_path / "res")])
+    assert "stopped here by the test" in result.output, result.output
+    assert reads == [[str(earlier)]]
+    assert len(ran_with["warm"].runs) == 20
+
+
 # -- the searchers -----------------------------------------------------------------------------
 
 

@@ -113,8 +113,9 @@ def run(
       raysweep run train_sweep.py --count 10
       raysweep run sweep.yaml --dashboard
     """
-    from raysweep.api import run as run_sweep
     from raysweep.cli.script import is_script, run_script
+    from raysweep.execution.options import RunOptions
+    from raysweep.execution.tuner import run_sweep
 
     resources: dict[str, float] = {}
     if cpu is not None:
@@ -170,13 +171,14 @@ def run(
             _start_dashboard(console, sweep_dir.parent, sweep_dir.name)
         view.__enter__()
 
-    result = run_with_view(view, started, lambda: run_sweep(
-        cfg, None, count=count, address=address, storage=storage, name=name, seed=seed,
+    options = RunOptions(
+        count=count, address=address, storage=storage, name=name, seed=seed,
         resources=resources or None, max_concurrent_trials=max_concurrent,
         max_failures=max_failures, num_cpus=num_cpus, num_gpus=num_gpus,
         on_start=on_start, on_change=view.update, wandb=wandb_mode,
-        warm_start=list(warm_start),
-    ))
+        warm_start=list(warm_start), warm_read=warm,
+    )
+    result = run_with_view(view, started, lambda: run_sweep(cfg, None, options))
     _finish(console, result)
 
 
@@ -192,19 +194,15 @@ def _start_dashboard(console: Console, folder: Path, sweep_name: str | None) -> 
 
 
 def _read_warm_start(paths: tuple[str, ...], cfg: SweepConfig) -> WarmStart | None:
-    """The earlier results, read once here so that a bad source exits before anything starts
-    (with code 2); its warning, if rows were skipped, shows once too."""
+    """The earlier results, read once, here, so that a bad source exits before anything
+    starts (with code 2); the run uses what was read (``RunOptions.warm_read``)."""
     if not paths:
         return None
-    import warnings
-
     from raysweep.analysis.warm_start import read_warm_start
     from raysweep.errors import RaysweepError
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # run_sweep reads them again and warns
-            return read_warm_start(paths, cfg)
+        return read_warm_start(paths, cfg)
     except RaysweepError as exc:
         fail(str(exc))
 

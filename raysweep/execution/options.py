@@ -23,6 +23,7 @@ from raysweep.program.wandb_package import MODES
 from raysweep.sweep.model import SweepConfig
 
 if TYPE_CHECKING:
+    from raysweep.analysis.warm_start import WarmStart
     from raysweep.execution.recorder import SweepRecorder
 
 __all__ = [
@@ -60,6 +61,9 @@ class RunOptions:
     extra_callbacks: list[Any] = field(default_factory=list)
     wandb: str = "shim"
     warm_start: list[str | os.PathLike[str]] = field(default_factory=list)
+    # The earlier results of warm_start, already read (the CLI reads them before anything
+    # starts, to exit with code 2 on a bad source); None: read from warm_start.
+    warm_read: WarmStart | None = None
     rerun_failed: bool = False
 
 

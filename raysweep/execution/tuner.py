@@ -58,7 +58,9 @@ def run_sweep(
     if function is None:
         check_runnable(cfg)
     # Read now, so a bad source is reported before anything starts.
-    warm = read_warm_start(options.warm_start, cfg) if options.warm_start else None
+    warm = options.warm_read
+    if warm is None and options.warm_start:
+        warm = read_warm_start(options.warm_start, cfg)
     storage = storage_root(cfg, options)
     name = options.name or sweep_name(cfg)
     if "://" in storage:
