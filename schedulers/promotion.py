@@ -230,10 +230,20 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
         self.forget({*dropped_ids, *self.ladder.live_ids()})
 
     def forget(self, trial_ids: Iterable[str]) -> None:
-        """Drop trials that had not ended (see :meth:`runs_again`)."""
+        """Drop trials that had not ended (see :meth:`runs_again`).
+
+        With checkpoints, a dropped re-run that saved after it started leaves its
+        configuration's folder at a step whose reports are dropped with it (a driver killed
+        after the worker marked a report and before it was recorded): resuming there would
+        lose them, so that configuration trains again from the start.
+        """
         ids = list(trial_ids)
         for trial_id in ids:
             self._touch_trial(trial_id)
+            started = self.ladder.resumed_from(trial_id)
+            if (self._store is not None and started is not None
+                    and self._store.saved_step(started[0]) != started[1]):
+                self._store.clear(started[0])
         self._dropped_reruns = {t for t in ids if self.ladder.lineage_of(t) is not None}
         self.ladder.forget(ids)
         for trial_id in ids:

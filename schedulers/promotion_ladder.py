@@ -198,6 +198,15 @@ class PromotionLadder:
         """Whether a lineage trains this configuration."""
         return any(c == config for c in self._configs.values())
 
+    def resumed_from(self, trial_id: str) -> tuple[str, int] | None:
+        """For a running re-run: its configuration's first trial and the step it continues
+        from (the rung where its configuration last stopped); else None."""
+        lineage_level = self._live.get(trial_id)
+        if lineage_level is None or lineage_level[1] == 0:
+            return None
+        lineage, level = lineage_level
+        return lineage, self.rungs[level - 1]
+
     def lineage_of(self, trial_id: str) -> str | None:
         """For a running re-run: its configuration's first trial; else None."""
         lineage_level = self._live.get(trial_id)

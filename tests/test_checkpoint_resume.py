@@ -159,6 +159,49 @@ def test_the_scheduler_hands_out_resumptions_and_says_who_paused(tmp_path: Path)
     assert scheduler.on_trial_result(None, Trial("t2", {"x": 0}), result) == "STOP"
 
 
+@pytest.mark.parametrize(("saved_by_the_dropped_trial", "start"), [(None, 2), (3, 0), (4, 0)])
+def test_a_resume_trains_again_a_configuration_whose_dropped_trial_saved_unrecorded_steps(
+    tmp_path: Path, saved_by_the_dropped_trial: int | None, start: int
+) -> None:
+    # t0 paused at rung 2 with its state; t1 resumed it and was running when the driver was
+    # killed. `raysweep resume` drops t1 and its reports: if t1 had saved (and its worker
+    # marked) step 3 or 4, resuming t1's re-run there would lose steps 3-4 from the results.
+    from raysweep.schedulers import PromotionScheduler
+
+    class Trial:
+        def __init__(self, trial_id: str, config: dict[str, Any]) -> None:
+            self.trial_id, self.config = trial_id, config
+
+    def scheduler_with(store: CheckpointStore) -> PromotionScheduler:
+        scheduler = PromotionScheduler(metric="loss", mode="min", rungs=RUNGS, eta=2,
+                                       resume="checkpoint")
+        scheduler.use_checkpoints(store)
+        return scheduler
+
+    store = CheckpointStore(tmp_path / "checkpoints", RUNGS)
+    first = scheduler_with(store)
+    for n, loss in ((0, 1.0), (9, 5.0)):  # the better of two goes on to rung 4
+        trial = Trial(f"t{n}", {"x": n})
+        first.on_trial_add(None, trial)
+        save({"epoch": 2}, store.folder(trial.trial_id))
+        store.mark(trial.trial_id, 2)
+        first.on_trial_result(None, trial, {"training_iteration": 2, "loss": loss})
+        first.on_trial_complete(None, trial, None)
+    assert first.rerun("t1") == {"x": 0}
+    first.on_trial_add(None, Trial("t1", {"x": 0}))
+    if saved_by_the_dropped_trial is not None:
+        save({"epoch": saved_by_the_dropped_trial}, store.folder("t0"))
+        store.mark("t0", saved_by_the_dropped_trial)
+    state = first.state_dict()  # what the killed driver left
+
+    resumed = scheduler_with(store)
+    resumed.resume_from(state, {"t1"})
+    assert resumed.rerun("t2") == {"x": 0}  # the promotion is due again
+    assert store.segment("t2") == Segment("t0", start, 4)
+    # Kept: the state t0 paused with; cleared: nothing to restore.
+    assert restore(store.folder("t0")) == ({"epoch": 2} if start else None)
+
+
 @pytest.mark.parametrize(
     ("early", "message"),
     [
@@ -398,8 +441,9 @@ def test_a_killed_driver_resumes_paused_and_running_configurations_from_checkpoi
         after = [g for g in got if g[0] in ("stopped", "finished")][-3:]
         assert sum(g[3] > 0 for g in after) >= 2
         # A configuration reports each step once, unless it trained again from the start: the
-        # one running when the driver died, if its program saved a state past its last
-        # report before it ended (the folder then matches no reported step).
+        # one running when the driver died, if it saved a state after it started (its reports
+        # were dropped with it, so its state's steps would be missing from the results) or
+        # past its last report (the folder then matches no reported step).
         trials = result.trials
         again = set(trials[(trials["rerun_of"].notna())
                            & (trials["resumed_from_step"] == 0)]["curve"])
