@@ -91,10 +91,17 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
         if config is None:
             return None
         self._touch_trial(trial_id)  # and the lineage promoted
-        lineage = self.ladder.lineage_of(trial_id)
-        if self._store is not None and lineage is not None:
-            if self._store.saved_step(lineage) == 0:
-                self._store.clear(lineage)  # no usable state: it starts from nothing
+        resumed = self.ladder.resumed_from(trial_id)
+        if self._store is not None and resumed is not None:
+            lineage, paused = resumed
+            saved = self._store.saved_step(lineage)
+            # No usable state: it starts from nothing. A state past the rung where its
+            # configuration paused was saved by a trial whose reports were lost (a driver
+            # killed after the worker marked a report, before it recorded it; `raysweep
+            # resume` drops that trial): resuming there would leave those steps out of the
+            # results, so it trains again from the start too.
+            if saved == 0 or saved > paused:
+                self._store.clear(lineage)
             self._store.hand_out(trial_id, lineage, self.ladder.budget(trial_id))
         return config
 
@@ -230,20 +237,10 @@ class PromotionScheduler(SweepScheduler, FIFOScheduler):
         self.forget({*dropped_ids, *self.ladder.live_ids()})
 
     def forget(self, trial_ids: Iterable[str]) -> None:
-        """Drop trials that had not ended (see :meth:`runs_again`).
-
-        With checkpoints, a dropped re-run that saved after it started leaves its
-        configuration's folder at a step whose reports are dropped with it (a driver killed
-        after the worker marked a report and before it was recorded): resuming there would
-        lose them, so that configuration trains again from the start.
-        """
+        """Drop trials that had not ended (see :meth:`runs_again`)."""
         ids = list(trial_ids)
         for trial_id in ids:
             self._touch_trial(trial_id)
-            started = self.ladder.resumed_from(trial_id)
-            if (self._store is not None and started is not None
-                    and self._store.saved_step(started[0]) != started[1]):
-                self._store.clear(started[0])
         self._dropped_reruns = {t for t in ids if self.ladder.lineage_of(t) is not None}
         self.ladder.forget(ids)
         for trial_id in ids:

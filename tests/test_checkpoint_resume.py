@@ -187,12 +187,12 @@ def test_a_resume_trains_again_a_configuration_whose_dropped_trial_saved_unrecor
         store.mark(trial.trial_id, 2)
         first.on_trial_result(None, trial, {"training_iteration": 2, "loss": loss})
         first.on_trial_complete(None, trial, None)
+    state = first.state_dict()  # saved at the last trial end: what the killed driver left
     assert first.rerun("t1") == {"x": 0}
     first.on_trial_add(None, Trial("t1", {"x": 0}))
     if saved_by_the_dropped_trial is not None:
         save({"epoch": saved_by_the_dropped_trial}, store.folder("t0"))
         store.mark("t0", saved_by_the_dropped_trial)
-    state = first.state_dict()  # what the killed driver left
 
     resumed = scheduler_with(store)
     resumed.resume_from(state, {"t1"})
