@@ -209,10 +209,8 @@ class PromotionLadder:
 
     def lineage_of(self, trial_id: str) -> str | None:
         """For a running re-run: its configuration's first trial; else None."""
-        lineage_level = self._live.get(trial_id)
-        if lineage_level is None or lineage_level[1] == 0:
-            return None
-        return lineage_level[0]
+        resumed = self.resumed_from(trial_id)
+        return None if resumed is None else resumed[0]
 
     # -- persistence -------------------------------------------------------------------
 

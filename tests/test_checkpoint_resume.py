@@ -126,19 +126,27 @@ def test_a_program_that_saved_after_its_last_report_is_not_resumed(tmp_path: Pat
     assert store.saved_step("t1") == 0
 
 
-def test_the_scheduler_hands_out_resumptions_and_says_who_paused(tmp_path: Path) -> None:
-    from raysweep.schedulers import PromotionScheduler
+class _Trial:
+    """What the scheduler reads of a Tune trial."""
 
-    class Trial:
-        def __init__(self, trial_id: str, config: dict[str, Any]) -> None:
-            self.trial_id, self.config = trial_id, config
+    def __init__(self, trial_id: str, config: dict[str, Any]) -> None:
+        self.trial_id, self.config = trial_id, config
+
+
+def _checkpoint_scheduler(store: CheckpointStore) -> Any:
+    from raysweep.schedulers import PromotionScheduler
 
     scheduler = PromotionScheduler(metric="loss", mode="min", rungs=RUNGS, eta=2,
                                    resume="checkpoint")
-    store = CheckpointStore(tmp_path / "checkpoints", RUNGS)
     scheduler.use_checkpoints(store)
+    return scheduler
+
+
+def test_the_scheduler_hands_out_resumptions_and_says_who_paused(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path / "checkpoints", RUNGS)
+    scheduler = _checkpoint_scheduler(store)
     for n, loss in enumerate([3.0, 5.0]):
-        trial = Trial(f"t{n}", {"x": n})
+        trial = _Trial(f"t{n}", {"x": n})
         scheduler.on_trial_add(None, trial)
         if n == 0:  # t0 saves a checkpoint at its rung; t1 saves none
             save({"epoch": 2}, store.folder("t0"))
@@ -151,12 +159,12 @@ def test_the_scheduler_hands_out_resumptions_and_says_who_paused(tmp_path: Path)
     assert "saved no checkpoint, so it trains again" in scheduler.stop_reason("t1")
     assert scheduler.rerun("t2") == {"x": 0}  # the best of two goes on to rung 4
     assert store.segment("t2") == Segment("t0", 2, 4)
-    scheduler.on_trial_add(None, Trial("t2", {"x": 0}))
+    scheduler.on_trial_add(None, _Trial("t2", {"x": 0}))
     # Its reports count on from step 2: the second one reaches rung 4.
     result = {"training_iteration": 1, "loss": 2.0, "raysweep_step_offset": 2}
-    assert scheduler.on_trial_result(None, Trial("t2", {"x": 0}), result) == "CONTINUE"
+    assert scheduler.on_trial_result(None, _Trial("t2", {"x": 0}), result) == "CONTINUE"
     result = {"training_iteration": 2, "loss": 1.0, "raysweep_step_offset": 2}
-    assert scheduler.on_trial_result(None, Trial("t2", {"x": 0}), result) == "STOP"
+    assert scheduler.on_trial_result(None, _Trial("t2", {"x": 0}), result) == "STOP"
 
 
 @pytest.mark.parametrize(("saved_by_the_dropped_trial", "start"), [(None, 2), (3, 0), (4, 0)])
@@ -166,22 +174,10 @@ def test_a_resume_trains_again_a_configuration_whose_dropped_trial_saved_unrecor
     # t0 paused at rung 2 with its state; t1 resumed it and was running when the driver was
     # killed. `raysweep resume` drops t1 and its reports: if t1 had saved (and its worker
     # marked) step 3 or 4, resuming t1's re-run there would lose steps 3-4 from the results.
-    from raysweep.schedulers import PromotionScheduler
-
-    class Trial:
-        def __init__(self, trial_id: str, config: dict[str, Any]) -> None:
-            self.trial_id, self.config = trial_id, config
-
-    def scheduler_with(store: CheckpointStore) -> PromotionScheduler:
-        scheduler = PromotionScheduler(metric="loss", mode="min", rungs=RUNGS, eta=2,
-                                       resume="checkpoint")
-        scheduler.use_checkpoints(store)
-        return scheduler
-
     store = CheckpointStore(tmp_path / "checkpoints", RUNGS)
-    first = scheduler_with(store)
+    first = _checkpoint_scheduler(store)
     for n, loss in ((0, 1.0), (9, 5.0)):  # the better of two goes on to rung 4
-        trial = Trial(f"t{n}", {"x": n})
+        trial = _Trial(f"t{n}", {"x": n})
         first.on_trial_add(None, trial)
         save({"epoch": 2}, store.folder(trial.trial_id))
         store.mark(trial.trial_id, 2)
@@ -189,12 +185,12 @@ def test_a_resume_trains_again_a_configuration_whose_dropped_trial_saved_unrecor
         first.on_trial_complete(None, trial, None)
     state = first.state_dict()  # saved at the last trial end: what the killed driver left
     assert first.rerun("t1") == {"x": 0}
-    first.on_trial_add(None, Trial("t1", {"x": 0}))
+    first.on_trial_add(None, _Trial("t1", {"x": 0}))
     if saved_by_the_dropped_trial is not None:
         save({"epoch": saved_by_the_dropped_trial}, store.folder("t0"))
         store.mark("t0", saved_by_the_dropped_trial)
 
-    resumed = scheduler_with(store)
+    resumed = _checkpoint_scheduler(store)
     resumed.resume_from(state, {"t1"})
     assert resumed.rerun("t2") == {"x": 0}  # the promotion is due again
     assert store.segment("t2") == Segment("t0", start, 4)
