@@ -43,11 +43,12 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections import deque  # noqa: E402
 from concurrent.futures import Future, ProcessPoolExecutor  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -96,27 +97,42 @@ def run_raysweep(name: str, seed: int, budget: int, sleep: float, storage: Path)
 # ---------------------------------------------------------------------------------------------
 
 
-def run_baseline(job: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int], float]:
-    """Regret after ``budget`` evaluations of ``method`` with ``workers`` trials at once."""
-    method, name, seed, workers, budget = job
+def run_baseline(job: tuple[Any, ...]) -> tuple[tuple[str, str, int, int], float]:
+    """Regret after ``budget`` evaluations of ``method`` with ``workers`` trials at once.
+
+    ``job`` is ``(method, name, seed, workers, budget)``, optionally followed by ``jitter``
+    and ``order_seed``: each trial then takes ``1 + jitter * U(0, 1)`` time units (``U``
+    drawn from ``order_seed``), so trials end in a varying order, as through Ray. With no
+    jitter every trial takes equally long and the oldest ends first.
+    """
+    method, name, seed, workers, budget = job[:5]
+    jitter, order_seed = (job[5], job[6]) if len(job) > 5 else (0.0, 0)
+    import heapq
+
     import bench_bayes
 
     bench_bayes._quiet()
     problem = PROBLEMS[name]
     ask, tell = bench_bayes.MAKERS[method](problem, seed)
-    running: deque[dict[str, Any]] = deque()
-    asked, best = 0, float("inf")
-    while asked < min(workers, budget):
-        running.append(ask())
+    durations = np.random.default_rng(order_seed)
+    running: list[tuple[float, int, dict[str, Any]]] = []  # (end time, order asked, config)
+    asked, best, now = 0, float("inf"), 0.0
+
+    def start() -> None:
+        nonlocal asked
+        end = now + 1.0 + (jitter * float(durations.random()) if jitter else 0.0)
+        heapq.heappush(running, (end, asked, ask()))
         asked += 1
+
+    while asked < min(workers, budget):
+        start()
     while running:
-        config = running.popleft()  # trials take equally long: the oldest ends first
+        now, _, config = heapq.heappop(running)  # the first to end (the oldest among equals)
         loss = float(problem.objective(config))
         tell(config, loss)
         best = min(best, loss)
         if asked < budget:
-            running.append(ask())
-            asked += 1
+            start()
     return (method, name, seed, workers), max(0.0, best - problem.minimum)
 
 

@@ -9,6 +9,13 @@ benchmarks/README.md). W = 1 is exactly the Ray path's sequence for the same see
 median regret, the seeds with regret <= 0.01 and the median over the first ten seeds::
 
     python benchmarks/explore_bayes_direct.py --seeds 0 30 --workers 1 4 [--problems ...]
+
+``--jitter J --repeats R`` gives each trial a duration of ``1 + J * U(0, 1)`` instead, so
+trials end in a varying order as through Ray, and runs every seed R times with R orders; it
+also lists the runs that ended with regret above 0.1::
+
+    python benchmarks/explore_bayes_direct.py --problems branin --workers 4 --seeds 0 20 \
+        --jitter 0.3 --repeats 5
 """
 
 from __future__ import annotations
@@ -31,14 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SOLVED = 0.01  # regret at or below this counts as the global basin (as bench_bayes_parallel)
 
 
-def run_one(job: tuple[str, int, int, int]) -> tuple[str, int, int, float]:
+def run_one(job: tuple[str, int, int, int, float, int]) -> tuple[str, int, int, int, float]:
     """Regret of one seed's run of ``budget`` trials with ``workers`` outstanding: the
     baselines' simulation of Tune in ``bench_bayes_parallel.py``, on raysweep's proposer."""
     from bench_bayes_parallel import run_baseline
 
-    name, seed, workers, budget = job
-    _, regret = run_baseline(("raysweep", name, seed, workers, budget))
-    return name, workers, seed, regret
+    name, seed, workers, budget, jitter, repeat = job
+    order_seed = 1000 * repeat + seed
+    _, regret = run_baseline(("raysweep", name, seed, workers, budget, jitter, order_seed))
+    return name, workers, seed, repeat, regret
 
 
 def main() -> None:
@@ -49,19 +57,27 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=50)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--json", type=Path, default=None, help="also write the regrets here")
+    parser.add_argument("--jitter", type=float, default=0.0,
+                        help="trial durations 1 + JITTER * U(0, 1) (default 0: oldest ends first)")
+    parser.add_argument("--repeats", type=int, default=1, help="orders per seed (with --jitter)")
     args = parser.parse_args()
-    jobs = [(n, s, w, args.budget) for w in args.workers for n in args.problems
-            for s in range(*args.seeds)]
+    jobs = [(n, s, w, args.budget, args.jitter, r) for w in args.workers for n in args.problems
+            for s in range(*args.seeds) for r in range(args.repeats)]
     with get_context("spawn").Pool(args.jobs) as pool:
         results = pool.map(run_one, jobs, chunksize=1)
-    regrets: dict[str, dict[int, float]] = {}
-    for name, workers, seed, regret in results:
-        regrets.setdefault(f"{name}/{workers}", {})[seed] = regret
-    for key, by_seed in regrets.items():
-        values = [by_seed[s] for s in sorted(by_seed)]
+    regrets: dict[str, dict[str, float]] = {}
+    for name, workers, seed, repeat, regret in results:
+        run = str(seed) if args.repeats == 1 else f"{seed}.{repeat}"
+        regrets.setdefault(f"{name}/{workers}", {})[run] = regret
+    for key, by_run in regrets.items():
+        values = list(by_run.values())
         solved = sum(r <= SOLVED for r in values)
+        first = [r for run, r in by_run.items() if int(run.split(".")[0]) < args.seeds[0] + 10]
         print(f"{key:14s} median {statistics.median(values):.3g}  solved {solved}/{len(values)}"
-              f"  first ten: median {statistics.median(values[:10]):.3g}", flush=True)
+              f"  first ten seeds: median {statistics.median(first):.3g}", flush=True)
+        if args.repeats > 1:
+            bad = {run: round(r, 3) for run, r in by_run.items() if r > 0.1}
+            print(f"{'':14s} runs (seed.repeat) above 0.1: {bad}", flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(regrets, indent=1), encoding="utf-8")
 
