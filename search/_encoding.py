@@ -117,11 +117,6 @@ class Encoding:
         """Columns of the float and int parameters."""
         self.float_cols = np.array([d.cols[0] for d in self.dims if d.kind == "float"], dtype=int)
         """Columns of the float parameters."""
-        self.column_params = np.empty(width, dtype=int)
-        """Each column's parameter, numbered over the parameters that have columns (a
-        categorical's one-hot columns share one number)."""
-        for i, dim in enumerate(d for d in self.dims if len(d.cols)):
-            self.column_params[dim.cols] = i
 
     @property
     def searchable(self) -> bool:

@@ -2,8 +2,7 @@
 
 Targets are minus the losses, standardised, power-warped and shifted so that the prior mean
 is their lower quartile (:func:`to_targets`), so the model is maximised. The kernel is
-``amplitude * Matern52(a length scale per parameter) + noise`` on the unit-cube encoding (a
-categorical's one-hot columns share one length scale, :class:`_GroupedMatern`); its
+``amplitude * Matern52(one length scale per column) + noise`` on the unit-cube encoding; its
 hyper-parameters are a MAP estimate under weak priors, refitted only when due (every
 observation up to 50, then after 5 % growth, on at most 120 rows), and in between the GP is
 only conditioned on the data. Trials still running are *fantasised*: joint
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -104,53 +103,9 @@ def to_targets(losses: np.ndarray, pessimistic: bool = True) -> np.ndarray:
     return t - float(np.quantile(t, _PRIOR_MEAN_QUANTILE) if pessimistic else np.mean(t))
 
 
-class _GroupedMatern(Matern):  # type: ignore[misc]  # sklearn is untyped
-    """Matern with one length scale per *group* of columns: ``groups[c]`` is column c's group.
-
-    A categorical's one-hot columns form one group. With a length scale per column, the GP
-    could make some levels near and others far from the rest, more freedom than a few dozen
-    observations can fit: on the `mixed` problem the fits kept the search on one level for
-    30 trials in a row. With one scale, untried levels are predicted from the tried ones by
-    one fitted similarity (`mixed`, 60 seeds driven directly: 35 against 33 solved with one
-    trial at a time, 23 against 13 with 4; benchmarks/README.md).
-    """
-
-    def __init__(
-        self,
-        length_scale: Any = 1.0,
-        length_scale_bounds: Any = (1e-5, 1e5),
-        nu: float = 2.5,
-        groups: np.ndarray | None = None,
-    ) -> None:
-        super().__init__(length_scale, length_scale_bounds, nu)
-        self.groups = groups  # stored as given: sklearn's clone() checks the identity
-
-    @property
-    def column_length_scales(self) -> np.ndarray:
-        """The length scale of each column."""
-        scales = np.atleast_1d(np.asarray(self.length_scale, dtype=float))
-        return scales if self.groups is None else scales[self.groups]
-
-    def __call__(
-        self, X: np.ndarray, Y: np.ndarray | None = None, eval_gradient: bool = False
-    ) -> Any:
-        per_column = Matern(self.column_length_scales, self.length_scale_bounds, self.nu)
-        if not eval_gradient:
-            return per_column(X, Y)
-        K, grad = per_column(X, Y, eval_gradient=True)
-        if self.groups is None:
-            return K, grad
-        # A group's log length scale moves all its columns' at once: the sum of their gradients.
-        members = np.zeros((len(self.groups), int(np.max(self.groups)) + 1))
-        members[np.arange(len(self.groups)), self.groups] = 1.0
-        return K, grad @ members
-
-
-def _kernel(groups: np.ndarray, theta: np.ndarray | None) -> Kernel:
-    n_groups = int(np.max(groups)) + 1
-    kernel = ConstantKernel(1.0, (1e-2, 1e2)) * _GroupedMatern(
-        length_scale=np.full(n_groups, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5,
-        groups=groups,
+def _kernel(width: int, theta: np.ndarray | None) -> Kernel:
+    kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+        length_scale=np.full(width, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
     ) + WhiteKernel(1e-4, (1e-6, 1e-1))
     if theta is not None:
         kernel = kernel.clone_with_theta(theta)
@@ -195,30 +150,17 @@ def _fit_subset(y: np.ndarray) -> np.ndarray:
 class GaussianProcess:
     """The surrogate model over unit vectors of ``width`` columns.
 
-    Args:
-        width: Number of columns.
-        groups: Each column's length-scale group (a categorical's one-hot columns share
-            one, :class:`_GroupedMatern`); None gives every column its own.
-
-    Its state is the fitted log-hyper-parameters, :attr:`theta` (``[log amplitude, a log
-    length scale per group..., log noise]``), and the number of rows they were fitted on,
-    :attr:`theta_n`; a proposer saves and restores both.
+    Its state is the fitted log-hyper-parameters, :attr:`theta`, and the number of rows they
+    were fitted on, :attr:`theta_n`; a proposer saves and restores both.
     """
 
     _regressor: GaussianProcessRegressor  # the latest fitted or conditioned one
 
-    def __init__(self, width: int, groups: Sequence[int] | np.ndarray | None = None) -> None:
-        self._groups = np.arange(width) if groups is None else np.asarray(groups, dtype=int)
-        if len(self._groups) != width:
-            raise ValueError(f"groups must have {width} entries, but got {len(self._groups)}")
+    def __init__(self, width: int) -> None:
+        self._width = width
         self.theta: np.ndarray | None = None
         self.theta_n = 0
         self._fit_from_default = True
-
-    @property
-    def theta_width(self) -> int:
-        """Length of :attr:`theta` for this model's columns."""
-        return int(np.max(self._groups)) + 3
 
     def posterior(
         self,
@@ -308,7 +250,7 @@ class GaussianProcess:
     def _make_regressor(self, optimizer: Callable[..., Any] | None) -> GaussianProcessRegressor:
         # alpha is a jitter only: the kernel's White term models the noise.
         self._regressor = GaussianProcessRegressor(
-            kernel=_kernel(self._groups, self.theta), alpha=1e-8, normalize_y=False,
+            kernel=_kernel(self._width, self.theta), alpha=1e-8, normalize_y=False,
             optimizer=optimizer, n_restarts_optimizer=0,
         )
         return self._regressor
@@ -328,7 +270,7 @@ class GaussianProcess:
             return float(nll - lp), ngrad - lgrad
 
         starts = [np.asarray(initial_theta, dtype=float)]
-        default = _kernel(self._groups, None).theta
+        default = _kernel(self._width, None).theta
         if self._fit_from_default and not np.allclose(starts[0], default):
             # A second start guards against a poor local optimum while fits are cheap.
             starts.append(default)
@@ -354,7 +296,8 @@ class Posterior:
         kernel = gp.kernel_
         self.amp = float(kernel.k1.k1.constant_value)
         self.X = np.asarray(gp.X_train_, dtype=float)
-        ls = np.broadcast_to(kernel.k1.k2.column_length_scales, self.X.shape[1:])
+        # sklearn squeezes a one-element length-scale array to a scalar.
+        ls = np.broadcast_to(np.asarray(kernel.k1.k2.length_scale, dtype=float), self.X.shape[1:])
         self.inv_ls2 = 1.0 / ls**2
         self.alpha = np.asarray(gp.alpha_, dtype=float).ravel()
         self.L = np.asarray(gp.L_, dtype=float)

@@ -264,12 +264,10 @@ class BayesProposer:
             self._seen.add(key)
             self._pending[key] = tuple(raw)
         theta = state.get("theta")
-        gp = self._model() if theta is not None or state.get("theta_n") else None
-        if gp is not None and (theta is None or len(theta) == gp.theta_width):
+        if theta is not None or state.get("theta_n"):
+            gp = self._model()
             gp.theta = None if theta is None else np.asarray(theta, dtype=float)
             gp.theta_n = int(state.get("theta_n", 0))
-        # Else a state saved before a categorical's columns shared one length scale: it has
-        # one per column, so the next proposal fits the hyper-parameters afresh.
 
     # ----------------------------------------------------------------------------------------
     # Extras
@@ -305,7 +303,7 @@ class BayesProposer:
         if self._gp is None:
             from ._gaussian_process import GaussianProcess
 
-            self._gp = GaussianProcess(self._enc.width, self._enc.column_params)
+            self._gp = GaussianProcess(self._enc.width)
         return self._gp
 
     def _design_point(self, i: int) -> Raw:

@@ -204,18 +204,12 @@ def test_categoricals_are_not_ordinal() -> None:
     values = ["v0", "v1", "v2", "v3", "v4"]
     score = {"v0": 0.5, "v1": 1.0, "v2": 0.0, "v3": 1.0, "v4": 0.5}
     space, metric = make({"c": {"values": values}, "x": {"min": 0.0, "max": 1.0}})
-    # Over ten seeds, not one: whether a single seed spends 2 or 3 of its last 5 trials on
-    # the best level is a coin flip (measured: 32 and 31 of 50 with a length scale per
-    # one-hot column and with one per categorical).
-    first_hits, exploiting = [], 0
-    for seed in range(10):
-        proposer = BayesProposer(space, seed=seed, metric=metric, n_initial=3)
-        configs = drive(proposer, lambda c: score[c[("c",)]] + (c[("x",)] - 0.5) ** 2, 12)
-        first_hits.append(next(i for i, c in enumerate(configs) if c[("c",)] == "v2"))
-        exploiting += sum(c[("c",)] == "v2" for c in configs[-5:])
-    assert sorted(first_hits)[5] <= 7  # the median seed finds it within 8 trials
-    # Once found, the model keeps exploiting it: more than half the last trials.
-    assert exploiting >= 27
+    proposer = BayesProposer(space, seed=0, metric=metric, n_initial=3)
+    configs = drive(proposer, lambda c: score[c[("c",)]] + (c[("x",)] - 0.5) ** 2, 12)
+    first_hit = next(i for i, c in enumerate(configs) if c[("c",)] == "v2")
+    assert first_hit < 6
+    # Once found, the model keeps exploiting it.
+    assert sum(c[("c",)] == "v2" for c in configs[-5:]) >= 3
 
 
 def test_state_survives_a_json_round_trip() -> None:
@@ -281,57 +275,3 @@ def test_far_from_its_data_the_model_expects_the_prior_it_was_given(pessimistic:
     assert abs(far - prior) < 0.05 * np.ptp(t)
     # Targets have a standard deviation of 1: a quartile's prior sits well below the mean.
     assert (far < np.mean(t) - 0.3) == pessimistic
-
-
-def test_a_categoricals_one_hot_columns_share_one_length_scale() -> None:
-    # Five levels, one number: the fitted model has two length scales, not six, and the
-    # posterior sees the same scale on every level's column.
-    values = ["v0", "v1", "v2", "v3", "v4"]
-    space, metric = make({"c": {"values": values}, "x": {"min": 0.0, "max": 1.0}})
-    proposer = BayesProposer(space, seed=0, metric=metric, n_initial=4)
-    score = {"v0": 0.5, "v1": 1.0, "v2": 0.0, "v3": 1.0, "v4": 0.5}
-    drive(proposer, lambda c: score[c[("c",)]] + (c[("x",)] - 0.5) ** 2, 10)
-    theta = proposer.get_state()["theta"]
-    assert theta is not None and len(theta) == 2 + 2  # amplitude, c, x, noise
-    from raysweep.search._gaussian_process import Posterior
-
-    post = Posterior(proposer._model()._regressor)
-    c_cols = proposer._enc.dims[0].cols
-    assert len(c_cols) == 5
-    assert np.allclose(post.inv_ls2[c_cols], post.inv_ls2[c_cols[0]])
-
-
-def test_the_grouped_kernels_gradient_is_the_sum_over_its_columns() -> None:
-    # The gradient sklearn's fit climbs: against finite differences of the kernel matrix.
-    from raysweep.search._gaussian_process import _kernel
-
-    rng = np.random.default_rng(1)
-    X = rng.random((7, 5))
-    kernel = _kernel(np.array([0, 1, 1, 1, 2]), None)
-    kernel = kernel.clone_with_theta(np.log([1.3, 0.4, 0.9, 2.0, 1e-3]))
-    K, grad = kernel(X, eval_gradient=True)
-    assert grad.shape == (7, 7, 5)
-    for i in range(len(kernel.theta)):
-        step = np.zeros(len(kernel.theta))
-        step[i] = 1e-6
-        up = kernel.clone_with_theta(kernel.theta + step)(X)
-        down = kernel.clone_with_theta(kernel.theta - step)(X)
-        assert np.allclose((up - down) / 2e-6, grad[:, :, i], atol=1e-6)
-
-
-def test_a_state_with_a_length_scale_per_one_hot_column_still_restores() -> None:
-    # States saved before a categorical's columns shared one length scale carry one per
-    # column: restoring refits the hyper-parameters instead of refusing the sweep.
-    space, metric = make(MIXED)
-    original = BayesProposer(space, seed=3, metric=metric)
-    drive(original, mixed_loss, 14)
-    state = json.loads(json.dumps(original.get_state()))
-    width = len(state["theta"])
-    state["theta"] = state["theta"][:1] + [0.0] * (original._enc.width) + state["theta"][-1:]
-    assert len(state["theta"]) > width
-    restored = BayesProposer(space, seed=None, metric=metric)
-    restored.set_state(state)
-    assert restored.get_state()["theta"] is None
-    configs = drive(restored, mixed_loss, 3)
-    assert len({space.key(c) for c in configs}) == 3
-    assert len(restored.get_state()["theta"]) == width
