@@ -112,27 +112,15 @@ def _kernel(width: int, theta: np.ndarray | None) -> Kernel:
     return kernel
 
 
-_LONG_NUMERIC = 0.3  # the length-scale prior's weight on long scales, a number's column
-_LONG_ONE_HOT = 0.1  # and a categorical level's column
-
-
-def _log_prior(
-    theta: np.ndarray, long: np.ndarray | float = _LONG_ONE_HOT
-) -> tuple[float, np.ndarray]:
+def _log_prior(theta: np.ndarray) -> tuple[float, np.ndarray]:
     """Log prior (up to a constant) and its gradient, over the kernel's log-parameters
     ``theta = [log amplitude, log length scales..., log noise]``.
 
     With a few dozen points, maximum likelihood readily picks length scales that make the GP
-    interpolate wildly, or a noise of exactly zero. Weak priors keep it sane:
+    interpolate wildly, or a noise of exactly zero. Weak priors (the ones Optuna's GP sampler
+    uses too) keep it sane:
 
-    - length scale l: ``-(c l^2 + 0.1 / l^2)``, steep below 0.2, with ``c = long`` per length
-      scale: 0.3 on a number's column (peaked at 0.76 in unit space) and 0.1 on a categorical
-      level's (peaked at 1, the prior Optuna's GP sampler uses). With 0.1 on numbers too, a
-      few dozen points piled on one bound could fit a length scale of 0.8 across a dip next
-      to it, and the GP was then too sure to look there: Branin with 4 workers ended at
-      regret 1.5 in 2 of 100 runs (seed 3), against 0 of 100 with 0.3 (benchmarks/README.md).
-      The one-hot columns keep 0.1: 0.3 there made the `mixed` problem's untried levels look
-      far from the tried ones (7 of 30 seeds solved instead of 16);
+    - length scale l: ``-(0.1 l^2 + 0.1 / l^2)``, peaked at 1 in unit space, steep below 0.2;
     - amplitude s: Gamma(2, 1), mode 1 (targets are standardised);
     - noise variance v: Gamma(1.1, 30), mode 0.003, which lets the data push it down.
     """
@@ -140,8 +128,8 @@ def _log_prior(
     a, ls, nz = theta[0], theta[1:-1], theta[-1]
     lp = a - math.exp(a)
     grad[0] = 1.0 - math.exp(a)
-    lp += float(-np.sum(long * np.exp(2 * ls) + 0.1 * np.exp(-2 * ls)))
-    grad[1:-1] = -(2 * long * np.exp(2 * ls) - 0.2 * np.exp(-2 * ls))
+    lp += float(-np.sum(0.1 * np.exp(2 * ls) + 0.1 * np.exp(-2 * ls)))
+    grad[1:-1] = -(0.2 * np.exp(2 * ls) - 0.2 * np.exp(-2 * ls))
     lp += 0.1 * nz - 30.0 * math.exp(nz)
     grad[-1] = 0.1 - 30.0 * math.exp(nz)
     return lp, grad
@@ -160,8 +148,7 @@ def _fit_subset(y: np.ndarray) -> np.ndarray:
 
 
 class GaussianProcess:
-    """The surrogate model over unit vectors of ``width`` columns, of which ``one_hot`` (an
-    index array, or None for none) are categoricals' one-hot columns.
+    """The surrogate model over unit vectors of ``width`` columns.
 
     Its state is the fitted log-hyper-parameters, :attr:`theta`, and the number of rows they
     were fitted on, :attr:`theta_n`; a proposer saves and restores both.
@@ -169,11 +156,8 @@ class GaussianProcess:
 
     _regressor: GaussianProcessRegressor  # the latest fitted or conditioned one
 
-    def __init__(self, width: int, one_hot: np.ndarray | None = None) -> None:
+    def __init__(self, width: int) -> None:
         self._width = width
-        self._long = np.full(width, _LONG_NUMERIC)
-        if one_hot is not None:
-            self._long[one_hot] = _LONG_ONE_HOT
         self.theta: np.ndarray | None = None
         self.theta_n = 0
         self._fit_from_default = True
@@ -282,7 +266,7 @@ class GaussianProcess:
 
         def f(theta: np.ndarray) -> tuple[float, np.ndarray]:
             nll, ngrad = obj_func(theta, eval_gradient=True)
-            lp, lgrad = _log_prior(theta, self._long)
+            lp, lgrad = _log_prior(theta)
             return float(nll - lp), ngrad - lgrad
 
         starts = [np.asarray(initial_theta, dtype=float)]

@@ -303,10 +303,7 @@ class BayesProposer:
         if self._gp is None:
             from ._gaussian_process import GaussianProcess
 
-            one_hot = [d.cols for d in self._enc.dims if d.kind == "categorical"]
-            self._gp = GaussianProcess(
-                self._enc.width, np.concatenate(one_hot) if one_hot else None
-            )
+            self._gp = GaussianProcess(self._enc.width)
         return self._gp
 
     def _design_point(self, i: int) -> Raw:
