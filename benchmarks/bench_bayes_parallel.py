@@ -36,6 +36,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
+import heapq  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
@@ -107,8 +108,6 @@ def run_baseline(job: tuple[Any, ...]) -> tuple[tuple[str, str, int, int], float
     """
     method, name, seed, workers, budget = job[:5]
     jitter, order_seed = (job[5], job[6]) if len(job) > 5 else (0.0, 0)
-    import heapq
-
     import bench_bayes
 
     bench_bayes._quiet()
@@ -120,7 +119,7 @@ def run_baseline(job: tuple[Any, ...]) -> tuple[tuple[str, str, int, int], float
 
     def start() -> None:
         nonlocal asked
-        end = now + 1.0 + (jitter * float(durations.random()) if jitter else 0.0)
+        end = now + 1.0 + jitter * float(durations.random())
         heapq.heappush(running, (end, asked, ask()))
         asked += 1
 

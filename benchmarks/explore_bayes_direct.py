@@ -65,21 +65,26 @@ def main() -> None:
             for s in range(*args.seeds) for r in range(args.repeats)]
     with get_context("spawn").Pool(args.jobs) as pool:
         results = pool.map(run_one, jobs, chunksize=1)
-    regrets: dict[str, dict[str, float]] = {}
+    regrets: dict[str, dict[tuple[int, int], float]] = {}
     for name, workers, seed, repeat, regret in results:
-        run = str(seed) if args.repeats == 1 else f"{seed}.{repeat}"
-        regrets.setdefault(f"{name}/{workers}", {})[run] = regret
+        regrets.setdefault(f"{name}/{workers}", {})[seed, repeat] = regret
+
+    def label(seed: int, repeat: int) -> str:
+        return str(seed) if args.repeats == 1 else f"{seed}.{repeat}"
+
     for key, by_run in regrets.items():
         values = list(by_run.values())
         solved = sum(r <= SOLVED for r in values)
-        first = [r for run, r in by_run.items() if int(run.split(".")[0]) < args.seeds[0] + 10]
+        first = [r for (seed, _), r in by_run.items() if seed < args.seeds[0] + 10]
         print(f"{key:14s} median {statistics.median(values):.3g}  solved {solved}/{len(values)}"
               f"  first ten seeds: median {statistics.median(first):.3g}", flush=True)
         if args.repeats > 1:
-            bad = {run: round(r, 3) for run, r in by_run.items() if r > 0.1}
+            bad = {label(*run): round(r, 3) for run, r in by_run.items() if r > 0.1}
             print(f"{'':14s} runs (seed.repeat) above 0.1: {bad}", flush=True)
     if args.json is not None:
-        args.json.write_text(json.dumps(regrets, indent=1), encoding="utf-8")
+        out = {key: {label(*run): r for run, r in by_run.items()}
+               for key, by_run in regrets.items()}
+        args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
