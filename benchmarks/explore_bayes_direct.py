@@ -6,7 +6,9 @@ W proposals are asked; then each time the oldest is told its loss, a new one is 
 ``--budget`` trials. This is the order Tune gives when trials take equal time; through Ray the
 order varies a little, so W > 1 figures through Ray differ from these run to run (see
 benchmarks/README.md). W = 1 is exactly the Ray path's sequence for the same seed. Prints the
-median regret, the seeds with regret <= 0.01 and the median over the first ten seeds::
+median regret, the seeds with regret <= 0.01, the median over the first ten seeds and, when
+W = 1 is run too, how many sequential trials each W > 1 median is worth (the fewest after
+which the W = 1 runs' median is as low)::
 
     python benchmarks/explore_bayes_direct.py --seeds 0 30 --workers 1 4 [--problems ...]
 
@@ -35,18 +37,22 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_bayes_parallel import equivalent_budget  # noqa: E402
+
 SOLVED = 0.01  # regret at or below this counts as the global basin (as bench_bayes_parallel)
 
 
-def run_one(job: tuple[str, int, int, int, float, int]) -> tuple[str, int, int, int, float]:
-    """Regret of one seed's run of ``budget`` trials with ``workers`` outstanding: the
-    baselines' simulation of Tune in ``bench_bayes_parallel.py``, on raysweep's proposer."""
-    from bench_bayes_parallel import run_baseline
+def run_one(
+    job: tuple[str, int, int, int, float, int],
+) -> tuple[str, int, int, int, list[float]]:
+    """Best-so-far regrets of one seed's run of ``budget`` trials with ``workers`` outstanding:
+    the baselines' simulation of Tune in ``bench_bayes_parallel.py``, on raysweep's proposer."""
+    from bench_bayes_parallel import run_curve
 
     name, seed, workers, budget, jitter, repeat = job
     order_seed = 1000 * repeat + seed
-    _, regret = run_baseline(("raysweep", name, seed, workers, budget, jitter, order_seed))
-    return name, workers, seed, repeat, regret
+    _, curve = run_curve(("raysweep", name, seed, workers, budget, jitter, order_seed))
+    return name, workers, seed, repeat, curve
 
 
 def main() -> None:
@@ -66,8 +72,10 @@ def main() -> None:
     with get_context("spawn").Pool(args.jobs) as pool:
         results = pool.map(run_one, jobs, chunksize=1)
     regrets: dict[str, dict[tuple[int, int], float]] = {}
-    for name, workers, seed, repeat, regret in results:
-        regrets.setdefault(f"{name}/{workers}", {})[seed, repeat] = regret
+    curves: dict[str, list[list[float]]] = {}
+    for name, workers, seed, repeat, curve in results:
+        regrets.setdefault(f"{name}/{workers}", {})[seed, repeat] = curve[-1]
+        curves.setdefault(f"{name}/{workers}", []).append(curve)
 
     def label(seed: int, repeat: int) -> str:
         return str(seed) if args.repeats == 1 else f"{seed}.{repeat}"
@@ -81,6 +89,12 @@ def main() -> None:
         if args.repeats > 1:
             bad = {label(*run): round(r, 3) for run, r in by_run.items() if r > 0.1}
             print(f"{'':14s} runs (seed.repeat) above 0.1: {bad}", flush=True)
+        name, workers = key.rsplit("/", 1)
+        if workers != "1" and f"{name}/1" in curves:
+            # How many sequential trials this median is worth (bench_bayes_parallel.py).
+            b = equivalent_budget(curves[f"{name}/1"], statistics.median(values))
+            worth = f"{b} ({b / args.budget:.0%})" if b else f"more than {args.budget}"
+            print(f"{'':14s} worth {worth} sequential trials", flush=True)
     if args.json is not None:
         out = {key: {label(*run): r for run, r in by_run.items()}
                for key, by_run in regrets.items()}
