@@ -40,6 +40,7 @@ import argparse  # noqa: E402
 import datetime  # noqa: E402
 import heapq  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
@@ -58,6 +59,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import problems  # noqa: E402
 from bench_run import _ray_init  # noqa: E402
 from problems import PROBLEMS  # noqa: E402
+
+from raysweep.analysis.display import running_best  # noqa: E402
 
 SOLVED = 0.01  # regret at or below this counts as the global basin (Hartmann-6)
 
@@ -90,11 +93,10 @@ def run_raysweep(name: str, seed: int, budget: int, sleep: float, storage: Path)
     # proposals): at W = 1 entry B - 1 is the regret of a run of B trials.
     by_id = dict(zip(result.trials["trial_id"], losses, strict=True))
     started = [by_id[t] for t in (result.trial_order or list(by_id)) if t in by_id]
-    curve = np.minimum.accumulate(np.nan_to_num(np.array(started), nan=np.inf)) - problem.minimum
     shutil.rmtree(result.path, ignore_errors=True)
     return {
         "regret": max(0.0, float(losses.min()) - problem.minimum),
-        "curve": [max(0.0, float(r)) for r in curve],
+        "curve": regret_curve(started, problem.minimum),
         "trials": int(losses.notna().sum()),
         "peak_outstanding": state.get("peak_outstanding"),
         "wall": wall,
@@ -149,8 +151,17 @@ def run_curve(job: tuple[Any, ...]) -> tuple[tuple[str, str, int, int], list[flo
         tell(config, losses[i])
         if asked < budget:
             start()
-    curve = np.minimum.accumulate(np.array(losses)) - problem.minimum
-    return (method, name, seed, workers), [max(0.0, float(r)) for r in curve]
+    return (method, name, seed, workers), regret_curve(losses, problem.minimum)
+
+
+def regret_curve(losses: list[float], minimum: float) -> list[float]:
+    """Best-so-far regret after each of ``losses`` (inf before the first finite one).
+
+    >>> regret_curve([float("nan"), 3.0, 5.0, 1.5], 1.0)
+    [inf, 2.0, 2.0, 0.5]
+    """
+    best = running_best(np.asarray(losses, dtype=float), "min")
+    return [max(0.0, float(b) - minimum) if np.isfinite(b) else math.inf for b in best]
 
 
 def equivalent_budget(curves: list[list[float]], target: float) -> int | None:
@@ -170,6 +181,19 @@ def equivalent_budget(curves: list[list[float]], target: float) -> int | None:
         if statistics.median(c[b - 1] for c in curves) <= target:
             return b
     return None
+
+
+def worth(curves: list[list[float]], target: float) -> str:
+    """:func:`equivalent_budget` in words, with its share of the budget.
+
+    >>> worth([[5.0, 3.0, 1.0, 0.5]], 1.5), worth([[5.0, 3.0]], 1.0)
+    ('3 sequential trials (75%)', 'more than 2 sequential trials')
+    """
+    budget = min(len(c) for c in curves)
+    b = equivalent_budget(curves, target)
+    if b is None:
+        return f"more than {budget} sequential trials"
+    return f"{b} sequential trials ({b / budget:.0%})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,11 +256,8 @@ def target_check(
         if workers != "1" or name not in names or not par or not seq_curves:
             continue
         m4 = statistics.median(par)
-        b = equivalent_budget(seq_curves, m4)
-        budget = len(seq_curves[0])
-        worth = f"{b} sequential trials ({b / budget:.0%})" if b else f"more than {budget}"
-        lines.append(f"- {name}, {method}: W=4's median {_fmt(m4)} at {budget} trials is worth "
-                     f"{worth}")
+        lines.append(f"- {name}, {method}: W=4's median {_fmt(m4)} at {len(seq_curves[0])} "
+                     f"trials is worth {worth(seq_curves, m4)}")
     return "\n".join(lines)
 
 

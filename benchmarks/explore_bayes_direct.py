@@ -37,7 +37,7 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_bayes_parallel import equivalent_budget  # noqa: E402
+from bench_bayes_parallel import worth  # noqa: E402
 
 SOLVED = 0.01  # regret at or below this counts as the global basin (as bench_bayes_parallel)
 
@@ -92,9 +92,8 @@ def main() -> None:
         name, workers = key.rsplit("/", 1)
         if workers != "1" and f"{name}/1" in curves:
             # How many sequential trials this median is worth (bench_bayes_parallel.py).
-            b = equivalent_budget(curves[f"{name}/1"], statistics.median(values))
-            worth = f"{b} ({b / args.budget:.0%})" if b else f"more than {args.budget}"
-            print(f"{'':14s} worth {worth} sequential trials", flush=True)
+            print(f"{'':14s} worth {worth(curves[f'{name}/1'], statistics.median(values))}",
+                  flush=True)
     if args.json is not None:
         out = {key: {label(*run): r for run, r in by_run.items()}
                for key, by_run in regrets.items()}
